@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make run     build what is needed, boot the test VM, load hasync.ko, show it
+#   make check   lint, host tests, generated-file check, module build, VM selftests
+#
+# The test kernel is built once per (kernel version, config fragments,
+# patches) under $(XDG_CACHE_HOME)/hasync and reused by later runs.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+CARGO ?= cargo
+CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
+# Resolved lazily: only targets that need the kernel ask for it.
+KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
+KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=1
+
+.PHONY: all run check deps kernel module userspace gen gen-check lint \
+	test-host selftests clean help
+
+all: module userspace
+
+help:
+	@sed -n '3,4p' Makefile
+
+deps:
+	@scripts/install-deps
+
+kernel: deps
+	@scripts/kernel-build >/dev/null
+
+# W=1 for both C and Rust, and any warning fails the build: the module must
+# stay warning-free under the kernel's extra warnings.
+module: kernel
+	@set -o pipefail; $(KMAKE) W=1 modules 2>&1 | tee $(TOP)/build-module.log
+	@if grep -E 'warning:|warning\[' $(TOP)/build-module.log; then \
+		echo "module: the W=1 build printed warnings (above)"; rm -f $(TOP)/build-module.log; exit 1; fi
+	@rm -f $(TOP)/build-module.log
+
+userspace: deps
+	@$(CARGO) build --release --quiet $(CARGO_FLAGS)
+
+gen: deps
+	@scripts/ynl-gen
+
+gen-check: deps
+	@scripts/ynl-gen --check
+
+lint: deps
+	@$(CARGO) fmt $(CARGO_FLAGS) --all --check
+	@$(CARGO) clippy --quiet $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
+
+test-host: deps
+	@$(CARGO) test --release --quiet $(CARGO_FLAGS) --workspace
+
+selftests: module userspace
+	@scripts/selftests
+
+check: lint test-host gen-check module userspace
+	@scripts/selftests
+
+run: module userspace
+	@scripts/vm-run --timeout 300 -- scripts/demo
+
+clean:
+	@[ ! -d "$(KDIR)" ] || $(KMAKE) clean
+	@$(CARGO) clean $(CARGO_FLAGS)

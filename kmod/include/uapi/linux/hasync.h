@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	hasync.yaml */
+/* YNL-GEN uapi header */
+
+#ifndef _UAPI_LINUX_HASYNC_H
+#define _UAPI_LINUX_HASYNC_H
+
+#define HASYNC_FAMILY_NAME	"hasync"
+#define HASYNC_FAMILY_VERSION	1
+
+enum {
+	HASYNC_A_INFO_VERSION = 1,
+	HASYNC_A_INFO_PROTO_VERSION,
+	HASYNC_A_INFO_MAX_CHANNELS,
+	HASYNC_A_INFO_MAX_ENTRIES,
+	HASYNC_A_INFO_MAX_SECTIONS,
+	HASYNC_A_INFO_COOKIE_LOG_LEN,
+	HASYNC_A_INFO_CHANNELS,
+	HASYNC_A_INFO_ENTRIES,
+
+	__HASYNC_A_INFO_MAX,
+	HASYNC_A_INFO_MAX = (__HASYNC_A_INFO_MAX - 1)
+};
+
+enum {
+	HASYNC_CMD_INFO = 1,
+
+	__HASYNC_CMD_MAX,
+	HASYNC_CMD_MAX = (__HASYNC_CMD_MAX - 1)
+};
+
+#endif /* _UAPI_LINUX_HASYNC_H */

@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Run the hasync selftests (inside the test VM, as root) and print KTAP:
+# one top-level case per test program, its own cases nested below it.
+cd "$(dirname "$0")" || exit 1
+progs=${*:-$(sed -n 's/^TEST_PROGS *:= *//p' Makefile)}
+set -- $progs
+
+echo "TAP version 13"
+echo "1..$#"
+n=0
+rc=0
+for prog in "$@"; do
+	n=$((n + 1))
+	echo "# running $prog"
+	out=$(mktemp)
+	./"$prog" >"$out" 2>&1
+	prc=$?
+	sed 's/^/    /' "$out"
+	rm -f "$out"
+	if [ $prc -eq 0 ]; then
+		echo "ok $n $prog"
+	else
+		echo "not ok $n $prog # exit=$prc"
+		rc=1
+	fi
+done
+exit $rc
