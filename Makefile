@@ -12,7 +12,7 @@ CARGO ?= cargo
 CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
 # Resolved lazily: only targets that need the kernel ask for it.
 KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
-KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=1
+KMAKE = $(MAKE) --no-print-directory -C $(KDIR) M=$(TOP) LLVM=1
 
 .PHONY: all run check deps kernel module userspace gen gen-check lint \
 	test-host selftests clean help
