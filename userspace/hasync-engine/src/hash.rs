@@ -1,0 +1,83 @@
+//! The stable hash functions shared with the kernel module.
+//!
+//! `hasync.ko` must compute exactly the same values, so everything here is
+//! specified bit for bit and pinned by test vectors:
+//!
+//! * [`fnv1a64`]: FNV-1a, 64 bit. Offset basis `0xcbf29ce484222325`, prime
+//!   `0x100000001b3`; for each byte `h ^= byte; h = h.wrapping_mul(prime)`.
+//! * [`mix64`]: the splitmix64 finalizer (Steele, Lea, Flood 2014):
+//!   `z ^= z >> 30; z *= 0xbf58476d1ce4e5b9; z ^= z >> 27;
+//!   z *= 0x94d049bb133111eb; z ^= z >> 31` (all multiplications wrapping).
+//! * [`section_of`]: `fnv1a64(key) & (section_count - 1)`, where
+//!   `section_count` is a power of two in `1..=64`.
+//! * [`entry_hash`]: `mix64(fnv1a64(canonical encoding of the record))`; the
+//!   encoding is defined in [`crate::table`].
+//!
+//! FNV-1a alone is a weak mixer in the high bits; the finalizer is there so
+//! that a *sum* of entry hashes (the section digest) does not cancel out for
+//! records that differ in a single byte.
+
+/// FNV-1a 64-bit offset basis.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// FNV-1a 64-bit prime.
+pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a 64 over `bytes`.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// splitmix64 finalizer: a bijective 64-bit mixer.
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Section index of a key. `section_count` must be a power of two in 1..=64
+/// (validated by [`crate::table::SectionCount`]); the mask keeps the low bits.
+pub fn section_of(key: &[u8], section_count: u32) -> u32 {
+    // Truncation is intended: section_count <= 64, so the mask fits in u32.
+    (fnv1a64(key) & u64::from(section_count.wrapping_sub(1))) as u32
+}
+
+/// Hash of one entry's canonical encoding (see [`crate::table`]).
+pub fn entry_hash(canonical: &[u8]) -> u64 {
+    mix64(fnv1a64(canonical))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_vectors() {
+        // Published FNV-1a 64 test vectors (isthe.com/chongo/tech/comp/fnv).
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn mix64_vectors() {
+        assert_eq!(mix64(0), 0);
+        // splitmix64 with state 0 produces mix64(0x9e3779b97f4a7c15) first.
+        assert_eq!(mix64(0x9e37_79b9_7f4a_7c15), 0xe220_a839_7b1d_cdaf);
+    }
+
+    #[test]
+    fn section_vectors() {
+        // Pinned so the kernel side can copy them into its KUnit tests.
+        assert_eq!(fnv1a64(b"eth0"), 0xc41bf7607a25a404);
+        assert_eq!(section_of(b"eth0", 1), 0);
+        assert_eq!(section_of(b"eth0", 64), 0x04);
+        assert_eq!(section_of(b"eth0", 8), 0x04);
+        assert_eq!(fnv1a64(b"lo"), 0x08ad3907b553f8ec);
+        assert_eq!(section_of(b"lo", 64), 0x2c);
+    }
+}

@@ -1,0 +1,411 @@
+//! The engine's view of the kernel module, and a reference model of its rules.
+//!
+//! [`KernelCmd`] and [`KernelReply`] are what the netlink client translates
+//! to and from generic netlink; [`ModelKernel`] is the executable
+//! specification `hasync.ko` must match (the simulator runs it):
+//!
+//! 1. `epoch < owner` → [`KernelError::Fenced`], nothing applied. An update
+//!    with `epoch > owner` raises the owner (an implicit claim).
+//! 2. `opid <= register` → duplicate: re-ACK the register, nothing applied,
+//!    so retransmission is always safe.
+//! 3. `opid != register + 1` → [`KernelError::OutOfOrder`] carrying the
+//!    register, nothing applied.
+//! 4. Validation/limits fail → [`KernelError::Invalid`], nothing applied.
+//! 5. Otherwise all ops apply atomically, `register = opid`, the
+//!    `(opid, epoch, cookie)` triple enters the cookie log (last N), and an
+//!    ACK is returned *and* multicast to listening standbys.
+//!
+//! Section replays are ordinary updates made of `ReplaceSection` ops, so
+//! they follow the same rules and leave a trace in the cookie log: an
+//! interrupted replay is visible to whoever takes over next.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::table::{IfRecord, SectionCount, Table, TableError};
+use crate::wire::{Ack, Update};
+use crate::{ChannelId, Epoch, Opid};
+
+/// Commands the engine sends to the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelCmd {
+    /// Apply an update.
+    Update(Update),
+    /// Raise the channel's owner epoch (fence older owners) and read the
+    /// register: the "retransmitted ACK" of seed 001 ¶0072.
+    Claim {
+        /// Channel.
+        channel: ChannelId,
+        /// New owner epoch.
+        epoch: Epoch,
+    },
+    /// Cookie log entries for opids `after+1..=register`.
+    Cookies {
+        /// Channel.
+        channel: ChannelId,
+        /// Exclusive lower bound.
+        after: Opid,
+    },
+    /// Read the whole table (last-resort relearn of a channel no standby holds).
+    Dump {
+        /// Channel.
+        channel: ChannelId,
+    },
+    /// Read per-section digests (audit).
+    Digests {
+        /// Channel.
+        channel: ChannelId,
+    },
+}
+
+/// One cookie log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieEntry {
+    /// Opid.
+    pub opid: Opid,
+    /// Epoch of the op.
+    pub epoch: Epoch,
+    /// Sections it touched.
+    pub cookie: u64,
+}
+
+/// Why the kernel refused an update.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// The sender's epoch is below the channel's owner.
+    #[error("fenced: owner epoch is {owner}")]
+    Fenced {
+        /// Current owner epoch.
+        owner: Epoch,
+    },
+    /// Not the next opid.
+    #[error("out of order: register is {register}")]
+    OutOfOrder {
+        /// Current register.
+        register: Opid,
+    },
+    /// Attribute or limit violation.
+    #[error("invalid: {0}")]
+    Invalid(TableError),
+    /// No such channel.
+    #[error("no such channel")]
+    NoChannel,
+}
+
+/// Replies from the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelReply {
+    /// Applied (or duplicate): register is now `opid`.
+    Ack(Ack),
+    /// Refused.
+    Reject {
+        /// Channel.
+        channel: ChannelId,
+        /// Opid of the refused update (0 for non-update commands).
+        opid: Opid,
+        /// Reason.
+        error: KernelError,
+    },
+    /// Claim done.
+    Claimed {
+        /// Channel.
+        channel: ChannelId,
+        /// Owner epoch now.
+        epoch: Epoch,
+        /// Register.
+        register: Opid,
+        /// Epoch of the op at the register (0 if none).
+        register_epoch: Epoch,
+    },
+    /// Cookie log answer.
+    Cookies {
+        /// Channel.
+        channel: ChannelId,
+        /// As asked.
+        after: Opid,
+        /// Entries `after+1..=register`, or `None` when the log no longer
+        /// reaches back that far ("log too short").
+        entries: Option<Vec<CookieEntry>>,
+    },
+    /// Table dump.
+    Dump {
+        /// Channel.
+        channel: ChannelId,
+        /// Register.
+        register: Opid,
+        /// Epoch of the op at the register.
+        register_epoch: Epoch,
+        /// All records.
+        records: Vec<IfRecord>,
+    },
+    /// Digests.
+    Digests {
+        /// Channel.
+        channel: ChannelId,
+        /// Register.
+        register: Opid,
+        /// One per section.
+        digests: Vec<u64>,
+    },
+}
+
+/// What a model-kernel step produced: the reply to the sender and, for
+/// applied updates, the ACK multicast to standbys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelOutput {
+    /// Reply to the command's sender.
+    pub reply: KernelReply,
+    /// ACK published on the multicast group, if an update was applied.
+    pub multicast: Option<Ack>,
+}
+
+/// One channel inside the model kernel.
+#[derive(Debug, Clone)]
+pub struct KChannel {
+    /// The table.
+    pub table: Table,
+    /// Acked-opid register.
+    pub register: Opid,
+    /// Epoch of the op at the register.
+    pub register_epoch: Epoch,
+    /// Owner epoch (fencing).
+    pub owner: Epoch,
+    /// Last `cookie_log_len` applied ops.
+    pub log: VecDeque<CookieEntry>,
+    /// Cookie of the op at the register (for re-ACKs).
+    pub last_cookie: u64,
+}
+
+/// Reference model of `hasync.ko`'s per-channel rules.
+#[derive(Debug, Clone)]
+pub struct ModelKernel {
+    /// Channels.
+    pub channels: BTreeMap<ChannelId, KChannel>,
+    /// Cookie log capacity.
+    pub cookie_log_len: usize,
+    /// Every applied update in order: (channel, epoch, opid). For checkers.
+    pub applied: Vec<(ChannelId, Epoch, Opid)>,
+}
+
+impl ModelKernel {
+    /// A kernel with the given channels, all empty.
+    pub fn new(channels: &[(ChannelId, SectionCount)], cookie_log_len: usize) -> Self {
+        let channels = channels
+            .iter()
+            .map(|&(id, sc)| {
+                (
+                    id,
+                    KChannel {
+                        table: Table::new(sc),
+                        register: 0,
+                        register_epoch: 0,
+                        owner: 0,
+                        log: VecDeque::new(),
+                        last_cookie: 0,
+                    },
+                )
+            })
+            .collect();
+        ModelKernel {
+            channels,
+            cookie_log_len,
+            applied: Vec::new(),
+        }
+    }
+
+    /// Execute one command.
+    pub fn handle(&mut self, cmd: &KernelCmd) -> KernelOutput {
+        let plain = |reply| KernelOutput {
+            reply,
+            multicast: None,
+        };
+        let ch_id = match cmd {
+            KernelCmd::Update(u) => u.channel,
+            KernelCmd::Claim { channel, .. }
+            | KernelCmd::Cookies { channel, .. }
+            | KernelCmd::Dump { channel }
+            | KernelCmd::Digests { channel } => *channel,
+        };
+        let Some(ch) = self.channels.get_mut(&ch_id) else {
+            let opid = match cmd {
+                KernelCmd::Update(u) => u.opid,
+                _ => 0,
+            };
+            return plain(KernelReply::Reject {
+                channel: ch_id,
+                opid,
+                error: KernelError::NoChannel,
+            });
+        };
+        match cmd {
+            KernelCmd::Update(u) => {
+                let reject = |error| {
+                    plain(KernelReply::Reject {
+                        channel: u.channel,
+                        opid: u.opid,
+                        error,
+                    })
+                };
+                if u.epoch < ch.owner {
+                    return reject(KernelError::Fenced { owner: ch.owner });
+                }
+                if u.opid <= ch.register {
+                    return plain(KernelReply::Ack(Ack {
+                        channel: u.channel,
+                        epoch: ch.register_epoch,
+                        opid: ch.register,
+                        cookie: ch.last_cookie,
+                    }));
+                }
+                if u.opid != ch.register + 1 {
+                    return reject(KernelError::OutOfOrder {
+                        register: ch.register,
+                    });
+                }
+                if let Err(e) = ch.table.apply(&u.ops) {
+                    return reject(KernelError::Invalid(e));
+                }
+                // The kernel computes the cookie itself rather than trusting
+                // the sender's, so the log is right even for a buggy peer.
+                let cookie = crate::table::cookie_of(&u.ops, ch.table.section_count());
+                ch.owner = ch.owner.max(u.epoch);
+                ch.register = u.opid;
+                ch.register_epoch = u.epoch;
+                ch.last_cookie = cookie;
+                ch.log.push_back(CookieEntry {
+                    opid: u.opid,
+                    epoch: u.epoch,
+                    cookie,
+                });
+                while ch.log.len() > self.cookie_log_len {
+                    ch.log.pop_front();
+                }
+                self.applied.push((u.channel, u.epoch, u.opid));
+                let ack = Ack {
+                    channel: u.channel,
+                    epoch: u.epoch,
+                    opid: u.opid,
+                    cookie,
+                };
+                KernelOutput {
+                    reply: KernelReply::Ack(ack),
+                    multicast: Some(ack),
+                }
+            }
+            KernelCmd::Claim { channel, epoch } => {
+                if *epoch < ch.owner {
+                    return plain(KernelReply::Reject {
+                        channel: *channel,
+                        opid: 0,
+                        error: KernelError::Fenced { owner: ch.owner },
+                    });
+                }
+                ch.owner = *epoch;
+                plain(KernelReply::Claimed {
+                    channel: *channel,
+                    epoch: ch.owner,
+                    register: ch.register,
+                    register_epoch: ch.register_epoch,
+                })
+            }
+            KernelCmd::Cookies { channel, after } => {
+                let entries = if *after >= ch.register {
+                    Some(Vec::new())
+                } else {
+                    match ch.log.front() {
+                        Some(first) if first.opid <= after + 1 => {
+                            Some(ch.log.iter().filter(|e| e.opid > *after).copied().collect())
+                        }
+                        _ => None,
+                    }
+                };
+                plain(KernelReply::Cookies {
+                    channel: *channel,
+                    after: *after,
+                    entries,
+                })
+            }
+            KernelCmd::Dump { channel } => plain(KernelReply::Dump {
+                channel: *channel,
+                register: ch.register,
+                register_epoch: ch.register_epoch,
+                records: ch.table.iter().cloned().collect(),
+            }),
+            KernelCmd::Digests { channel } => plain(KernelReply::Digests {
+                channel: *channel,
+                register: ch.register,
+                digests: ch.table.digests(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{IfName, Op};
+
+    fn upd(epoch: Epoch, opid: Opid, name: &str) -> KernelCmd {
+        let r = IfRecord::new(IfName::new(name.as_bytes()).expect("name"));
+        KernelCmd::Update(Update {
+            channel: 1,
+            epoch,
+            opid,
+            cookie: 0,
+            ops: vec![Op::Set(r)],
+        })
+    }
+
+    #[test]
+    fn rules() {
+        let sc = SectionCount::new(4).expect("sc");
+        let mut k = ModelKernel::new(&[(1, sc)], 2);
+        assert!(matches!(k.handle(&upd(1, 1, "a")).reply, KernelReply::Ack(a) if a.opid == 1));
+        // Duplicate: re-ACK without applying.
+        let out = k.handle(&upd(1, 1, "zz"));
+        assert!(matches!(out.reply, KernelReply::Ack(a) if a.opid == 1) && out.multicast.is_none());
+        assert_eq!(k.channels[&1].table.len(), 1);
+        // Gap.
+        assert!(matches!(
+            k.handle(&upd(1, 3, "b")).reply,
+            KernelReply::Reject {
+                error: KernelError::OutOfOrder { register: 1 },
+                ..
+            }
+        ));
+        k.handle(&upd(1, 2, "b"));
+        k.handle(&upd(1, 3, "c"));
+        // Fencing.
+        assert!(matches!(
+            k.handle(&KernelCmd::Claim {
+                channel: 1,
+                epoch: 5
+            })
+            .reply,
+            KernelReply::Claimed {
+                register: 3,
+                register_epoch: 1,
+                ..
+            }
+        ));
+        assert!(matches!(
+            k.handle(&upd(1, 4, "d")).reply,
+            KernelReply::Reject {
+                error: KernelError::Fenced { owner: 5 },
+                ..
+            }
+        ));
+        // Cookie log keeps the last 2 entries.
+        let c = |after| match k
+            .clone()
+            .handle(&KernelCmd::Cookies { channel: 1, after })
+            .reply
+        {
+            KernelReply::Cookies { entries, .. } => entries.map(|e| e.len()),
+            _ => None,
+        };
+        assert_eq!(c(1), Some(2));
+        assert_eq!(c(0), None);
+        assert_eq!(c(3), Some(0));
+        assert_eq!(k.applied.len(), 3);
+    }
+}

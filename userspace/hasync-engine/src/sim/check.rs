@@ -1,0 +1,184 @@
+//! Invariants checked after a simulated run has settled.
+//!
+//! 1. Kernel state == new primary's state, per channel, entry for entry (and
+//!    every live standby's too).
+//! 2. Every change confirmed to a requester is present: each key it set
+//!    holds its value or a value from a later request; each key it deleted
+//!    is absent or was set by a later request.
+//! 3. No update applied twice, none out of order: the kernel's opids are
+//!    1, 2, 3… per channel, and the request tags it applied are strictly
+//!    increasing (each request at most once, in submission order).
+//! 4. Only channels with something in flight at the takeover were
+//!    replayed, and only sections flagged by the cookie log (or dirty from
+//!    an interrupted replay) unless the log ran short.
+//! 5. The old primary, if it came back, was fenced (when it came back as a
+//!    zombie) and is now a Hot standby.
+
+use super::{Node, Sim};
+use crate::table::Op;
+use crate::RequestId;
+
+/// Request id a simulated op carries (description "r<id>"), if any.
+pub fn tag(op: &Op) -> Option<RequestId> {
+    match op {
+        Op::Set(r) => std::str::from_utf8(r.description.strip_prefix(b"r")?)
+            .ok()?
+            .parse()
+            .ok(),
+        _ => None,
+    }
+}
+
+/// Check all invariants; Err names the first violation.
+pub fn check(sim: &Sim) -> Result<(), String> {
+    let Node::Primary(p) = &sim.nodes[sim.primary as usize] else {
+        return Err("no primary at the end".into());
+    };
+    // 1.
+    for (id, c) in &p.channels {
+        let k = sim
+            .kernel
+            .channels
+            .get(id)
+            .ok_or_else(|| format!("kernel lacks channel {id}"))?;
+        if k.table != c.table {
+            return Err(format!(
+                "inv1: channel {id}: kernel != primary n{} (sections differ: {:#x})",
+                sim.primary,
+                k.table.diff_sections(&c.table)
+            ));
+        }
+        if k.table.digests() != k.table.recompute_digests() {
+            return Err(format!("inv1: channel {id}: incremental digests drifted"));
+        }
+        for (n, node) in sim.nodes.iter().enumerate() {
+            if let Node::Standby(s) = node {
+                if let Some(sc) = s.channels.get(id) {
+                    if sc.table != c.table {
+                        return Err(format!(
+                            "inv1: channel {id}: standby n{n} != primary (sections {:#x})",
+                            sc.table.diff_sections(&c.table)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // 2.
+    for (&rid, r) in &sim.requests {
+        if r.confirmed.is_none() {
+            continue;
+        }
+        let table = &sim.kernel.channels[&r.channel].table;
+        for op in &r.ops {
+            let name = match op {
+                Op::Set(rec) => &rec.name,
+                Op::Del(n) => n,
+                Op::ReplaceSection { .. } => continue,
+            };
+            let later_del = || {
+                sim.requests.iter().any(|(&o, q)| {
+                    o > rid
+                        && q.channel == r.channel
+                        && q.ops.iter().any(|op| matches!(op, Op::Del(n) if n == name))
+                })
+            };
+            let ok = match table.get(name) {
+                Some(cur) => match (op, tag(&Op::Set(cur.clone()))) {
+                    (Op::Set(_), Some(t)) => t >= rid,
+                    (Op::Del(_), Some(t)) => t > rid,
+                    _ => false,
+                },
+                None => matches!(op, Op::Del(_)) || later_del(),
+            };
+            if !ok {
+                return Err(format!(
+                    "inv2: confirmed request r{rid} on channel {} lost key {name} (now {:?})",
+                    r.channel,
+                    table
+                        .get(name)
+                        .map(|x| String::from_utf8_lossy(&x.description).into_owned())
+                ));
+            }
+        }
+    }
+    // 3.
+    let mut per_channel: std::collections::BTreeMap<u32, u64> = Default::default();
+    for &(ch, _, opid) in &sim.kernel.applied {
+        let last = per_channel.entry(ch).or_insert(0);
+        if opid != *last + 1 {
+            return Err(format!(
+                "inv3: channel {ch}: kernel applied opid {opid} after {last}"
+            ));
+        }
+        *last = opid;
+    }
+    for (ch, tags) in &sim.applied_tags {
+        for w in tags.windows(2) {
+            if w[0] >= w[1] {
+                return Err(format!(
+                    "inv3: channel {ch}: request r{} applied after r{} (twice or out of order)",
+                    w[1], w[0]
+                ));
+            }
+        }
+    }
+    // 4.
+    for t in &sim.takeovers {
+        for cp in &t.plan.channels {
+            if cp.relearn {
+                continue;
+            }
+            let (applied, dirty, pending) = t.before.get(&cp.channel).copied().unwrap_or_default();
+            let in_flight = applied != cp.register || pending > 0 || dirty != 0;
+            if cp.replays() && !in_flight {
+                return Err(format!(
+                    "inv4: takeover by n{}: channel {} replayed but was in sync",
+                    t.node, cp.channel
+                ));
+            }
+            if cp.whole_channel {
+                continue;
+            }
+            let flagged = t
+                .history
+                .get(&cp.channel)
+                .map(|h| {
+                    h.iter()
+                        .filter(|(o, _)| *o > cp.apply_to && *o <= cp.register)
+                        .fold(0u64, |m, (_, c)| m | c)
+                })
+                .unwrap_or(0)
+                | dirty;
+            if cp.replay_sections & !flagged != 0 {
+                return Err(format!(
+                    "inv4: takeover by n{}: channel {} replayed sections {:#x} beyond flagged {:#x}",
+                    t.node, cp.channel, cp.replay_sections, flagged
+                ));
+            }
+        }
+    }
+    // 5.
+    for &k in &sim.killed {
+        match &sim.nodes[k as usize] {
+            Node::Dead => {}
+            Node::Standby(s) if s.is_hot() => {}
+            _ if k == sim.primary => {}
+            _ => {
+                return Err(format!(
+                    "inv5: old primary n{k} came back but is not a hot standby"
+                ))
+            }
+        }
+    }
+    if sim.sc.zombie && !sim.killed.is_empty() && !sim.zombie_fenced {
+        let returned = sim
+            .killed
+            .iter()
+            .any(|&k| !matches!(sim.nodes[k as usize], Node::Dead));
+        if returned {
+            return Err("inv5: zombie returned but was never fenced".into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,539 @@
+//! The standby: pending queues, ordered apply after ACK, the receiving side
+//! of bulk sync, and rebasing onto a new primary.
+//!
+//! Per channel the standby is in one of three explicit modes:
+//!
+//! * **Cold**: holds nothing trustworthy, ignores the stream, and has asked
+//!   the primary for a bulk sync.
+//! * **Syncing**: building a snapshot from checkpoint chunks while buffering
+//!   every update after the snapshot's base (seed 004).
+//! * **Hot**: table + applied opid are exact; updates wait in the pending
+//!   queue and are applied strictly in opid order once an ACK covers them.
+//!
+//! ACKs arrive forwarded by the primary (claim 10), from the kernel's
+//! multicast group (claim 11), or both; they are cumulative (¶0059) and only
+//! ever raise a watermark, so duplicates and reordering are harmless. An ACK
+//! counts only if its epoch is the epoch of the stream we follow: after a
+//! failover the same opid can name a different op.
+//!
+//! Memory is bounded: a channel's pending queue holds at most
+//! `max_pending` updates. Normally the primary's in-flight window keeps it
+//! far below that (the primary only sends more when we report `Have`), so
+//! the bound is hit only when ACKs stop reaching us. Then the channel drops
+//! to Cold and requests a bulk sync rather than growing without limit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::table::{IfRecord, Op, SectionCount, Table};
+use crate::wire::{Ack, Message, Rebase, Update};
+use crate::{Action, ChannelId, Epoch, NodeId, Opid};
+
+/// Standby tunables.
+#[derive(Debug, Clone, Copy)]
+pub struct StandbyConfig {
+    /// Most updates held per channel before dropping to Cold.
+    pub max_pending: usize,
+}
+
+impl Default for StandbyConfig {
+    fn default() -> Self {
+        StandbyConfig { max_pending: 1024 }
+    }
+}
+
+/// Replication mode of one channel (see module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Not following; a bulk sync was requested.
+    Cold,
+    /// Receiving a snapshot (boxed: a snapshot table is large, the other
+    /// modes are empty).
+    Syncing(Box<SyncRx>),
+    /// Following the stream exactly.
+    Hot,
+}
+
+/// Receiving side of one bulk sync attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRx {
+    /// Attempt id (from the primary).
+    pub sync_id: u64,
+    /// Stream position the snapshot started at.
+    pub base: Opid,
+    /// Snapshot being assembled.
+    pub table: Table,
+    /// Chunks received.
+    pub seen: BTreeSet<u32>,
+}
+
+/// One channel's standby state.
+#[derive(Debug, Clone)]
+pub struct SChannel {
+    /// Mode.
+    pub mode: Mode,
+    /// State as of `applied` (meaningful when Hot).
+    pub table: Table,
+    /// Every op `<= applied` is reflected in `table`.
+    pub applied: Opid,
+    /// Highest ACK seen for the followed epoch.
+    pub acked: Opid,
+    /// Updates received and not applied yet, by opid.
+    pub pending: BTreeMap<Opid, Update>,
+    /// Sections that may differ from the kernel until a ReplaceSection for
+    /// them is applied (set by a rebase during a new primary's replay).
+    pub dirty: u64,
+    /// Last sync attempt completed (to re-ack duplicate declarations).
+    pub last_sync: u64,
+}
+
+impl SChannel {
+    fn new(sc: SectionCount) -> Self {
+        SChannel {
+            mode: Mode::Cold,
+            table: Table::new(sc),
+            applied: 0,
+            acked: 0,
+            pending: BTreeMap::new(),
+            dirty: 0,
+            last_sync: 0,
+        }
+    }
+
+    /// Highest opid `h` such that every update in `from+1..=h` is held.
+    pub fn contiguous_from(&self, from: Opid) -> Opid {
+        let mut h = from;
+        for &k in self.pending.range(from + 1..).map(|(k, _)| k) {
+            if k != h + 1 {
+                break;
+            }
+            h = k;
+        }
+        h
+    }
+
+    /// The receipt watermark reported to the primary.
+    fn have(&self) -> Opid {
+        match &self.mode {
+            Mode::Hot => self.contiguous_from(self.applied),
+            Mode::Syncing(rx) => self.contiguous_from(rx.base),
+            Mode::Cold => 0,
+        }
+    }
+}
+
+/// Counters, in the spirit of `conntrackd -s`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StandbyStats {
+    /// Updates applied.
+    pub applied: u64,
+    /// Duplicate or stale updates dropped.
+    pub dropped: u64,
+    /// Times a pending queue hit its bound.
+    pub overflows: u64,
+    /// Bulk syncs completed.
+    pub syncs: u64,
+}
+
+/// A standby control unit.
+#[derive(Debug, Clone)]
+pub struct Standby {
+    /// This node.
+    pub node: NodeId,
+    /// Primary we follow.
+    pub leader: NodeId,
+    /// Epoch of the stream we follow.
+    pub epoch: Epoch,
+    /// Channels.
+    pub channels: BTreeMap<ChannelId, SChannel>,
+    /// Tunables.
+    pub cfg: StandbyConfig,
+    /// Counters.
+    pub stats: StandbyStats,
+}
+
+impl Standby {
+    /// A new (or restarted) standby: every channel Cold. Returns the Hello
+    /// that asks `leader` for a bulk sync.
+    pub fn new(
+        node: NodeId,
+        leader: NodeId,
+        epoch: Epoch,
+        channels: &[(ChannelId, SectionCount)],
+        cfg: StandbyConfig,
+    ) -> (Self, Vec<Action>) {
+        let channels = channels
+            .iter()
+            .map(|&(id, sc)| (id, SChannel::new(sc)))
+            .collect();
+        let s = Standby {
+            node,
+            leader,
+            epoch,
+            channels,
+            cfg,
+            stats: StandbyStats::default(),
+        };
+        let hello = vec![Action::Send {
+            to: leader,
+            msg: Message::Hello { node },
+        }];
+        (s, hello)
+    }
+
+    /// True when every channel is Hot.
+    pub fn is_hot(&self) -> bool {
+        self.channels.values().all(|c| c.mode == Mode::Hot)
+    }
+
+    /// Number of Hot channels (election rank).
+    pub fn hot_channels(&self) -> usize {
+        self.channels
+            .values()
+            .filter(|c| c.mode == Mode::Hot)
+            .count()
+    }
+
+    /// Handle a message from the primary.
+    pub fn handle(&mut self, msg: Message) -> Vec<Action> {
+        let mut out = Vec::new();
+        match msg {
+            Message::Update(u) => self.on_update(u, &mut out),
+            Message::Ack(a) => self.on_ack(a, &mut out),
+            Message::Checkpoint {
+                channel,
+                sync_id,
+                seq,
+                base,
+                section,
+                records,
+                ..
+            } => self.on_checkpoint(channel, sync_id, seq, base, section, records, &mut out),
+            Message::SyncDeclaration {
+                channel,
+                sync_id,
+                base,
+                opid,
+                chunks,
+            } => self.on_declaration(channel, sync_id, base, opid, chunks, &mut out),
+            Message::NewPrimary {
+                node,
+                epoch,
+                prev_epoch,
+                channels,
+            } => self.on_new_primary(node, epoch, prev_epoch, &channels, &mut out),
+            Message::Digests {
+                channel,
+                opid,
+                digests,
+            } => self.on_digests(channel, opid, &digests, &mut out),
+            // Messages a standby does not expect are ignored, not fatal: a
+            // peer on a newer version may send more than we know.
+            _ => {}
+        }
+        out
+    }
+
+    /// An ACK read from the kernel's multicast group (claim 11).
+    pub fn on_kernel_ack(&mut self, a: Ack) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.on_ack(a, &mut out);
+        out
+    }
+
+    /// Periodic: re-announce receipt watermarks (heals lost `Have`s) and
+    /// re-request syncs for Cold channels (heals lost requests).
+    pub fn on_tick(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
+        for id in ids {
+            let cold = matches!(self.channels.get(&id).map(|c| &c.mode), Some(Mode::Cold));
+            if cold {
+                out.push(self.send(Message::SyncRequest { channel: id }));
+            } else {
+                self.have(id, &mut out);
+            }
+        }
+        out
+    }
+
+    fn send(&self, msg: Message) -> Action {
+        Action::Send {
+            to: self.leader,
+            msg,
+        }
+    }
+
+    fn have(&self, channel: ChannelId, out: &mut Vec<Action>) {
+        if let Some(c) = self.channels.get(&channel) {
+            if c.mode != Mode::Cold {
+                out.push(self.send(Message::Have {
+                    channel,
+                    epoch: self.epoch,
+                    opid: c.have(),
+                    pending: u32::try_from(c.pending.len()).unwrap_or(u32::MAX),
+                }));
+            }
+        }
+    }
+
+    fn go_cold(&mut self, channel: ChannelId, out: &mut Vec<Action>) {
+        if let Some(c) = self.channels.get_mut(&channel) {
+            c.mode = Mode::Cold;
+            c.pending.clear();
+            c.dirty = 0;
+            out.push(self.send(Message::SyncRequest { channel }));
+        }
+    }
+
+    fn on_update(&mut self, u: Update, out: &mut Vec<Action>) {
+        // Only the stream of the epoch we follow: older is stale, newer
+        // means a failover we have not been told about yet (the new primary
+        // retransmits once we have its NewPrimary).
+        if u.epoch != self.epoch {
+            self.stats.dropped += 1;
+            return;
+        }
+        let channel = u.channel;
+        let max = self.cfg.max_pending;
+        let Some(c) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        let floor = match &c.mode {
+            Mode::Cold => {
+                self.stats.dropped += 1;
+                return;
+            }
+            Mode::Syncing(rx) => rx.base,
+            Mode::Hot => c.applied,
+        };
+        if u.opid <= floor || c.pending.contains_key(&u.opid) {
+            self.stats.dropped += 1;
+            self.have(channel, out);
+            return;
+        }
+        c.pending.insert(u.opid, u);
+        if c.pending.len() > max {
+            self.stats.overflows += 1;
+            self.go_cold(channel, out);
+            return;
+        }
+        self.try_apply(channel);
+        self.have(channel, out);
+    }
+
+    fn on_ack(&mut self, a: Ack, out: &mut Vec<Action>) {
+        if a.epoch != self.epoch {
+            return;
+        }
+        if let Some(c) = self.channels.get_mut(&a.channel) {
+            if a.opid > c.acked {
+                c.acked = a.opid;
+                self.try_apply(a.channel);
+                self.have(a.channel, out);
+            }
+        }
+    }
+
+    /// Apply pending updates strictly in opid order while ACKs cover them.
+    fn try_apply(&mut self, channel: ChannelId) {
+        let Some(c) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        if c.mode != Mode::Hot {
+            return;
+        }
+        while c.applied < c.acked {
+            let Some(u) = c.pending.remove(&(c.applied + 1)) else {
+                break;
+            };
+            c.table.apply_trusted(&u.ops);
+            for op in &u.ops {
+                if let Op::ReplaceSection { section, .. } = op {
+                    c.dirty &= !(1u64 << section);
+                }
+            }
+            c.applied = u.opid;
+            self.stats.applied += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_checkpoint(
+        &mut self,
+        channel: ChannelId,
+        sync_id: u64,
+        seq: u32,
+        base: Opid,
+        section: u32,
+        records: Vec<IfRecord>,
+        out: &mut Vec<Action>,
+    ) {
+        // Sync ids carry the sender's epoch in their high half: a chunk from
+        // a primary we no longer follow must not start a sync.
+        if sync_id >> 32 != self.epoch {
+            return;
+        }
+        let Some(c) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        match &mut c.mode {
+            Mode::Syncing(rx) if rx.sync_id == sync_id => {}
+            Mode::Syncing(rx) if rx.sync_id > sync_id => return,
+            // A chunk of a sync we finished, or older: stale duplicate.
+            _ if sync_id <= c.last_sync => return,
+            // Hot: we never asked for this sync (a stale request from when we
+            // were Cold started it). Installing it would rewind `applied`
+            // below updates we already applied and released, so only ack it
+            // to let the primary finish the attempt.
+            Mode::Hot => {}
+            _ => {
+                c.pending.retain(|&k, _| k > base);
+                c.mode = Mode::Syncing(Box::new(SyncRx {
+                    sync_id,
+                    base,
+                    table: Table::new(c.table.section_count()),
+                    seen: BTreeSet::new(),
+                }));
+            }
+        }
+        if let Mode::Syncing(rx) = &mut c.mode {
+            // Chunk content may be from any opid >= base: the redo of every
+            // update after base at the declaration converges (ops are
+            // idempotent), so chunk order and duplicates do not matter.
+            rx.table
+                .apply_trusted(&[Op::ReplaceSection { section, records }]);
+            rx.seen.insert(seq);
+        }
+        out.push(self.send(Message::CheckpointAck {
+            channel,
+            sync_id,
+            seq,
+        }));
+    }
+
+    fn on_declaration(
+        &mut self,
+        channel: ChannelId,
+        sync_id: u64,
+        base: Opid,
+        opid: Opid,
+        chunks: u32,
+        out: &mut Vec<Action>,
+    ) {
+        if sync_id >> 32 != self.epoch {
+            return;
+        }
+        let Some(c) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        let ready = match &c.mode {
+            Mode::Syncing(rx) => {
+                rx.sync_id == sync_id
+                    && rx.base == base
+                    && (0..chunks).all(|s| rx.seen.contains(&s))
+            }
+            // Hot: an attempt we ignored (see on_checkpoint); just ack it.
+            Mode::Hot => true,
+            Mode::Cold => false,
+        };
+        if !ready {
+            return;
+        }
+        if let Mode::Syncing(rx) = std::mem::replace(&mut c.mode, Mode::Hot) {
+            c.table = rx.table;
+            c.applied = base;
+            c.pending.retain(|&k, _| k > base);
+            // The primary declares only once the kernel acked `opid`.
+            c.acked = c.acked.max(opid);
+            c.last_sync = sync_id;
+            c.dirty = 0;
+            self.stats.syncs += 1;
+            self.try_apply(channel);
+        }
+        // seq == chunks acknowledges the declaration itself.
+        out.push(self.send(Message::CheckpointAck {
+            channel,
+            sync_id,
+            seq: chunks,
+        }));
+        self.have(channel, out);
+    }
+
+    fn on_new_primary(
+        &mut self,
+        node: NodeId,
+        epoch: Epoch,
+        prev_epoch: Epoch,
+        rebases: &[Rebase],
+        out: &mut Vec<Action>,
+    ) {
+        if epoch <= self.epoch {
+            return;
+        }
+        let same_stream = prev_epoch == self.epoch;
+        self.leader = node;
+        self.epoch = epoch;
+        let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
+        for id in ids {
+            let rb = rebases.iter().find(|r| r.channel == id);
+            let ok = match (self.channels.get_mut(&id), rb) {
+                (Some(c), Some(rb)) if same_stream && c.mode == Mode::Hot => rebase(c, rb),
+                _ => false,
+            };
+            if ok {
+                self.have(id, out);
+            } else {
+                self.go_cold(id, out);
+            }
+        }
+    }
+
+    fn on_digests(
+        &mut self,
+        channel: ChannelId,
+        opid: Opid,
+        digests: &[u64],
+        out: &mut Vec<Action>,
+    ) {
+        let Some(c) = self.channels.get(&channel) else {
+            return;
+        };
+        // Compare only at the same stream position; otherwise the answer
+        // would flag sections that are merely behind.
+        if c.mode != Mode::Hot || c.applied != opid {
+            return;
+        }
+        let mismatch = crate::audit::mismatched(&c.table.digests(), digests);
+        out.push(self.send(Message::DigestReport {
+            channel,
+            opid,
+            mismatch,
+        }));
+    }
+}
+
+/// Rebase a Hot channel onto a new primary's stream. False when we lack
+/// updates the new primary has (then the caller bulk syncs the channel).
+fn rebase(c: &mut SChannel, rb: &Rebase) -> bool {
+    let have = c.contiguous_from(c.applied);
+    if have < rb.base || c.applied > rb.register {
+        return false;
+    }
+    // Everything up to the register was applied by the kernel under the old
+    // epoch, and the new primary based its state on the same stream.
+    let upto = have.min(rb.register);
+    while c.applied < upto {
+        let Some(u) = c.pending.remove(&(c.applied + 1)) else {
+            break;
+        };
+        c.table.apply_trusted(&u.ops);
+        c.applied = u.opid;
+    }
+    // Ops in (upto, register] are unknown here; the sections they touched
+    // are in `dirty` and the new primary is replaying exactly those.
+    c.applied = rb.register;
+    c.acked = rb.register;
+    c.pending.clear();
+    c.dirty |= rb.dirty;
+    true
+}

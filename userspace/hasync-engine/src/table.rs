@@ -1,0 +1,731 @@
+//! Interface records, sections, ops and per-section digests: the data model
+//! the kernel module implements identically.
+//!
+//! # Canonical record encoding
+//!
+//! Used for the entry hash (digests) *and* as the record encoding on the
+//! replication wire, so there is exactly one byte form of a record. All
+//! multi-byte integers are **big-endian**. Fields, in this order:
+//!
+//! | field      | bytes        | rule                                                  |
+//! |------------|--------------|-------------------------------------------------------|
+//! | name_len   | u8           | 1..=15                                                |
+//! | name       | name_len     | bytes 0x21..=0x7e except `/`                          |
+//! | flags      | u8           | bit 0 = admin up; bits 1..7 must be 0                 |
+//! | mtu        | u32          | 68..=65535                                            |
+//! | mac        | 6            | as is                                                 |
+//! | vlan       | u16          | 0..=4094 (0 = untagged)                               |
+//! | addr_count | u8           | 0..=16                                                |
+//! | addrs      | per address  | `family u8 (4 or 6), prefix_len u8, addr 4 or 16 bytes` |
+//! | desc_len   | u8           | 0..=64                                                |
+//! | desc       | desc_len     | any byte except NUL                                   |
+//!
+//! Addresses are sorted ascending by their encoded bytes compared with
+//! `memcmp` (family first, so all IPv4 before all IPv6; then prefix length,
+//! then address bytes in network order) and contain no duplicates; prefix
+//! length is at most 32 (IPv4) or 128 (IPv6). Host bits are kept: these are
+//! interface addresses (`10.0.0.1/24`), not routes.
+//!
+//! # Sections and digests
+//!
+//! A channel's table is split into `section_count` sections (power of two,
+//! 1..=64) by [`crate::hash::section_of`] of the name. A *cookie* is the u64
+//! bitmask of sections an update touches. A section's digest is the wrapping
+//! sum of [`crate::hash::entry_hash`] over its records (0 when empty): order
+//! independent, and updated incrementally (subtract old hash, add new).
+
+use std::collections::BTreeMap;
+
+use crate::hash::{entry_hash, section_of};
+
+/// Longest interface name (Linux `IFNAMSIZ - 1`).
+pub const NAME_MAX: usize = 15;
+/// Most addresses per record.
+pub const MAX_ADDRS: usize = 16;
+/// Longest description.
+pub const DESC_MAX: usize = 64;
+/// Most sections per channel (one bit each in a u64 cookie).
+pub const MAX_SECTIONS: u32 = 64;
+/// Most records per channel table (kernel limit; checked on every update).
+pub const MAX_ENTRIES: usize = 1024;
+/// Most ops per update.
+pub const MAX_OPS: usize = 64;
+/// Smallest MTU Linux accepts for IPv4.
+pub const MTU_MIN: u32 = 68;
+/// Largest MTU we carry.
+pub const MTU_MAX: u32 = 65535;
+/// Largest VLAN id (4095 is reserved).
+pub const VLAN_MAX: u16 = 4094;
+
+/// Why a record, op or update is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// Interface name empty, too long, or with a forbidden byte.
+    #[error("bad interface name")]
+    BadName,
+    /// MTU outside 68..=65535.
+    #[error("mtu {0} out of range")]
+    BadMtu(u32),
+    /// VLAN above 4094.
+    #[error("vlan {0} out of range")]
+    BadVlan(u16),
+    /// Address family not 4 or 6, or prefix length too long.
+    #[error("bad address")]
+    BadAddr,
+    /// Addresses not strictly ascending (unsorted or duplicated).
+    #[error("addresses not in canonical order")]
+    AddrOrder,
+    /// Too many addresses.
+    #[error("too many addresses")]
+    TooManyAddrs,
+    /// Description too long or contains NUL.
+    #[error("bad description")]
+    BadDesc,
+    /// Reserved flag bits set.
+    #[error("bad flags")]
+    BadFlags,
+    /// Section count not a power of two in 1..=64.
+    #[error("bad section count {0}")]
+    BadSectionCount(u32),
+    /// A section-replace op names a section beyond the channel's count, or
+    /// carries a record that does not hash into that section, or records are
+    /// not sorted by name.
+    #[error("section replace for section {0} is inconsistent")]
+    BadSection(u32),
+    /// The update would leave more than [`MAX_ENTRIES`] records.
+    #[error("table full")]
+    TooManyEntries,
+    /// More than [`MAX_OPS`] ops, or none.
+    #[error("bad op count")]
+    BadOpCount,
+}
+
+/// Validated interface name (1..=15 bytes, printable ASCII without `/`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IfName(Box<[u8]>);
+
+impl IfName {
+    /// Validate and wrap a name.
+    pub fn new(bytes: &[u8]) -> Result<Self, TableError> {
+        let ok = !bytes.is_empty()
+            && bytes.len() <= NAME_MAX
+            && bytes
+                .iter()
+                .all(|&b| (0x21..=0x7e).contains(&b) && b != b'/');
+        if ok {
+            Ok(IfName(bytes.into()))
+        } else {
+            Err(TableError::BadName)
+        }
+    }
+
+    /// The name's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for IfName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// An interface address with prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Prefix {
+    /// IPv4 address and prefix length (0..=32).
+    V4([u8; 4], u8),
+    /// IPv6 address and prefix length (0..=128).
+    V6([u8; 16], u8),
+}
+
+impl Prefix {
+    fn validate(&self) -> Result<(), TableError> {
+        match *self {
+            Prefix::V4(_, l) if l <= 32 => Ok(()),
+            Prefix::V6(_, l) if l <= 128 => Ok(()),
+            _ => Err(TableError::BadAddr),
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Prefix::V4(a, l) => {
+                out.extend_from_slice(&[4, *l]);
+                out.extend_from_slice(a);
+            }
+            Prefix::V6(a, l) => {
+                out.extend_from_slice(&[6, *l]);
+                out.extend_from_slice(a);
+            }
+        }
+    }
+
+    /// Canonical sort key: the encoded bytes (what the kernel memcmp()s).
+    fn sort_key(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(18);
+        self.encode(&mut v);
+        v
+    }
+}
+
+/// One interface record: the value of a table entry, with its key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IfRecord {
+    /// Key.
+    pub name: IfName,
+    /// Administratively up.
+    pub admin_up: bool,
+    /// MTU, 68..=65535.
+    pub mtu: u32,
+    /// Hardware address.
+    pub mac: [u8; 6],
+    /// VLAN id, 0..=4094.
+    pub vlan: u16,
+    /// Addresses in canonical order (see module docs).
+    pub addrs: Vec<Prefix>,
+    /// Free text, no NUL.
+    pub description: Vec<u8>,
+}
+
+impl IfRecord {
+    /// A record with defaults (down, MTU 1500, zero MAC, untagged, no
+    /// addresses, no description).
+    pub fn new(name: IfName) -> Self {
+        IfRecord {
+            name,
+            admin_up: false,
+            mtu: 1500,
+            mac: [0; 6],
+            vlan: 0,
+            addrs: Vec::new(),
+            description: Vec::new(),
+        }
+    }
+
+    /// Sort addresses into canonical order and drop duplicates, so callers
+    /// can build records in any order before validating.
+    pub fn canonicalize(&mut self) {
+        self.addrs.sort_by_key(Prefix::sort_key);
+        self.addrs.dedup();
+    }
+
+    /// Check every field rule of the canonical encoding.
+    pub fn validate(&self) -> Result<(), TableError> {
+        if !(MTU_MIN..=MTU_MAX).contains(&self.mtu) {
+            return Err(TableError::BadMtu(self.mtu));
+        }
+        if self.vlan > VLAN_MAX {
+            return Err(TableError::BadVlan(self.vlan));
+        }
+        if self.addrs.len() > MAX_ADDRS {
+            return Err(TableError::TooManyAddrs);
+        }
+        for a in &self.addrs {
+            a.validate()?;
+        }
+        for w in self.addrs.windows(2) {
+            if w[0].sort_key() >= w[1].sort_key() {
+                return Err(TableError::AddrOrder);
+            }
+        }
+        if self.description.len() > DESC_MAX || self.description.contains(&0) {
+            return Err(TableError::BadDesc);
+        }
+        // The name was validated when the IfName was built.
+        Ok(())
+    }
+
+    /// Append the canonical encoding (module docs) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let name = self.name.as_bytes();
+        // Lengths are bounded by validation (<= 64), so the casts are lossless.
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.push(u8::from(self.admin_up));
+        out.extend_from_slice(&self.mtu.to_be_bytes());
+        out.extend_from_slice(&self.mac);
+        out.extend_from_slice(&self.vlan.to_be_bytes());
+        out.push(self.addrs.len() as u8);
+        for a in &self.addrs {
+            a.encode(out);
+        }
+        out.push(self.description.len() as u8);
+        out.extend_from_slice(&self.description);
+    }
+
+    /// The canonical encoding as a fresh buffer.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(32 + self.description.len() + 18 * self.addrs.len());
+        self.encode(&mut v);
+        v
+    }
+
+    /// The entry hash that section digests sum.
+    pub fn hash(&self) -> u64 {
+        entry_hash(&self.canonical_bytes())
+    }
+}
+
+/// A validated section count: a power of two in 1..=64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectionCount(u32);
+
+impl SectionCount {
+    /// One section (the whole table).
+    pub const ONE: SectionCount = SectionCount(1);
+    /// The maximum, 64 sections.
+    pub const MAX: SectionCount = SectionCount(MAX_SECTIONS);
+
+    /// Validate a section count.
+    pub fn new(n: u32) -> Result<Self, TableError> {
+        if n.is_power_of_two() && n <= MAX_SECTIONS {
+            Ok(SectionCount(n))
+        } else {
+            Err(TableError::BadSectionCount(n))
+        }
+    }
+
+    /// The count.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// Cookie with every section's bit set.
+    pub fn all_mask(self) -> u64 {
+        if self.0 == 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.0) - 1
+        }
+    }
+
+    /// Section of a name.
+    pub fn section_of(self, name: &IfName) -> u32 {
+        section_of(name.as_bytes(), self.0)
+    }
+}
+
+/// One mutation inside an update. Every op *sets* state to a value carried in
+/// the op (never "increment" or "append"), so re-applying an op, or applying
+/// it on top of a newer snapshot of the touched keys and then the ops after
+/// it, converges to the same state. Bulk sync and audit repair rely on this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Insert or overwrite the record under `rec.name`.
+    Set(IfRecord),
+    /// Remove a record; removing an absent name is not an error.
+    Del(IfName),
+    /// Replace a whole section: remove all its records, insert these (sorted
+    /// by name, all hashing to `section`). Used by selective replay, audit
+    /// repair and bulk sync.
+    ReplaceSection {
+        /// Section index.
+        section: u32,
+        /// The section's complete new content.
+        records: Vec<IfRecord>,
+    },
+}
+
+impl Op {
+    /// The sections this op touches, as a cookie.
+    pub fn cookie(&self, sc: SectionCount) -> u64 {
+        match self {
+            Op::Set(r) => 1u64 << sc.section_of(&r.name),
+            Op::Del(n) => 1u64 << sc.section_of(n),
+            Op::ReplaceSection { section, .. } => 1u64 << (section & 63),
+        }
+    }
+
+    /// Stateless validation: field rules, section membership, sort order.
+    pub fn validate(&self, sc: SectionCount) -> Result<(), TableError> {
+        match self {
+            Op::Set(r) => r.validate(),
+            Op::Del(_) => Ok(()),
+            Op::ReplaceSection { section, records } => {
+                if *section >= sc.get() || records.len() > MAX_ENTRIES {
+                    return Err(TableError::BadSection(*section));
+                }
+                for r in records {
+                    r.validate()?;
+                    if sc.section_of(&r.name) != *section {
+                        return Err(TableError::BadSection(*section));
+                    }
+                }
+                if records.windows(2).any(|w| w[0].name >= w[1].name) {
+                    return Err(TableError::BadSection(*section));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Cookie of a whole update: OR of its ops' cookies.
+pub fn cookie_of(ops: &[Op], sc: SectionCount) -> u64 {
+    ops.iter().fold(0, |c, op| c | op.cookie(sc))
+}
+
+/// One channel's table with incrementally maintained section digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    sc: SectionCount,
+    records: BTreeMap<IfName, IfRecord>,
+    // INVARIANT: digests[s] == wrapping sum of hash() of records in section s.
+    digests: [u64; MAX_SECTIONS as usize],
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(sc: SectionCount) -> Self {
+        Table {
+            sc,
+            records: BTreeMap::new(),
+            digests: [0; MAX_SECTIONS as usize],
+        }
+    }
+
+    /// Section count.
+    pub fn section_count(&self) -> SectionCount {
+        self.sc
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Look up a record.
+    pub fn get(&self, name: &IfName) -> Option<&IfRecord> {
+        self.records.get(name)
+    }
+
+    /// All records in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &IfRecord> {
+        self.records.values()
+    }
+
+    /// Digest of one section.
+    pub fn digest(&self, section: u32) -> u64 {
+        self.digests[(section & 63) as usize]
+    }
+
+    /// Digests of all `section_count` sections.
+    pub fn digests(&self) -> Vec<u64> {
+        self.digests[..self.sc.get() as usize].to_vec()
+    }
+
+    /// A section's records, sorted by name (the content of a ReplaceSection).
+    pub fn section_records(&self, section: u32) -> Vec<IfRecord> {
+        self.records
+            .values()
+            .filter(|r| self.sc.section_of(&r.name) == section)
+            .cloned()
+            .collect()
+    }
+
+    /// Number of records in the sections of `mask`.
+    pub fn count_in(&self, mask: u64) -> usize {
+        self.records
+            .keys()
+            .filter(|n| mask & (1u64 << self.sc.section_of(n)) != 0)
+            .count()
+    }
+
+    /// Would `ops` apply cleanly (validation and limits)? Nothing changes.
+    pub fn check(&self, ops: &[Op]) -> Result<(), TableError> {
+        if ops.is_empty() || ops.len() > MAX_OPS {
+            return Err(TableError::BadOpCount);
+        }
+        for op in ops {
+            op.validate(self.sc)?;
+        }
+        // Track the entry count through the ops with a small overlay instead
+        // of cloning the table: the limit applies to the final state only.
+        let mut overlay: BTreeMap<&IfName, bool> = BTreeMap::new();
+        let mut cleared = 0u64;
+        let mut count = self.records.len();
+        let present = |ov: &BTreeMap<&IfName, bool>, cleared: u64, n: &IfName| -> bool {
+            match ov.get(n) {
+                Some(&p) => p,
+                None => {
+                    cleared & (1u64 << self.sc.section_of(n)) == 0 && self.records.contains_key(n)
+                }
+            }
+        };
+        for op in ops {
+            match op {
+                Op::Set(r) => {
+                    if !present(&overlay, cleared, &r.name) {
+                        count += 1;
+                    }
+                    overlay.insert(&r.name, true);
+                }
+                Op::Del(n) => {
+                    if present(&overlay, cleared, n) {
+                        count -= 1;
+                    }
+                    overlay.insert(n, false);
+                }
+                Op::ReplaceSection { section, records } => {
+                    let bit = 1u64 << section;
+                    let mut gone = 0;
+                    if cleared & bit == 0 {
+                        gone += self
+                            .records
+                            .keys()
+                            .filter(|n| {
+                                self.sc.section_of(n) == *section && !overlay.contains_key(n)
+                            })
+                            .count();
+                    }
+                    gone += overlay
+                        .iter()
+                        .filter(|(n, &p)| p && self.sc.section_of(n) == *section)
+                        .count();
+                    overlay.retain(|n, _| self.sc.section_of(n) != *section);
+                    cleared |= bit;
+                    count = count - gone + records.len();
+                    for r in records {
+                        overlay.insert(&r.name, true);
+                    }
+                }
+            }
+        }
+        if count > MAX_ENTRIES {
+            return Err(TableError::TooManyEntries);
+        }
+        Ok(())
+    }
+
+    /// Apply an update atomically: all ops or, on error, none.
+    pub fn apply(&mut self, ops: &[Op]) -> Result<(), TableError> {
+        self.check(ops)?;
+        for op in ops {
+            self.apply_op(op);
+        }
+        Ok(())
+    }
+
+    /// Apply ops that a trusted peer already validated, without the entry
+    /// limit. Standbys use this for redo after a fuzzy snapshot, where the
+    /// intermediate state may briefly hold more records than the final one.
+    pub fn apply_trusted(&mut self, ops: &[Op]) {
+        for op in ops {
+            self.apply_op(op);
+        }
+    }
+
+    fn apply_op(&mut self, op: &Op) {
+        match op {
+            Op::Set(r) => self.insert(r.clone()),
+            Op::Del(n) => self.remove(n),
+            Op::ReplaceSection { section, records } => {
+                self.clear_section(*section);
+                for r in records {
+                    self.insert(r.clone());
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, r: IfRecord) {
+        let s = self.sc.section_of(&r.name) as usize;
+        let h = r.hash();
+        if let Some(old) = self.records.insert(r.name.clone(), r) {
+            self.digests[s] = self.digests[s].wrapping_sub(old.hash());
+        }
+        self.digests[s] = self.digests[s].wrapping_add(h);
+    }
+
+    fn remove(&mut self, n: &IfName) {
+        if let Some(old) = self.records.remove(n) {
+            let s = self.sc.section_of(n) as usize;
+            self.digests[s] = self.digests[s].wrapping_sub(old.hash());
+        }
+    }
+
+    fn clear_section(&mut self, section: u32) {
+        let sc = self.sc;
+        self.records.retain(|n, _| sc.section_of(n) != section);
+        self.digests[(section & 63) as usize] = 0;
+    }
+
+    /// Recompute every digest from scratch (audit self-check).
+    pub fn recompute_digests(&self) -> Vec<u64> {
+        let mut d = vec![0u64; self.sc.get() as usize];
+        for r in self.records.values() {
+            let s = self.sc.section_of(&r.name) as usize;
+            d[s] = d[s].wrapping_add(r.hash());
+        }
+        d
+    }
+
+    /// Sections (as a mask) whose content differs from `other`'s.
+    pub fn diff_sections(&self, other: &Table) -> u64 {
+        let mut m = 0u64;
+        for s in 0..self.sc.get() {
+            if self.section_records(s) != other.section_records(s) {
+                m |= 1u64 << s;
+            }
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> IfName {
+        IfName::new(s.as_bytes()).expect("valid name")
+    }
+
+    pub(crate) fn sample() -> IfRecord {
+        let mut r = IfRecord::new(name("eth0"));
+        r.admin_up = true;
+        r.mtu = 9000;
+        r.mac = [0x02, 0, 0, 0, 0, 1];
+        r.vlan = 42;
+        r.addrs = vec![
+            Prefix::V6(
+                [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                64,
+            ),
+            Prefix::V4([10, 0, 0, 1], 24),
+        ];
+        r.description = b"uplink".to_vec();
+        r.canonicalize();
+        r
+    }
+
+    #[test]
+    fn canonical_encoding_vector() {
+        let r = sample();
+        r.validate().expect("valid");
+        let expect: Vec<u8> = [
+            &[4u8][..],
+            b"eth0",
+            &[1],
+            &[0, 0, 0x23, 0x28],
+            &[2, 0, 0, 0, 0, 1],
+            &[0, 42],
+            &[2],
+            &[4, 24, 10, 0, 0, 1],
+            &[
+                6, 64, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+            ],
+            &[6],
+            b"uplink",
+        ]
+        .concat();
+        assert_eq!(r.canonical_bytes(), expect);
+        // Pinned for the kernel's KUnit test.
+        assert_eq!(r.hash(), SAMPLE_HASH);
+        let d = IfRecord::new(name("lo"));
+        assert_eq!(
+            d.canonical_bytes(),
+            [2, b'l', b'o', 0, 0, 0, 5, 220, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(d.hash(), DEFAULT_LO_HASH);
+    }
+
+    const SAMPLE_HASH: u64 = 0x391c_75c0_e67d_04be;
+    const DEFAULT_LO_HASH: u64 = 0x657d_5c52_7238_4f8d;
+
+    #[test]
+    fn validation() {
+        assert!(IfName::new(b"").is_err());
+        assert!(IfName::new(b"0123456789abcdef").is_err());
+        assert!(IfName::new(b"a/b").is_err());
+        assert!(IfName::new(b"a b").is_err());
+        let mut r = sample();
+        r.mtu = 67;
+        assert_eq!(r.validate(), Err(TableError::BadMtu(67)));
+        let mut r = sample();
+        r.vlan = 4095;
+        assert_eq!(r.validate(), Err(TableError::BadVlan(4095)));
+        let mut r = sample();
+        r.addrs.reverse();
+        assert_eq!(r.validate(), Err(TableError::AddrOrder));
+        let mut r = sample();
+        r.addrs = vec![Prefix::V4([1, 2, 3, 4], 33)];
+        assert_eq!(r.validate(), Err(TableError::BadAddr));
+        assert!(SectionCount::new(0).is_err());
+        assert!(SectionCount::new(3).is_err());
+        assert!(SectionCount::new(128).is_err());
+        assert_eq!(
+            SectionCount::new(64).map(SectionCount::all_mask),
+            Ok(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn digests_incremental_and_atomic() {
+        let sc = SectionCount::new(8).expect("sc");
+        let mut t = Table::new(sc);
+        let mut ops = Vec::new();
+        for i in 0..40 {
+            let mut r = IfRecord::new(name(&format!("if{i}")));
+            r.mtu = 1000 + i;
+            ops.push(Op::Set(r));
+            if ops.len() == 10 {
+                t.apply(&ops).expect("apply");
+                ops.clear();
+            }
+        }
+        t.apply(&[Op::Del(name("if3")), Op::Del(name("nope"))])
+            .expect("del");
+        assert_eq!(t.digests(), t.recompute_digests());
+        let s = sc.section_of(&name("if5"));
+        let before = t.clone();
+        t.apply(&[Op::ReplaceSection {
+            section: s,
+            records: vec![],
+        }])
+        .expect("replace");
+        assert_eq!(t.digest(s), 0);
+        assert_eq!(t.digests(), t.recompute_digests());
+        assert_eq!(before.diff_sections(&t), 1u64 << s);
+        // Atomicity: the invalid second op leaves the table untouched.
+        let snapshot = t.clone();
+        let mut bad = IfRecord::new(name("x"));
+        bad.mtu = 1;
+        assert!(t.apply(&[Op::Del(name("if7")), Op::Set(bad)]).is_err());
+        assert_eq!(t, snapshot);
+    }
+
+    #[test]
+    fn entry_limit() {
+        let sc = SectionCount::new(1).expect("sc");
+        let mut t = Table::new(sc);
+        let mut n = 0;
+        while t.len() < MAX_ENTRIES {
+            let ops: Vec<Op> = (0..MAX_OPS)
+                .map(|_| {
+                    n += 1;
+                    Op::Set(IfRecord::new(name(&format!("i{n}"))))
+                })
+                .collect();
+            t.apply(&ops).expect("fits");
+        }
+        let one = Op::Set(IfRecord::new(name("extra")));
+        assert_eq!(
+            t.apply(std::slice::from_ref(&one)),
+            Err(TableError::TooManyEntries)
+        );
+        // Replacing the only section with fewer records makes room in the same update.
+        let replace = Op::ReplaceSection {
+            section: 0,
+            records: vec![],
+        };
+        t.apply(&[replace, one]).expect("room after replace");
+        assert_eq!(t.len(), 1);
+    }
+}

@@ -1,0 +1,884 @@
+//! Replication messages between control units and their codec.
+//!
+//! # Frame
+//!
+//! ```text
+//! 0      2        3       4            8
+//! +------+--------+-------+------------+---------------- - -
+//! | "HS" | version| type  | length u32 | payload (length bytes)
+//! +------+--------+-------+------------+---------------- - -
+//! ```
+//!
+//! All integers are big-endian. `length` counts payload bytes only and is at
+//! most [`MAX_PAYLOAD`], checked *before* anything is allocated, so a hostile
+//! length cannot make the decoder reserve memory. Every count inside a
+//! payload is bounded by a protocol limit and by the bytes that remain, every
+//! record is validated with the same rules as the kernel ([`crate::table`]),
+//! and a payload must be consumed exactly (no trailing bytes). Any violation
+//! is a typed [`WireError`]; the decoder never panics (fuzzed by a proptest).
+//!
+//! Records use the canonical encoding of [`crate::table`], so the bytes that
+//! travel are the bytes that are hashed.
+//!
+//! # Versions
+//!
+//! The version byte is the sender's message-format version. This is format
+//! 1; a decoder accepts `MIN_VERSION..=VERSION` and rejects the rest with
+//! [`WireError::Version`], leaving translation between versions to a layer
+//! above (seed 003).
+
+use crate::table::{IfName, IfRecord, Op, Prefix, MAX_ADDRS, MAX_ENTRIES, MAX_OPS, NAME_MAX};
+use crate::{ChannelId, Epoch, NodeId, Opid};
+
+/// Frame magic.
+pub const MAGIC: [u8; 2] = *b"HS";
+/// Format version this code writes.
+pub const VERSION: u8 = 1;
+/// Oldest format version this code reads.
+pub const MIN_VERSION: u8 = 1;
+/// Header length.
+pub const HEADER_LEN: usize = 8;
+/// Largest payload: a full section of maximal records fits with room.
+pub const MAX_PAYLOAD: usize = 1 << 20;
+/// Most channel entries in one NewPrimary message.
+pub const MAX_CHANNELS: usize = 65536;
+
+/// Why a frame was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Not enough bytes for the header or for the declared payload.
+    #[error("truncated frame")]
+    Truncated,
+    /// First two bytes are not "HS".
+    #[error("bad magic")]
+    Magic,
+    /// Version outside what we read.
+    #[error("unsupported version {0}")]
+    Version(u8),
+    /// Unknown message type.
+    #[error("unknown message type {0}")]
+    Type(u8),
+    /// Declared payload longer than [`MAX_PAYLOAD`].
+    #[error("payload length {0} too large")]
+    TooLong(u32),
+    /// Payload ended inside a field.
+    #[error("payload ends inside field {0}")]
+    Short(&'static str),
+    /// Payload has bytes after the last field.
+    #[error("{0} trailing bytes")]
+    Trailing(usize),
+    /// A count exceeds its protocol limit.
+    #[error("{0} count over limit")]
+    Limit(&'static str),
+    /// An enum tag or flag byte has no meaning.
+    #[error("bad tag in {0}")]
+    Tag(&'static str),
+    /// A record or op breaks a table rule.
+    #[error("invalid record: {0}")]
+    Record(#[from] crate::table::TableError),
+}
+
+/// A state update (seed 001 FIG. 4 with our epoch for fencing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// Channel.
+    pub channel: ChannelId,
+    /// Epoch of the primary that issued it.
+    pub epoch: Epoch,
+    /// Operation id.
+    pub opid: Opid,
+    /// Sections touched.
+    pub cookie: u64,
+    /// Ops, applied atomically.
+    pub ops: Vec<Op>,
+}
+
+/// A (possibly cumulative) acknowledgement: the kernel applied every opid
+/// `<= opid` on `channel`; `epoch` is the epoch of the op at `opid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    /// Channel.
+    pub channel: ChannelId,
+    /// Epoch of the acknowledged op.
+    pub epoch: Epoch,
+    /// Highest applied opid.
+    pub opid: Opid,
+    /// Cookie of that op.
+    pub cookie: u64,
+}
+
+/// What a follower must do with a channel when a new primary takes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rebase {
+    /// Channel.
+    pub channel: ChannelId,
+    /// The new primary's table holds the stream up to here (plus `dirty`
+    /// sections being replayed); a follower needs at least this much.
+    pub base: Opid,
+    /// Kernel register at takeover; the new stream continues after it.
+    pub register: Opid,
+    /// Sections the new primary is replaying; the follower's copy of them
+    /// is unreliable until it applies their ReplaceSection.
+    pub dirty: u64,
+}
+
+/// Messages between control units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Primary → standby: an update to hold until its ACK.
+    Update(Update),
+    /// Primary → standby: a forwarded kernel ACK (claim 10).
+    Ack(Ack),
+    /// Standby → primary: contiguous receipt watermark and queue depth.
+    Have {
+        /// Channel.
+        channel: ChannelId,
+        /// Epoch of the stream the standby follows.
+        epoch: Epoch,
+        /// Every update `<= opid` is held or applied.
+        opid: Opid,
+        /// Updates waiting in the pending queue.
+        pending: u32,
+    },
+    /// Standby → primary: (re)start a bulk sync of this channel.
+    SyncRequest {
+        /// Channel.
+        channel: ChannelId,
+    },
+    /// Primary → syncing standby: one section of a snapshot (seed 004
+    /// "checkpoint message").
+    Checkpoint {
+        /// Channel.
+        channel: ChannelId,
+        /// Which sync attempt.
+        sync_id: u64,
+        /// Chunk number within the attempt.
+        seq: u32,
+        /// Stream position when the sync began: the standby keeps every
+        /// update after it for the redo at the declaration.
+        base: Opid,
+        /// Primary's opid when the section was read.
+        opid: Opid,
+        /// Section.
+        section: u32,
+        /// Section content sorted by name.
+        records: Vec<IfRecord>,
+    },
+    /// Standby → primary: chunk received.
+    CheckpointAck {
+        /// Channel.
+        channel: ChannelId,
+        /// Sync attempt.
+        sync_id: u64,
+        /// Chunk number.
+        seq: u32,
+    },
+    /// Primary → standby: all chunks acked and the kernel acked `opid`;
+    /// redo updates `base+1..=opid` on the snapshot and the channel is hot.
+    SyncDeclaration {
+        /// Channel.
+        channel: ChannelId,
+        /// Sync attempt.
+        sync_id: u64,
+        /// Stream position when the snapshot began.
+        base: Opid,
+        /// Consistent point: the highest chunk opid, kernel-acked.
+        opid: Opid,
+        /// Number of chunks sent.
+        chunks: u32,
+    },
+    /// Audit: a node's per-section digests at a given opid.
+    Digests {
+        /// Channel.
+        channel: ChannelId,
+        /// Opid the digests describe.
+        opid: Opid,
+        /// One digest per section.
+        digests: Vec<u64>,
+    },
+    /// Audit: sections whose digests differ at `opid`.
+    DigestReport {
+        /// Channel.
+        channel: ChannelId,
+        /// Opid compared at.
+        opid: Opid,
+        /// Mismatched sections.
+        mismatch: u64,
+    },
+    /// New primary → followers after a failover.
+    NewPrimary {
+        /// New primary.
+        node: NodeId,
+        /// Its epoch.
+        epoch: Epoch,
+        /// Epoch of the stream the new primary followed; a follower on any
+        /// other stream cannot rebase and bulk syncs instead.
+        prev_epoch: Epoch,
+        /// Per channel rebase instructions.
+        channels: Vec<Rebase>,
+    },
+    /// A (re)starting node asks the primary to bulk sync it.
+    Hello {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+const T_UPDATE: u8 = 1;
+const T_ACK: u8 = 2;
+const T_HAVE: u8 = 3;
+const T_SYNC_REQUEST: u8 = 4;
+const T_CHECKPOINT: u8 = 5;
+const T_CHECKPOINT_ACK: u8 = 6;
+const T_SYNC_DECL: u8 = 7;
+const T_DIGESTS: u8 = 8;
+const T_DIGEST_REPORT: u8 = 9;
+const T_NEW_PRIMARY: u8 = 10;
+const T_HELLO: u8 = 11;
+
+const OP_SET: u8 = 1;
+const OP_DEL: u8 = 2;
+const OP_REPLACE: u8 = 3;
+
+impl Message {
+    /// Encode as one frame.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut p = Vec::new();
+        let ty = match self {
+            Message::Update(u) => {
+                put_update(&mut p, u);
+                T_UPDATE
+            }
+            Message::Ack(a) => {
+                put_ack(&mut p, a);
+                T_ACK
+            }
+            Message::Have {
+                channel,
+                epoch,
+                opid,
+                pending,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&epoch.to_be_bytes());
+                p.extend_from_slice(&opid.to_be_bytes());
+                p.extend_from_slice(&pending.to_be_bytes());
+                T_HAVE
+            }
+            Message::SyncRequest { channel } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                T_SYNC_REQUEST
+            }
+            Message::Checkpoint {
+                channel,
+                sync_id,
+                seq,
+                base,
+                opid,
+                section,
+                records,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&sync_id.to_be_bytes());
+                p.extend_from_slice(&seq.to_be_bytes());
+                p.extend_from_slice(&base.to_be_bytes());
+                p.extend_from_slice(&opid.to_be_bytes());
+                put_section(&mut p, *section, records);
+                T_CHECKPOINT
+            }
+            Message::CheckpointAck {
+                channel,
+                sync_id,
+                seq,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&sync_id.to_be_bytes());
+                p.extend_from_slice(&seq.to_be_bytes());
+                T_CHECKPOINT_ACK
+            }
+            Message::SyncDeclaration {
+                channel,
+                sync_id,
+                base,
+                opid,
+                chunks,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&sync_id.to_be_bytes());
+                p.extend_from_slice(&base.to_be_bytes());
+                p.extend_from_slice(&opid.to_be_bytes());
+                p.extend_from_slice(&chunks.to_be_bytes());
+                T_SYNC_DECL
+            }
+            Message::Digests {
+                channel,
+                opid,
+                digests,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&opid.to_be_bytes());
+                // At most 64 digests (one per section); validated on decode.
+                p.push(digests.len() as u8);
+                for d in digests {
+                    p.extend_from_slice(&d.to_be_bytes());
+                }
+                T_DIGESTS
+            }
+            Message::DigestReport {
+                channel,
+                opid,
+                mismatch,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&opid.to_be_bytes());
+                p.extend_from_slice(&mismatch.to_be_bytes());
+                T_DIGEST_REPORT
+            }
+            Message::NewPrimary {
+                node,
+                epoch,
+                prev_epoch,
+                channels,
+            } => {
+                p.extend_from_slice(&node.to_be_bytes());
+                p.extend_from_slice(&epoch.to_be_bytes());
+                p.extend_from_slice(&prev_epoch.to_be_bytes());
+                p.extend_from_slice(&(channels.len() as u32).to_be_bytes());
+                for r in channels {
+                    p.extend_from_slice(&r.channel.to_be_bytes());
+                    p.extend_from_slice(&r.base.to_be_bytes());
+                    p.extend_from_slice(&r.register.to_be_bytes());
+                    p.extend_from_slice(&r.dirty.to_be_bytes());
+                }
+                T_NEW_PRIMARY
+            }
+            Message::Hello { node } => {
+                p.extend_from_slice(&node.to_be_bytes());
+                T_HELLO
+            }
+        };
+        let mut f = Vec::with_capacity(HEADER_LEN + p.len());
+        f.extend_from_slice(&MAGIC);
+        f.push(VERSION);
+        f.push(ty);
+        // Payloads we build stay far below 4 GiB; receivers enforce MAX_PAYLOAD.
+        f.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        f.extend_from_slice(&p);
+        f
+    }
+
+    /// Decode the first frame in `buf`. `Ok(None)` means "need more bytes"
+    /// (stream transports); on success also returns the bytes consumed.
+    pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>, WireError> {
+        if buf.len() < HEADER_LEN {
+            // Reject garbage early even before the header is complete.
+            if buf.len() >= 2 && buf[..2] != MAGIC {
+                return Err(WireError::Magic);
+            }
+            return Ok(None);
+        }
+        if buf[..2] != MAGIC {
+            return Err(WireError::Magic);
+        }
+        let version = buf[2];
+        if !(MIN_VERSION..=VERSION).contains(&version) {
+            return Err(WireError::Version(version));
+        }
+        let ty = buf[3];
+        let len = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        if len as usize > MAX_PAYLOAD {
+            return Err(WireError::TooLong(len));
+        }
+        let end = HEADER_LEN + len as usize;
+        if buf.len() < end {
+            return Ok(None);
+        }
+        let mut r = Reader {
+            buf: &buf[HEADER_LEN..end],
+        };
+        let msg = decode_payload(ty, &mut r)?;
+        if !r.buf.is_empty() {
+            return Err(WireError::Trailing(r.buf.len()));
+        }
+        Ok(Some((msg, end)))
+    }
+
+    /// Decode a buffer holding exactly one frame (datagram transports such
+    /// as TIPC RDM/SEQPACKET).
+    pub fn decode_exact(buf: &[u8]) -> Result<Message, WireError> {
+        match Message::decode(buf)? {
+            Some((m, n)) if n == buf.len() => Ok(m),
+            Some((_, n)) => Err(WireError::Trailing(buf.len() - n)),
+            None => Err(WireError::Truncated),
+        }
+    }
+}
+
+fn put_update(p: &mut Vec<u8>, u: &Update) {
+    p.extend_from_slice(&u.channel.to_be_bytes());
+    p.extend_from_slice(&u.epoch.to_be_bytes());
+    p.extend_from_slice(&u.opid.to_be_bytes());
+    p.extend_from_slice(&u.cookie.to_be_bytes());
+    // Bounded by MAX_OPS (validated before an update is built and on decode).
+    p.push(u.ops.len() as u8);
+    for op in &u.ops {
+        match op {
+            Op::Set(rec) => {
+                p.push(OP_SET);
+                rec.encode(p);
+            }
+            Op::Del(n) => {
+                p.push(OP_DEL);
+                p.push(n.as_bytes().len() as u8);
+                p.extend_from_slice(n.as_bytes());
+            }
+            Op::ReplaceSection { section, records } => {
+                p.push(OP_REPLACE);
+                put_section(p, *section, records);
+            }
+        }
+    }
+}
+
+fn put_section(p: &mut Vec<u8>, section: u32, records: &[IfRecord]) {
+    // Sections are < 64 and records <= MAX_ENTRIES: both fit their fields.
+    p.push(section as u8);
+    p.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    for rec in records {
+        rec.encode(p);
+    }
+}
+
+fn put_ack(p: &mut Vec<u8>, a: &Ack) {
+    p.extend_from_slice(&a.channel.to_be_bytes());
+    p.extend_from_slice(&a.epoch.to_be_bytes());
+    p.extend_from_slice(&a.opid.to_be_bytes());
+    p.extend_from_slice(&a.cookie.to_be_bytes());
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        if self.buf.len() < n {
+            return Err(WireError::Short(what));
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Ok(a)
+    }
+    fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self, what: &'static str) -> Result<u64, WireError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8, what)?);
+        Ok(u64::from_be_bytes(a))
+    }
+    /// A count bounded by `max` and by what could fit in the bytes left
+    /// (each element needs at least `min_size` bytes), so capacity
+    /// reservations never exceed the frame size.
+    fn count(
+        &mut self,
+        n: usize,
+        max: usize,
+        min_size: usize,
+        what: &'static str,
+    ) -> Result<usize, WireError> {
+        if n > max {
+            return Err(WireError::Limit(what));
+        }
+        if n.saturating_mul(min_size) > self.buf.len() {
+            return Err(WireError::Short(what));
+        }
+        Ok(n)
+    }
+}
+
+fn get_name(r: &mut Reader<'_>) -> Result<IfName, WireError> {
+    let n = r.u8("name_len")? as usize;
+    if n == 0 || n > NAME_MAX {
+        return Err(crate::table::TableError::BadName.into());
+    }
+    Ok(IfName::new(r.take(n, "name")?)?)
+}
+
+fn get_record(r: &mut Reader<'_>) -> Result<IfRecord, WireError> {
+    let name = get_name(r)?;
+    let flags = r.u8("flags")?;
+    if flags & !1 != 0 {
+        return Err(crate::table::TableError::BadFlags.into());
+    }
+    let mtu = r.u32("mtu")?;
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(r.take(6, "mac")?);
+    let vlan = r.u16("vlan")?;
+    let n = r.u8("addr_count")? as usize;
+    let n = r.count(n, MAX_ADDRS, 6, "addrs")?;
+    let mut addrs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let fam = r.u8("family")?;
+        let plen = r.u8("prefix_len")?;
+        addrs.push(match fam {
+            4 => {
+                let mut a = [0u8; 4];
+                a.copy_from_slice(r.take(4, "addr4")?);
+                Prefix::V4(a, plen)
+            }
+            6 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(r.take(16, "addr6")?);
+                Prefix::V6(a, plen)
+            }
+            _ => return Err(WireError::Tag("family")),
+        });
+    }
+    let dl = r.u8("desc_len")? as usize;
+    let description = r.take(dl, "desc")?.to_vec();
+    let rec = IfRecord {
+        name,
+        admin_up: flags & 1 != 0,
+        mtu,
+        mac,
+        vlan,
+        addrs,
+        description,
+    };
+    rec.validate()?;
+    Ok(rec)
+}
+
+fn get_section(r: &mut Reader<'_>) -> Result<(u32, Vec<IfRecord>), WireError> {
+    let section = u32::from(r.u8("section")?);
+    if section >= crate::table::MAX_SECTIONS {
+        return Err(WireError::Tag("section"));
+    }
+    let n = r.u16("record_count")? as usize;
+    // Smallest record: 1+1+1+4+6+2+1+1 = 17 bytes.
+    let n = r.count(n, MAX_ENTRIES, 17, "records")?;
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        records.push(get_record(r)?);
+    }
+    Ok((section, records))
+}
+
+fn get_update(r: &mut Reader<'_>) -> Result<Update, WireError> {
+    let channel = r.u32("channel")?;
+    let epoch = r.u64("epoch")?;
+    let opid = r.u64("opid")?;
+    let cookie = r.u64("cookie")?;
+    let n = r.u8("op_count")? as usize;
+    if n == 0 {
+        return Err(WireError::Limit("ops"));
+    }
+    let n = r.count(n, MAX_OPS, 2, "ops")?;
+    let mut ops = Vec::with_capacity(n);
+    for _ in 0..n {
+        ops.push(match r.u8("op")? {
+            OP_SET => Op::Set(get_record(r)?),
+            OP_DEL => Op::Del(get_name(r)?),
+            OP_REPLACE => {
+                let (section, records) = get_section(r)?;
+                Op::ReplaceSection { section, records }
+            }
+            _ => return Err(WireError::Tag("op")),
+        });
+    }
+    Ok(Update {
+        channel,
+        epoch,
+        opid,
+        cookie,
+        ops,
+    })
+}
+
+fn decode_payload(ty: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
+    Ok(match ty {
+        T_UPDATE => Message::Update(get_update(r)?),
+        T_ACK => Message::Ack(Ack {
+            channel: r.u32("channel")?,
+            epoch: r.u64("epoch")?,
+            opid: r.u64("opid")?,
+            cookie: r.u64("cookie")?,
+        }),
+        T_HAVE => Message::Have {
+            channel: r.u32("channel")?,
+            epoch: r.u64("epoch")?,
+            opid: r.u64("opid")?,
+            pending: r.u32("pending")?,
+        },
+        T_SYNC_REQUEST => Message::SyncRequest {
+            channel: r.u32("channel")?,
+        },
+        T_CHECKPOINT => {
+            let channel = r.u32("channel")?;
+            let sync_id = r.u64("sync_id")?;
+            let seq = r.u32("seq")?;
+            let base = r.u64("base")?;
+            let opid = r.u64("opid")?;
+            let (section, records) = get_section(r)?;
+            Message::Checkpoint {
+                channel,
+                sync_id,
+                seq,
+                base,
+                opid,
+                section,
+                records,
+            }
+        }
+        T_CHECKPOINT_ACK => Message::CheckpointAck {
+            channel: r.u32("channel")?,
+            sync_id: r.u64("sync_id")?,
+            seq: r.u32("seq")?,
+        },
+        T_SYNC_DECL => Message::SyncDeclaration {
+            channel: r.u32("channel")?,
+            sync_id: r.u64("sync_id")?,
+            base: r.u64("base")?,
+            opid: r.u64("opid")?,
+            chunks: r.u32("chunks")?,
+        },
+        T_DIGESTS => {
+            let channel = r.u32("channel")?;
+            let opid = r.u64("opid")?;
+            let n = r.u8("digest_count")? as usize;
+            let n = r.count(n, crate::table::MAX_SECTIONS as usize, 8, "digests")?;
+            let mut digests = Vec::with_capacity(n);
+            for _ in 0..n {
+                digests.push(r.u64("digest")?);
+            }
+            Message::Digests {
+                channel,
+                opid,
+                digests,
+            }
+        }
+        T_DIGEST_REPORT => Message::DigestReport {
+            channel: r.u32("channel")?,
+            opid: r.u64("opid")?,
+            mismatch: r.u64("mismatch")?,
+        },
+        T_NEW_PRIMARY => {
+            let node = r.u32("node")?;
+            let epoch = r.u64("epoch")?;
+            let prev_epoch = r.u64("prev_epoch")?;
+            let n = r.u32("channel_count")? as usize;
+            let n = r.count(n, MAX_CHANNELS, 28, "channels")?;
+            let mut channels = Vec::with_capacity(n);
+            for _ in 0..n {
+                channels.push(Rebase {
+                    channel: r.u32("channel")?,
+                    base: r.u64("base")?,
+                    register: r.u64("register")?,
+                    dirty: r.u64("dirty")?,
+                });
+            }
+            Message::NewPrimary {
+                node,
+                epoch,
+                prev_epoch,
+                channels,
+            }
+        }
+        T_HELLO => Message::Hello {
+            node: r.u32("node")?,
+        },
+        other => return Err(WireError::Type(other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{IfRecord, SectionCount};
+    use proptest::prelude::*;
+
+    fn rec(n: &str) -> IfRecord {
+        let mut r = IfRecord::new(IfName::new(n.as_bytes()).expect("name"));
+        r.addrs = vec![Prefix::V4([192, 0, 2, 1], 24), Prefix::V6([0xfe; 16], 64)];
+        r.description = b"d".to_vec();
+        r.canonicalize();
+        r
+    }
+
+    fn samples() -> Vec<Message> {
+        let sc = SectionCount::new(8).expect("sc");
+        let a = rec("a");
+        let s = sc.section_of(&a.name);
+        vec![
+            Message::Update(Update {
+                channel: 7,
+                epoch: 2,
+                opid: 99,
+                cookie: 5,
+                ops: vec![
+                    Op::Set(rec("eth0")),
+                    Op::Del(IfName::new(b"eth1").expect("name")),
+                    Op::ReplaceSection {
+                        section: s,
+                        records: vec![a],
+                    },
+                ],
+            }),
+            Message::Ack(Ack {
+                channel: 1,
+                epoch: 3,
+                opid: u64::MAX,
+                cookie: 0,
+            }),
+            Message::Have {
+                channel: 1,
+                epoch: 1,
+                opid: 4,
+                pending: 2,
+            },
+            Message::SyncRequest { channel: 9 },
+            Message::Checkpoint {
+                channel: 1,
+                sync_id: 2,
+                seq: 3,
+                base: 1,
+                opid: 4,
+                section: 5,
+                records: vec![rec("x")],
+            },
+            Message::CheckpointAck {
+                channel: 1,
+                sync_id: 2,
+                seq: 3,
+            },
+            Message::SyncDeclaration {
+                channel: 1,
+                sync_id: 2,
+                base: 3,
+                opid: 4,
+                chunks: 5,
+            },
+            Message::Digests {
+                channel: 1,
+                opid: 2,
+                digests: vec![1, 2, 3],
+            },
+            Message::DigestReport {
+                channel: 1,
+                opid: 2,
+                mismatch: 0x10,
+            },
+            Message::NewPrimary {
+                node: 2,
+                epoch: 3,
+                prev_epoch: 1,
+                channels: vec![Rebase {
+                    channel: 1,
+                    base: 2,
+                    register: 3,
+                    dirty: 4,
+                }],
+            },
+            Message::Hello { node: 4 },
+        ]
+    }
+
+    #[test]
+    fn roundtrip_all_types() {
+        for m in samples() {
+            let f = m.encode();
+            assert_eq!(Message::decode_exact(&f), Ok(m.clone()));
+            // Streams: a prefix asks for more, never errors or panics.
+            for cut in 0..f.len() {
+                assert_eq!(Message::decode(&f[..cut]).map(|o| o.is_some()), Ok(false));
+            }
+        }
+    }
+
+    #[test]
+    fn typed_rejections() {
+        let f = Message::Hello { node: 1 }.encode();
+        let mut bad = f.clone();
+        bad[0] = b'X';
+        assert_eq!(Message::decode(&bad), Err(WireError::Magic));
+        let mut bad = f.clone();
+        bad[2] = 2;
+        assert_eq!(Message::decode(&bad), Err(WireError::Version(2)));
+        let mut bad = f.clone();
+        bad[3] = 200;
+        assert_eq!(Message::decode(&bad), Err(WireError::Type(200)));
+        let mut bad = f.clone();
+        bad[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(Message::decode(&bad), Err(WireError::TooLong(u32::MAX)));
+        let mut long = f.clone();
+        long[7] += 1;
+        long.push(0);
+        assert_eq!(Message::decode(&long), Err(WireError::Trailing(1)));
+        // A record with an out-of-range MTU is rejected with the table error.
+        let mut r = rec("e");
+        r.mtu = 10;
+        let m = Message::Checkpoint {
+            channel: 0,
+            sync_id: 0,
+            seq: 0,
+            base: 0,
+            opid: 0,
+            section: 0,
+            records: vec![r],
+        };
+        assert_eq!(
+            Message::decode_exact(&m.encode()),
+            Err(WireError::Record(crate::table::TableError::BadMtu(10)))
+        );
+        // A hostile record count cannot reserve memory beyond the frame.
+        let mut p = vec![0u8; 4 + 8 + 4 + 8 + 8];
+        p.push(0);
+        p.extend_from_slice(&u16::MAX.to_be_bytes());
+        let mut frame = vec![b'H', b'S', 1, T_CHECKPOINT];
+        frame.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&p);
+        assert_eq!(Message::decode(&frame), Err(WireError::Limit("records")));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes never panic, and anything accepted re-encodes to
+        /// the same bytes (one canonical form per message).
+        #[test]
+        fn fuzz_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(Some((m, n))) = Message::decode(&bytes) {
+                prop_assert_eq!(m.encode(), bytes[..n].to_vec());
+            }
+        }
+
+        /// Valid header with arbitrary payload: exercises the field decoders.
+        #[test]
+        fn fuzz_payloads(ty in 0u8..13, payload in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut f = vec![b'H', b'S', 1, ty];
+            f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            f.extend_from_slice(&payload);
+            if let Ok(m) = Message::decode_exact(&f) {
+                prop_assert_eq!(m.encode(), f);
+            }
+        }
+
+        /// Mutating one byte of a valid frame never panics.
+        #[test]
+        fn fuzz_mutations(which in 0usize..11, pos in any::<usize>(), val in any::<u8>()) {
+            let mut f = samples()[which].encode();
+            let i = pos % f.len();
+            f[i] = val;
+            let _ = Message::decode(&f);
+        }
+    }
+}
