@@ -4,16 +4,34 @@
 //!
 //! The module keeps, per replication channel, the interface state tables
 //! written by the `hasyncd` daemons, the acked-opid register and the owner
-//! epoch the daemons trust after a failover.  It speaks the generic netlink
+//! epoch the daemons trust after a failover, a log of which sections recent
+//! opids touched, and per-section digests.  It speaks the generic netlink
 //! family `hasync` described by `hasync.yaml`; the C files next to this one
 //! are the generated genetlink tables and a thin dispatch layer, everything
 //! stateful lives in Rust.
 
 use kernel::prelude::*;
 
-mod state;
+mod channel;
+mod cookie_log;
+mod error;
 mod glue;
+mod hash;
+mod nla;
 mod params;
+mod parse;
+mod record;
+mod state;
+mod stats;
+
+/// Attribute and command numbers, generated from `hasync.yaml`: the very
+/// file userspace compiles, so both sides read one numbering.
+#[allow(dead_code, unreachable_pub, missing_docs, clippy::all)]
+#[path = "../userspace/hasync-nl/src/generated.rs"]
+mod uapi;
+
+/// The module version, NUL-terminated for the C glue.
+pub(crate) const VERSION_C: &CStr = kernel::c_str!("0.1.0");
 
 module! {
     type: HasyncModule,

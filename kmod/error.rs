@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Refusals: an errno, the class `stats` counts it under, and what the
+//! extack tells the caller (a message, the offending attribute, and for the
+//! two protocol errors a machine-readable cookie with the value to resync to).
+
+use core::fmt::{self, Write};
+
+use kernel::prelude::*;
+
+use crate::uapi::ErrClass;
+
+/// Errnos the 6.12 `kernel::error::code` module does not predeclare.
+#[allow(non_snake_case)]
+pub(crate) fn EPROTO() -> Error {
+    Error::from_errno(-(kernel::bindings::EPROTO as i32))
+}
+
+#[allow(non_snake_case)]
+pub(crate) fn ESTALE() -> Error {
+    Error::from_errno(-(kernel::bindings::ESTALE as i32))
+}
+
+/// Longest extack message (`NETLINK_MAX_FMTMSG_LEN`).
+pub(crate) const MSG_MAX: usize = 80;
+
+/// A refused request.
+pub(crate) struct Failure {
+    pub(crate) errno: Error,
+    pub(crate) class: ErrClass,
+    pub(crate) msg: [u8; MSG_MAX],
+    pub(crate) msg_len: usize,
+    /// Offset of the offending attribute in the request's attribute stream.
+    pub(crate) bad_attr: Option<usize>,
+    /// Extack cookie: the register (8 bytes) or the owner epoch (4 bytes).
+    pub(crate) cookie: [u8; 8],
+    pub(crate) cookie_len: usize,
+}
+
+/// Writes into the fixed message buffer, cutting what does not fit.
+struct MsgWriter<'a> {
+    buf: &'a mut [u8; MSG_MAX],
+    len: &'a mut usize,
+}
+
+impl Write for MsgWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Keep one byte for the NUL the C side expects.
+        let room = MSG_MAX - 1 - *self.len;
+        let n = s.len().min(room);
+        self.buf[*self.len..*self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        *self.len += n;
+        Ok(())
+    }
+}
+
+impl Failure {
+    pub(crate) fn new(errno: Error, class: ErrClass, args: fmt::Arguments<'_>) -> Self {
+        let mut f = Failure {
+            errno,
+            class,
+            msg: [0; MSG_MAX],
+            msg_len: 0,
+            bad_attr: None,
+            cookie: [0; 8],
+            cookie_len: 0,
+        };
+        let mut w = MsgWriter {
+            buf: &mut f.msg,
+            len: &mut f.msg_len,
+        };
+        // Writing to a fixed buffer cannot fail; a long message is cut.
+        let _ = w.write_fmt(args);
+        f
+    }
+
+    pub(crate) fn at(mut self, offset: usize) -> Self {
+        self.bad_attr = Some(offset);
+        self
+    }
+
+    pub(crate) fn cookie_u64(mut self, v: u64) -> Self {
+        self.cookie = v.to_ne_bytes();
+        self.cookie_len = 8;
+        self
+    }
+
+    pub(crate) fn cookie_u32(mut self, v: u32) -> Self {
+        self.cookie[..4].copy_from_slice(&v.to_ne_bytes());
+        self.cookie_len = 4;
+        self
+    }
+}
+
+/// `Failure::new` with format arguments.
+macro_rules! fail {
+    ($errno:expr, $class:ident, $($arg:tt)*) => {
+        $crate::error::Failure::new($errno, $crate::uapi::ErrClass::$class, format_args!($($arg)*))
+    };
+}
+pub(crate) use fail;
+
+/// Result of a command handler.
+pub(crate) type HResult<T> = core::result::Result<T, Failure>;
+
+impl From<kernel::alloc::AllocError> for Failure {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        fail!(ENOMEM, Nomem, "out of memory")
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        fail!(e, Nomem, "out of memory")
+    }
+}
