@@ -97,6 +97,7 @@ static struct sk_buff *hasync_reply_new(struct genl_info *info, struct hasync_em
 	to->portid = info->snd_portid;
 	to->seq = info->snd_seq;
 	to->flags = 0;
+	to->ntf_cmd = 0;
 	return skb;
 }
 
@@ -132,13 +133,12 @@ static int hasync_put_strn(struct sk_buff *skb, int type, const u8 *s, u32 len)
 int hasync_emit_iface(struct hasync_emit *to, const struct hasync_iface_view *v)
 {
 	struct sk_buff *skb = to->skb;
-	struct hasync_iface_view named = *v;
 	struct nlattr *nest;
 	void *hdr;
 	u32 i;
 
 	hdr = genlmsg_put(skb, to->portid, to->seq, &hasync_nl_family, to->flags,
-			  HASYNC_CMD_ENTRY_GET);
+			  to->ntf_cmd ?: HASYNC_CMD_ENTRY_GET);
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, HASYNC_A_ENTRY_CHANNEL, v->channel))
@@ -148,7 +148,7 @@ int hasync_emit_iface(struct hasync_emit *to, const struct hasync_iface_view *v)
 	    hasync_put_strn(skb, HASYNC_A_IFACE_NAME, v->name, v->name_len) ||
 	    nla_put_u32(skb, HASYNC_A_IFACE_SECTION, v->section))
 		goto cancel;
-	if (!named.deleted) {
+	if (!v->deleted) {
 		if (nla_put_u8(skb, HASYNC_A_IFACE_ADMIN_UP, v->admin_up) ||
 		    nla_put_u32(skb, HASYNC_A_IFACE_MTU, v->mtu) ||
 		    nla_put(skb, HASYNC_A_IFACE_MAC, 6, v->mac) ||
@@ -177,7 +177,7 @@ int hasync_emit_channel(struct hasync_emit *to, const struct hasync_channel_view
 	u32 i;
 
 	hdr = genlmsg_put(skb, to->portid, to->seq, &hasync_nl_family, to->flags,
-			  HASYNC_CMD_CHANNEL_GET);
+			  to->ntf_cmd ?: HASYNC_CMD_CHANNEL_GET);
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, HASYNC_A_CHANNEL_ID, v->id) ||
@@ -230,10 +230,10 @@ bool hasync_monitor_listening(void)
 	return hasync_listening(HASYNC_NLGRP_MONITOR);
 }
 
-static void hasync_notify(unsigned int group, int (*emit)(struct hasync_emit *, const void *),
-			  const void *v)
+static void hasync_notify(unsigned int group, u32 cmd,
+			  int (*emit)(struct hasync_emit *, const void *), const void *v)
 {
-	struct hasync_emit to = {};
+	struct hasync_emit to = { .ntf_cmd = cmd };
 
 	to.skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!to.skb)
@@ -257,12 +257,20 @@ static int hasync_emit_channel_v(struct hasync_emit *to, const void *v)
 
 void hasync_notify_iface(const struct hasync_iface_view *v)
 {
-	hasync_notify(HASYNC_NLGRP_MONITOR, hasync_emit_iface_v, v);
+	hasync_notify(HASYNC_NLGRP_MONITOR, HASYNC_CMD_ENTRY_NTF, hasync_emit_iface_v, v);
 }
 
 void hasync_notify_channel(const struct hasync_channel_view *v)
 {
-	hasync_notify(HASYNC_NLGRP_MONITOR, hasync_emit_channel_v, v);
+	hasync_notify(HASYNC_NLGRP_MONITOR, HASYNC_CMD_CHANNEL_NTF, hasync_emit_channel_v, v);
+}
+
+/* An ACK is a few dozen bytes: a page-sized skb per update would dominate. */
+static size_t hasync_ack_size(void)
+{
+	return nla_total_size(sizeof(u32)) +		/* channel */
+	       2 * nla_total_size(sizeof(u64)) +	/* opid, cookie */
+	       nla_total_size(0);			/* duplicate */
 }
 
 static int hasync_put_ack(struct sk_buff *skb, const struct hasync_ack *ack)
@@ -283,7 +291,7 @@ static void hasync_publish_ack(const struct hasync_ack *ack)
 
 	if (!hasync_listening(HASYNC_NLGRP_ACKS))
 		return;
-	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	skb = genlmsg_new(hasync_ack_size(), GFP_KERNEL);
 	if (!skb)
 		return;
 	hdr = genlmsg_put(skb, 0, 0, &hasync_nl_family, 0, HASYNC_CMD_ACK_NTF);
@@ -297,7 +305,7 @@ static void hasync_publish_ack(const struct hasync_ack *ack)
 
 static int hasync_reply_ack(struct genl_info *info, u8 cmd, const struct hasync_ack *ack)
 {
-	struct sk_buff *skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	struct sk_buff *skb = genlmsg_new(hasync_ack_size(), GFP_KERNEL);
 	void *hdr;
 
 	if (!skb)

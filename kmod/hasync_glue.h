@@ -98,6 +98,7 @@ struct hasync_emit {
 	u32 portid;
 	u32 seq;
 	u32 flags;		/* NLM_F_MULTI in dumps */
+	u32 ntf_cmd;		/* notification command, 0 in replies and dumps */
 };
 
 /* Dump position, kept in netlink_callback::ctx between dumpit calls. */

@@ -1,11 +1,20 @@
 //! `hasync`: command-line interface to the hasync kernel module.
 //!
-//! The grammar follows iproute2: `hasync [OPTIONS] OBJECT [COMMAND]`, with
-//! objects and commands abbreviable (`hasync i s`), `help` at every level and
-//! `-j` / `-p` for JSON. One module per object; [`output`] renders results.
+//! The grammar follows iproute2: `hasync [OPTIONS] OBJECT [COMMAND] [WORDS]`,
+//! with objects and commands abbreviable (`hasync i s`, `hasync ch sh`),
+//! `help` at every level and `-j` / `-p` for JSON. Keyword arguments
+//! (`id 3 name links`) are read by [`words`]. One module per object;
+//! [`output`] renders results.
 
+mod channel;
+mod iface;
 mod info;
+mod kernel;
+mod monitor;
 mod output;
+mod record;
+mod stats;
+mod words;
 
 use std::process::ExitCode;
 
@@ -42,7 +51,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Object {
     /// The kernel module's version, limits and counts.
+    #[command(alias = "i")]
     Info(info::Args),
+    /// Channels: show, add, del.
+    #[command(alias = "c")]
+    Channel(channel::Args),
+    /// Interface records held by the kernel.
+    Iface(iface::Args),
+    /// Follow kernel events, one line each.
+    Monitor(monitor::Args),
+    /// Per-command and per-error counters.
+    Stats(stats::Args),
+    /// Drive the module directly: update, claim, cookies, replay.
+    Kernel(kernel::Args),
     /// Print a shell completion script.
     Completion {
         /// Shell to complete for.
@@ -54,6 +75,11 @@ fn run(cli: Cli) -> Result {
     let out = Format::new(cli.json, cli.pretty);
     match cli.object {
         Object::Info(args) => info::run(args, out),
+        Object::Channel(args) => channel::run(args, out),
+        Object::Iface(args) => iface::run(args, out),
+        Object::Monitor(args) => monitor::run(args, out),
+        Object::Stats(args) => stats::run(args, out),
+        Object::Kernel(args) => kernel::run(args, out),
         Object::Completion { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "hasync", &mut std::io::stdout());
@@ -63,13 +89,18 @@ fn run(cli: Cli) -> Result {
 }
 
 fn main() -> ExitCode {
-    // Usage errors exit 2 from inside parse(), as clap does.
+    // Usage errors exit 2, from inside parse() for clap's and here for
+    // the keyword grammar's, as they would from clap.
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if output::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hasync: {e}");
-            ExitCode::FAILURE
+            if e.is::<words::Usage>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -83,6 +114,10 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn parse(argv: &[&str]) -> Cli {
+        Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+    }
+
     #[test]
     fn abbreviations_and_defaults() {
         for argv in [
@@ -92,9 +127,54 @@ mod tests {
             &["hasync", "-j", "in"],
             &["hasync", "info", "sh", "-p"],
         ] {
-            let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-            assert!(matches!(cli.object, Object::Info(_)), "{argv:?}");
+            assert!(matches!(parse(argv).object, Object::Info(_)), "{argv:?}");
         }
+        for argv in [
+            &["hasync", "channel"][..],
+            &["hasync", "c", "sh", "id", "3"],
+            &["hasync", "ch", "add", "id", "1", "name", "x"],
+            &["hasync", "-j", "channel", "del", "id", "1"],
+        ] {
+            assert!(matches!(parse(argv).object, Object::Channel(_)), "{argv:?}");
+        }
+        for argv in [
+            &["hasync", "if"][..],
+            &["hasync", "iface", "show", "dev", "eth0", "channel", "1"],
+        ] {
+            assert!(matches!(parse(argv).object, Object::Iface(_)), "{argv:?}");
+        }
+        assert!(matches!(parse(&["hasync", "m"]).object, Object::Monitor(_)));
+        assert!(matches!(
+            parse(&["hasync", "mon", "acks"]).object,
+            Object::Monitor(_)
+        ));
+        assert!(matches!(
+            parse(&["hasync", "-j", "st"]).object,
+            Object::Stats(_)
+        ));
+        for argv in [
+            &[
+                "hasync", "kernel", "update", "channel", "1", "epoch", "1", "opid", "1", "set",
+                "dev", "a",
+            ][..],
+            &["hasync", "k", "claim", "epoch", "2", "all"],
+            &["hasync", "k", "co", "channel", "1", "after", "0"],
+            &[
+                "hasync", "k", "r", "channel", "1", "epoch", "1", "opid", "1", "sections", "1",
+            ],
+        ] {
+            assert!(matches!(parse(argv).object, Object::Kernel(_)), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn options_may_follow_the_words() {
+        let cli = parse(&["hasync", "channel", "show", "id", "3", "-j"]);
+        assert_eq!(Format::new(cli.json, cli.pretty), Format::Json);
+        let cli = parse(&[
+            "hasync", "kernel", "cookies", "channel", "1", "-p", "after", "0",
+        ]);
+        assert!(cli.pretty);
     }
 
     #[test]
@@ -103,6 +183,9 @@ mod tests {
             &["hasync"][..],
             &["hasync", "bogus"],
             &["hasync", "info", "bogus"],
+            &["hasync", "monitor", "bogus"],
+            &["hasync", "kernel"],
+            &["hasync", "kernel", "frob"],
         ] {
             let err = Cli::try_parse_from(argv).expect_err("invalid");
             assert_eq!(err.exit_code(), 2, "{argv:?}");

@@ -49,6 +49,21 @@ pub enum ParseError {
     /// The message is too short for its generic netlink header.
     #[error("message of {0} bytes has no room for its generic netlink header")]
     ShortHeader(usize),
+    /// An attribute has a value its type allows but the protocol does not.
+    #[error("attribute \"{attr}\" is invalid: {why}")]
+    Invalid {
+        /// Spec name of the attribute.
+        attr: &'static str,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A netlink message header claims more bytes than the datagram holds,
+    /// or fewer than itself.
+    #[error("netlink message at offset {offset} is truncated")]
+    TruncatedMessage {
+        /// Byte offset of the message header in the datagram.
+        offset: usize,
+    },
     /// The reply carries a different command than the request.
     #[error("reply carries command {got}, expected {expected}")]
     UnexpectedCmd {
@@ -108,6 +123,11 @@ impl<'a> Attr<'a> {
             4 => self.u32(name).map(u64::from),
             _ => self.fixed::<8>(name, "4 or 8").map(u64::from_ne_bytes),
         }
+    }
+
+    /// A flag: present, with no payload.
+    pub fn flag(&self, name: &'static str) -> Result<bool, ParseError> {
+        self.fixed::<0>(name, "0").map(|_| true)
     }
 
     /// The payload as a string; the kernel's `nla_put_string()` includes
@@ -220,6 +240,28 @@ impl AttrWriter {
         self
     }
 
+    /// Appends attributes already encoded.
+    pub fn put_raw(&mut self, encoded: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(encoded);
+        self.pad();
+        self
+    }
+
+    /// Appends a `u8` attribute.
+    pub fn put_u8(&mut self, kind: u16, value: u8) -> &mut Self {
+        self.put(kind, &[value])
+    }
+
+    /// Appends a `u16` attribute (host byte order).
+    pub fn put_u16(&mut self, kind: u16, value: u16) -> &mut Self {
+        self.put(kind, &value.to_ne_bytes())
+    }
+
+    /// Appends a flag (an attribute with no payload).
+    pub fn put_flag(&mut self, kind: u16) -> &mut Self {
+        self.put(kind, &[])
+    }
+
     /// Appends a `u32` attribute.
     pub fn put_u32(&mut self, kind: u16, value: u32) -> &mut Self {
         self.put(kind, &value.to_ne_bytes())
@@ -251,6 +293,16 @@ impl AttrWriter {
             Err(_) => self.overflow = true,
         }
         self
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
     }
 
     /// The encoded stream.
@@ -381,6 +433,28 @@ mod tests {
             payload: &[0xff, 0],
         };
         assert_eq!(bad.string("v"), Err(ParseError::BadString("v")));
+    }
+
+    #[test]
+    fn small_scalars_and_flags() {
+        let mut w = AttrWriter::new();
+        w.put_u8(1, 7).put_u16(2, 0x0102).put_flag(3);
+        let buf = w.finish().expect("small");
+        let mut want = Vec::new();
+        want.extend_from_slice(&ne16(5));
+        want.extend_from_slice(&ne16(1));
+        want.extend_from_slice(&[7, 0, 0, 0]);
+        want.extend_from_slice(&ne16(6));
+        want.extend_from_slice(&ne16(2));
+        want.extend_from_slice(&0x0102u16.to_ne_bytes());
+        want.extend_from_slice(&[0, 0]);
+        want.extend_from_slice(&ne16(4));
+        want.extend_from_slice(&ne16(3));
+        assert_eq!(buf, want);
+        let attrs: Vec<_> = Attrs::new(&buf).collect::<Result<_, _>>().expect("valid");
+        assert_eq!(attrs[1].u16("v"), Ok(0x0102));
+        assert_eq!(attrs[2].flag("f"), Ok(true));
+        assert!(attrs[0].flag("f").is_err(), "a flag has no payload");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum Error {
     /// A request could not be encoded.
     #[error("cannot encode request: {0}")]
     Encode(#[from] TooLarge),
+    /// The family lacks a multicast group this version needs.
+    #[error("generic netlink family has no multicast group \"{0}\"")]
+    NoGroup(String),
     /// The kernel acknowledged a request that should have had a reply.
     #[error("kernel sent no reply to {0}")]
     NoReply(&'static str),
@@ -50,6 +53,35 @@ pub struct KernelError {
     /// The attribute type the kernel found missing (`NLMSGERR_ATTR_MISS_TYPE`),
     /// which it reports without a message.
     pub missing_attr: Option<u32>,
+    /// The extack cookie (`NLMSGERR_ATTR_COOKIE`), raw: hasync puts the
+    /// register there with `EPROTO` and the owner epoch with `ESTALE`.
+    pub cookie: Option<Vec<u8>>,
+}
+
+impl KernelError {
+    /// An error with only an errno.
+    pub fn new(errno: i32) -> Self {
+        KernelError {
+            errno,
+            message: None,
+            missing_attr: None,
+            cookie: None,
+        }
+    }
+
+    /// For an update rejected because its opid is not register + 1
+    /// (`EPROTO`): the channel's register, from the 8-byte extack cookie.
+    pub fn gap_register(&self) -> Option<u64> {
+        let bytes = self.cookie.as_deref()?.try_into().ok()?;
+        (self.errno == libc::EPROTO).then(|| u64::from_ne_bytes(bytes))
+    }
+
+    /// For a request fenced by a newer owner (`ESTALE`): the channel's owner
+    /// epoch, from the 4-byte extack cookie.
+    pub fn fenced_epoch(&self) -> Option<u32> {
+        let bytes = self.cookie.as_deref()?.try_into().ok()?;
+        (self.errno == libc::ESTALE).then(|| u32::from_ne_bytes(bytes))
+    }
 }
 
 impl fmt::Display for KernelError {
@@ -68,7 +100,17 @@ impl fmt::Display for KernelError {
         if let Some(attr) = self.missing_attr {
             write!(f, " (missing attribute type {attr})")?;
         }
-        Ok(())
+        // The value from the cookie, in words scripts can match, unless
+        // the kernel's message already says it so.
+        let value = match (self.gap_register(), self.fenced_epoch()) {
+            (Some(register), _) => Some(format!("register {register}")),
+            (None, Some(epoch)) => Some(format!("owner epoch {epoch}")),
+            (None, None) => None,
+        };
+        match value {
+            Some(v) if !self.message.as_deref().unwrap_or("").contains(&v) => write!(f, " ({v})"),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -87,23 +129,64 @@ mod tests {
     #[test]
     fn kernel_error_shows_strerror_and_extack() {
         let e = KernelError {
-            errno: 22,
-            message: Some("opid 9 is not register+1 (7)".into()),
-            missing_attr: None,
+            message: Some("bad attribute mtu".into()),
+            ..KernelError::new(22)
         };
         assert_eq!(
             e.to_string(),
-            "kernel error: Invalid argument: opid 9 is not register+1 (7)"
+            "kernel error: Invalid argument: bad attribute mtu"
         );
         let bare = KernelError {
-            errno: 1,
-            message: None,
             missing_attr: Some(3),
+            ..KernelError::new(1)
         };
         assert_eq!(
             bare.to_string(),
             "kernel error: Operation not permitted (missing attribute type 3)"
         );
         assert_eq!(Error::from(bare).errno(), Some(1));
+    }
+
+    #[test]
+    fn gap_and_fence_cookies_decode_by_errno_and_size() {
+        let gap = KernelError {
+            message: Some("opid 9 is not register + 1".into()),
+            cookie: Some(7u64.to_ne_bytes().to_vec()),
+            ..KernelError::new(libc::EPROTO)
+        };
+        assert_eq!(gap.gap_register(), Some(7));
+        assert_eq!(gap.fenced_epoch(), None);
+        assert_eq!(
+            gap.to_string(),
+            "kernel error: Protocol error: opid 9 is not register + 1 (register 7)"
+        );
+        let fenced = KernelError {
+            cookie: Some(3u32.to_ne_bytes().to_vec()),
+            ..KernelError::new(libc::ESTALE)
+        };
+        assert_eq!(fenced.fenced_epoch(), Some(3));
+        assert_eq!(fenced.gap_register(), None);
+        assert!(fenced.to_string().ends_with(" (owner epoch 3)"), "{fenced}");
+        // Not twice when the kernel's message already says it.
+        let said = KernelError {
+            message: Some("opid 9 is not register + 1 (register 7)".into()),
+            ..gap.clone()
+        };
+        assert_eq!(
+            said.to_string(),
+            "kernel error: Protocol error: opid 9 is not register + 1 (register 7)"
+        );
+        // Wrong size or wrong errno: no value, and no claim in the text.
+        let short = KernelError {
+            cookie: Some(vec![1, 2, 3]),
+            ..KernelError::new(libc::EPROTO)
+        };
+        assert_eq!(short.gap_register(), None);
+        let other = KernelError {
+            cookie: Some(7u64.to_ne_bytes().to_vec()),
+            ..KernelError::new(libc::EINVAL)
+        };
+        assert_eq!(other.gap_register(), None);
+        assert!(!other.to_string().contains("register"));
     }
 }

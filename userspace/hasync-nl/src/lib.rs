@@ -1,25 +1,62 @@
 //! Userspace side of the hasync generic netlink family.
 //!
 //! [`generated`] holds the wire numbers, generated from `hasync.yaml` by
-//! `scripts/ynl-gen-rs`; [`Client`] talks to `hasync.ko` with them.
+//! `scripts/ynl-gen-rs`; [`Client`] talks to `hasync.ko` with them, and
+//! [`Monitor`] follows its multicast groups.
 //!
-//! The socket, message framing and error/extended-ACK decoding come from
-//! `neli` 0.7, used through its plain `NlSocketHandle` rather than its
-//! `NlRouter`: in 0.7.5 the router's typed error conversion
-//! (`Nlmsgerr::to_typed`) drops the extended-ACK attributes, and those carry
-//! the kernel's explanation of a rejected request; the router also runs its
-//! own polling thread per socket, where the daemon wants to own its event
-//! loop. Attributes are read and written by [`attr`], so every reply parser
-//! is a pure function over bytes with errors that name the attribute.
+//! The socket comes from `neli` 0.7 (its plain [`neli::socket::NlSocket`]);
+//! message framing ([`nlmsg`]) and attributes ([`attr`]) are our own, so
+//! that many requests can share one `sendmsg` ([`Client::update_batch`]),
+//! so that an error keeps every extended-ACK attribute (hasync puts the
+//! register or the owner epoch in the extack cookie), and so that every
+//! reply parser is a pure function over bytes with errors that name the
+//! attribute. One module per command family:
+//!
+//! | module | commands |
+//! |---|---|
+//! | [`info`](Info) | `info` |
+//! | `channel` | `channel-new`, `channel-del`, `channel-get` |
+//! | `claim` | `claim` |
+//! | `update`, `batch` | `update`, one at a time or pipelined |
+//! | `cookies` | `cookies` |
+//! | `replay` | `replay-begin`, `-entries`, `-commit`, `-abort` |
+//! | `entry` | `entry-get` |
+//! | `stats` | `stats` |
+//! | `monitor` | `ack-ntf`, `entry-ntf`, `channel-ntf` |
 
 pub mod attr;
+mod baseline;
+mod batch;
+mod channel;
+mod claim;
 mod client;
+mod cookies;
 mod ctrl;
+mod entry;
 mod error;
 pub mod generated;
+mod genl;
+mod iface;
 mod info;
+mod monitor;
+pub mod nlmsg;
+mod replay;
+pub mod section;
+mod stats;
+mod update;
 
+pub use baseline::CtrlBaseline;
+pub use batch::MAX_SEND;
+pub use channel::{Channel, NewChannel, SectionInfo};
+pub use claim::{encode_claim, parse_claim_reply, ClaimTarget, Claimed};
 pub use client::Client;
+pub use cookies::{encode_cookies, Cookies};
 pub use ctrl::Family;
+pub use entry::{encode_entry_get, Entry, EntryFilter};
 pub use error::{Error, KernelError};
+pub use iface::{Addr, Iface, Mac, DEFAULT_MTU};
 pub use info::Info;
+pub use monitor::{decode_event, Event, Groups, Monitor};
+pub use replay::{encode_replay_entries, ReplayBegin, ReplayDone, ENTRIES_MSG_MAX};
+pub use stats::{CmdStats, ErrStats, Stats};
+pub use update::{Ack, Op, Update};

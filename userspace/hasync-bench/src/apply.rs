@@ -1,0 +1,119 @@
+//! `hasync-bench apply`: the module's update rate. One channel and one
+//! socket per sender; each streams `--updates` updates of one `set` op,
+//! `--batch` per `sendmsg`, waiting only for each batch's replies.
+
+use std::sync::Barrier;
+use std::thread;
+use std::time::Instant;
+
+use hasync_nl::{Client, Iface, Op, Update};
+
+use crate::report::Line;
+use crate::setup;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Updates per sendmsg (1 = lockstep).
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Concurrent senders, each with its own channel and socket.
+    #[arg(long, default_value_t = 1)]
+    senders: u32,
+    /// Updates per sender.
+    #[arg(long, default_value_t = 100_000)]
+    updates: u64,
+    /// Distinct record names the updates cycle over.
+    #[arg(long, default_value_t = 1024)]
+    names: u32,
+    /// Section count of the channels.
+    #[arg(long, default_value_t = 64)]
+    sections: u32,
+    /// Id of the first sender's channel; the others follow.
+    #[arg(long, default_value_t = 1000)]
+    channel_base: u32,
+    /// Leave the channels behind.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// One sender's stream; returns the updates applied.
+fn send(a: &Args, channel: u32, names: &[String], start: &Barrier) -> Result<u64, String> {
+    let mut client = Client::connect().map_err(|e| e.to_string());
+    // Every thread must reach the barrier, even one that failed.
+    start.wait();
+    let client = client.as_mut().map_err(|e| e.clone())?;
+    let mut opid = 0u64;
+    let mut batch = Vec::with_capacity(a.batch);
+    while opid < a.updates {
+        batch.clear();
+        while batch.len() < a.batch.max(1) && opid < a.updates {
+            opid += 1;
+            let name = &names[(opid % names.len() as u64) as usize];
+            let iface = Iface {
+                admin_up: true,
+                mtu: 1280 + (opid % 1000) as u32,
+                ..Iface::new(name.as_str())
+            };
+            batch.push(Update::new(
+                channel,
+                1,
+                opid,
+                vec![Op::Set(iface)],
+                a.sections,
+            ));
+        }
+        let acks = client.update_batch(&batch).map_err(|e| e.to_string())?;
+        for (u, ack) in batch.iter().zip(acks) {
+            match ack {
+                Ok(ack) if !ack.duplicate => {}
+                Ok(_) => return Err(format!("channel {channel} opid {}: duplicate", u.opid)),
+                Err(e) => return Err(format!("channel {channel} opid {}: {e}", u.opid)),
+            }
+        }
+    }
+    Ok(opid)
+}
+
+pub fn run(a: Args) -> Result<(), String> {
+    let senders = a.senders.max(1);
+    let channels: Vec<u32> = (0..senders).map(|i| a.channel_base + i).collect();
+    let mut admin = Client::connect().map_err(|e| e.to_string())?;
+    for &c in &channels {
+        setup::fresh(&mut admin, c, a.sections).map_err(|e| format!("channel {c}: {e}"))?;
+    }
+    let names = setup::names(a.names);
+    let start = Barrier::new(channels.len() + 1);
+    let (elapsed, results) = thread::scope(|s| {
+        let workers: Vec<_> = channels
+            .iter()
+            .map(|&c| {
+                let (a, names, start) = (&a, &names, &start);
+                s.spawn(move || send(a, c, names, start))
+            })
+            .collect();
+        start.wait();
+        let t0 = Instant::now();
+        let results: Vec<_> = workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err("sender panicked".into())))
+            .collect();
+        (t0.elapsed(), results)
+    });
+    if !a.keep {
+        for &c in &channels {
+            let _ = setup::remove(&mut admin, c);
+        }
+    }
+    let applied = results.into_iter().collect::<Result<Vec<u64>, _>>()?;
+    let total: u64 = applied.iter().sum();
+    let line = Line::new("apply")
+        .kv("batch", a.batch.max(1))
+        .kv("senders", senders)
+        .kv("updates", a.updates)
+        .kv("names", a.names)
+        .kv("sections", a.sections)
+        .kv("total", total)
+        .timed(elapsed, "updates_per_s", total);
+    println!("{line}");
+    Ok(())
+}

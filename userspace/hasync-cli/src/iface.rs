@@ -1,0 +1,170 @@
+//! `hasync iface`: the interface records the kernel holds, in `ip link`
+//! style.
+//!
+//! ```text
+//! hasync iface show [dev NAME] [channel N] [section N]
+//! ```
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use clap::Subcommand;
+use hasync_nl::{Client, Entry, EntryFilter};
+
+use crate::output::Format;
+use crate::words::{once, unknown, Words};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show records (the default): [dev NAME] [channel N] [section N].
+    #[command(visible_alias = "list")]
+    Show {
+        /// [dev NAME] [channel N] [section N]
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Query {
+    dev: Option<String>,
+    filter: EntryFilter,
+}
+
+fn read_query(words: Vec<String>) -> crate::Result<Query> {
+    let mut w = Words::new(words);
+    let mut q = Query::default();
+    while let Some(word) = w.next_word() {
+        match word.as_str() {
+            "dev" | "name" => once(&mut q.dev, "dev", w.text("dev")?)?,
+            "channel" => once(&mut q.filter.channel, "channel", w.number("channel")?)?,
+            "section" => once(&mut q.filter.section, "section", w.number("section")?)?,
+            other => unknown::<()>(other)?,
+        }
+    }
+    Ok(q)
+}
+
+pub fn run(args: Args, out: Format) -> crate::Result {
+    let Command::Show { words } = args.command.unwrap_or(Command::Show { words: Vec::new() });
+    let q = read_query(words)?;
+    let mut client = Client::connect()?;
+    let entries = match (&q.dev, q.filter.channel) {
+        // One record of one channel: a `do`.
+        (Some(dev), Some(channel)) => {
+            let e = client.entry(channel, dev)?;
+            let keep = q
+                .filter
+                .section
+                .map_or(true, |s| e.iface.section == Some(s));
+            if keep {
+                vec![e]
+            } else {
+                vec![]
+            }
+        }
+        _ => {
+            let mut all = client.entries(&q.filter)?;
+            if let Some(dev) = &q.dev {
+                all.retain(|e| &e.iface.name == dev);
+            }
+            all
+        }
+    };
+    out.print(&entries, |w, es| es.iter().try_for_each(|e| text(w, e)))
+}
+
+/// `ip link` style: a line per record, then its details indented.
+fn text(w: &mut dyn Write, e: &Entry) -> io::Result<()> {
+    let i = &e.iface;
+    let state = if i.admin_up { "UP" } else { "DOWN" };
+    write!(w, "{}: <{state}> mtu {}", i.name, i.mtu)?;
+    if i.vlan != 0 {
+        write!(w, " vlan {}", i.vlan)?;
+    }
+    write!(w, " channel {}", e.channel)?;
+    if let Some(s) = i.section {
+        write!(w, " section {s}")?;
+    }
+    writeln!(w)?;
+    writeln!(w, "    link/ether {}", i.mac)?;
+    for a in &i.addrs {
+        let family = match a.address {
+            IpAddr::V4(_) => "inet",
+            IpAddr::V6(_) => "inet6",
+        };
+        writeln!(w, "    {family} {a}")?;
+    }
+    if !i.desc.is_empty() {
+        writeln!(w, "    alias {:?}", i.desc)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hasync_nl::{Iface, Mac};
+
+    #[test]
+    fn text_is_ip_link_style() {
+        let e = Entry {
+            channel: 1,
+            iface: Iface {
+                admin_up: true,
+                vlan: 10,
+                mac: Mac([2, 0, 0, 0, 0, 1]),
+                addrs: vec![
+                    "10.0.0.1/24".parse().expect("valid"),
+                    "fe80::1/64".parse().expect("valid"),
+                ],
+                desc: "to \"core\"".into(),
+                section: Some(4),
+                ..Iface::new("eth0")
+            },
+        };
+        let mut buf = Vec::new();
+        text(&mut buf, &e).expect("writes");
+        assert_eq!(
+            String::from_utf8(buf).expect("UTF-8"),
+            "eth0: <UP> mtu 1500 vlan 10 channel 1 section 4\n\
+             \x20   link/ether 02:00:00:00:00:01\n\
+             \x20   inet 10.0.0.1/24\n\
+             \x20   inet6 fe80::1/64\n\
+             \x20   alias \"to \\\"core\\\"\"\n"
+        );
+        let bare = Entry {
+            channel: 2,
+            iface: Iface::new("lo"),
+        };
+        let mut buf = Vec::new();
+        text(&mut buf, &bare).expect("writes");
+        assert_eq!(
+            String::from_utf8(buf).expect("UTF-8"),
+            "lo: <DOWN> mtu 1500 channel 2\n    link/ether 00:00:00:00:00:00\n"
+        );
+    }
+
+    #[test]
+    fn grammar() {
+        let w = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        let q = read_query(w("dev eth0 channel 1 section 4")).expect("valid");
+        assert_eq!(q.dev.as_deref(), Some("eth0"));
+        assert_eq!(
+            q.filter,
+            EntryFilter {
+                channel: Some(1),
+                section: Some(4)
+            }
+        );
+        assert_eq!(read_query(w("")).expect("valid"), Query::default());
+        assert!(read_query(w("channel")).is_err());
+        assert!(read_query(w("port 1")).is_err());
+    }
+}

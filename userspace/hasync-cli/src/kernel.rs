@@ -1,0 +1,353 @@
+//! `hasync kernel`: low-level commands that drive the module directly, as
+//! the primary and standby daemons do; the selftests use them.
+//!
+//! ```text
+//! hasync kernel update channel N epoch E opid O [cookie C]
+//!        [set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr P/L]... [desc S]]...
+//!        [del dev NAME]...
+//! hasync kernel claim epoch E (all | id N...)
+//! hasync kernel cookies channel N after OPID
+//! hasync kernel replay channel N epoch E opid O sections MASK [set RECORD]...
+//! ```
+//!
+//! `update` computes the cookie from the channel's section count unless
+//! `cookie` is given (to test the kernel's check). `replay` installs the
+//! records given as `set RECORD` words or, with none given and stdin not a
+//! terminal, read from stdin one per line (`[set] dev NAME …`; `#`
+//! comments).
+
+use std::io::{self, BufRead, IsTerminal};
+
+use clap::Subcommand;
+use hasync_nl::section::cookie_of;
+use hasync_nl::{
+    ClaimTarget, Claimed, Client, Cookies, Iface, Op, ReplayBegin, ReplayDone, Update,
+};
+use serde::Serialize;
+
+use crate::output::Format;
+use crate::record::{read_iface, read_ops};
+use crate::words::{once, split_line, unknown, usage, Usage, Words};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply one update: channel N epoch E opid O [cookie C] [set RECORD | del dev NAME]...
+    Update {
+        /// channel N epoch E opid O [cookie C] OPS...
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
+    /// Raise owner epochs: epoch E (all | id N...).
+    Claim {
+        /// epoch E (all | id N...)
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
+    /// Sections touched above an opid: channel N after OPID.
+    Cookies {
+        /// channel N after OPID
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
+    /// Replace sections: channel N epoch E opid O sections MASK [set RECORD]...
+    Replay {
+        /// channel N epoch E opid O sections MASK [set RECORD]...
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
+}
+
+/// Header keywords of `update` and `replay`, read up to the first `set` /
+/// `del`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Header {
+    channel: Option<u32>,
+    epoch: Option<u32>,
+    opid: Option<u64>,
+    cookie: Option<u64>,
+    sections: Option<u64>,
+}
+
+fn read_header(w: &mut Words, allowed: &[&str]) -> Result<Header, Usage> {
+    let mut h = Header::default();
+    while let Some(word) = w.peek().filter(|p| !matches!(*p, "set" | "del")) {
+        let word = word.to_owned();
+        w.next_word();
+        if !allowed.contains(&word.as_str()) {
+            return unknown(&word);
+        }
+        match word.as_str() {
+            "channel" => once(&mut h.channel, "channel", w.number("channel")?)?,
+            "epoch" => once(&mut h.epoch, "epoch", w.number("epoch")?)?,
+            "opid" => once(&mut h.opid, "opid", w.number("opid")?)?,
+            "cookie" => once(&mut h.cookie, "cookie", w.number("cookie")?)?,
+            "sections" => once(&mut h.sections, "sections", w.number("sections")?)?,
+            other => return unknown(other),
+        }
+    }
+    Ok(h)
+}
+
+fn need<T>(v: Option<T>, key: &str) -> Result<T, Usage> {
+    match v {
+        Some(v) => Ok(v),
+        None => usage(format!("missing \"{key}\"")),
+    }
+}
+
+/// An update as the words describe it; `cookie` is `None` when it is to be
+/// computed.
+fn read_update(words: Vec<String>) -> Result<(Update, bool), Usage> {
+    let mut w = Words::new(words);
+    let h = read_header(&mut w, &["channel", "epoch", "opid", "cookie"])?;
+    let ops = read_ops(&mut w)?;
+    let u = Update {
+        channel: need(h.channel, "channel N")?,
+        epoch: need(h.epoch, "epoch E")?,
+        opid: need(h.opid, "opid O")?,
+        cookie: h.cookie.unwrap_or(0),
+        ops,
+    };
+    Ok((u, h.cookie.is_none()))
+}
+
+fn read_claim(words: Vec<String>) -> Result<(u32, ClaimTarget), Usage> {
+    let mut w = Words::new(words);
+    let mut epoch = None;
+    let mut all = false;
+    let mut ids = Vec::new();
+    while let Some(word) = w.next_word() {
+        match word.as_str() {
+            "epoch" => once(&mut epoch, "epoch", w.number("epoch")?)?,
+            "all" => all = true,
+            "id" => ids.push(w.number("id")?),
+            other => return unknown(other),
+        }
+    }
+    let target = match (all, ids.is_empty()) {
+        (true, true) => ClaimTarget::All,
+        (false, false) => ClaimTarget::Ids(ids),
+        (true, false) => return usage("\"all\" and \"id\" exclude each other"),
+        (false, true) => return usage("missing \"all\" or \"id N\""),
+    };
+    Ok((need(epoch, "epoch E")?, target))
+}
+
+fn read_cookies(words: Vec<String>) -> Result<(u32, u64), Usage> {
+    let mut w = Words::new(words);
+    let (mut channel, mut after) = (None, None);
+    while let Some(word) = w.next_word() {
+        match word.as_str() {
+            "channel" => once(&mut channel, "channel", w.number("channel")?)?,
+            "after" => once(&mut after, "after", w.number("after")?)?,
+            other => return unknown(other),
+        }
+    }
+    Ok((need(channel, "channel N")?, need(after, "after OPID")?))
+}
+
+/// The replay's header and the records given as words (`None`: read stdin).
+fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Option<Vec<Iface>>), Usage> {
+    let mut w = Words::new(words);
+    let h = read_header(&mut w, &["channel", "epoch", "opid", "sections"])?;
+    let begin = ReplayBegin {
+        channel: need(h.channel, "channel N")?,
+        epoch: need(h.epoch, "epoch E")?,
+        opid: need(h.opid, "opid O")?,
+        sections: need(h.sections, "sections MASK")?,
+    };
+    if w.is_empty() {
+        return Ok((begin, None));
+    }
+    let mut ifaces = Vec::new();
+    while let Some(word) = w.next_word() {
+        match word.as_str() {
+            "set" => ifaces.push(read_iface(&mut w, &["set"])?),
+            other => return unknown(other),
+        }
+    }
+    Ok((begin, Some(ifaces)))
+}
+
+/// Records from `input`, one per line.
+fn read_records(input: impl BufRead) -> crate::Result<Vec<Iface>> {
+    let mut out = Vec::new();
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        let mut words = split_line(&line)?;
+        if words.first().is_some_and(|w| w == "set") {
+            words.remove(0);
+        }
+        if words.is_empty() {
+            continue;
+        }
+        let rec = read_iface(&mut Words::new(words), &[])
+            .map_err(|e| Usage(format!("stdin line {}: {e}", n + 1)))?;
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct CookiesOut {
+    channel: u32,
+    #[serde(flatten)]
+    cookies: Cookies,
+}
+
+pub fn run(args: Args, out: Format) -> crate::Result {
+    match args.command {
+        Command::Update { words } => {
+            let (mut u, compute) = read_update(words)?;
+            let mut client = Client::connect()?;
+            if compute {
+                // An absent channel is the kernel's to report, on the update.
+                let sections = match client.channel(u.channel) {
+                    Ok(c) => c.sections,
+                    Err(e) if is_enoent(&e) => hasync_nl::generated::SECTIONS_MAX,
+                    Err(e) => return Err(e.into()),
+                };
+                u.cookie = cookie_of(u.ops.iter().map(Op::name), sections);
+            }
+            let ack = client.update(&u)?;
+            out.print(&ack, |w, a| {
+                let dup = if a.duplicate { " duplicate" } else { "" };
+                writeln!(
+                    w,
+                    "ack channel {} opid {} cookie {:#x}{dup}",
+                    a.channel, a.opid, a.cookie
+                )
+            })
+        }
+        Command::Claim { words } => {
+            let (epoch, target) = read_claim(words)?;
+            let claimed = Client::connect()?.claim(epoch, &target)?;
+            out.print(&claimed, |w, cs: &Vec<Claimed>| {
+                cs.iter().try_for_each(|c| {
+                    writeln!(
+                        w,
+                        "claimed channel {} register {} epoch {}",
+                        c.id, c.register, c.epoch
+                    )
+                })
+            })
+        }
+        Command::Cookies { words } => {
+            let (channel, after) = read_cookies(words)?;
+            let cookies = Client::connect()?.cookies(channel, after)?;
+            out.print(&CookiesOut { channel, cookies }, |w, c| match c.cookies {
+                Cookies::Cookie(v) => writeln!(w, "channel {} cookie {v:#x}", c.channel),
+                Cookies::LogShort => writeln!(w, "channel {} log-short", c.channel),
+            })
+        }
+        Command::Replay { words } => {
+            let (begin, given) = read_replay(words)?;
+            let ifaces = match given {
+                Some(ifaces) => ifaces,
+                None if io::stdin().is_terminal() => Vec::new(),
+                None => read_records(io::stdin().lock())?,
+            };
+            let done = Client::connect()?.replay(&begin, &ifaces)?;
+            out.print(&done, |w, d: &ReplayDone| {
+                writeln!(
+                    w,
+                    "replayed channel {} opid {} sections {:#x}",
+                    d.channel, d.opid, d.sections
+                )
+            })
+        }
+    }
+}
+
+fn is_enoent(e: &hasync_nl::Error) -> bool {
+    e.errno()
+        .is_some_and(|n| io::Error::from_raw_os_error(n).kind() == io::ErrorKind::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn update_grammar() {
+        let (u, compute) =
+            read_update(w("channel 1 epoch 2 opid 3 set dev a up del dev b")).expect("valid");
+        assert!(compute);
+        assert_eq!((u.channel, u.epoch, u.opid), (1, 2, 3));
+        assert_eq!(u.ops.len(), 2);
+        let (u, compute) = read_update(w("opid 3 epoch 2 channel 1 cookie 0x10")).expect("valid");
+        assert!(!compute);
+        assert_eq!(u.cookie, 16);
+        assert!(u.ops.is_empty());
+        assert_eq!(
+            read_update(w("channel 1 epoch 2 set dev a")),
+            Err(Usage("missing \"opid O\"".into()))
+        );
+        assert_eq!(
+            read_update(w("channel 1 sections 4")),
+            Err(Usage("unknown keyword \"sections\"".into()))
+        );
+    }
+
+    #[test]
+    fn claim_grammar() {
+        assert_eq!(read_claim(w("epoch 3 all")), Ok((3, ClaimTarget::All)));
+        assert_eq!(
+            read_claim(w("id 1 id 2 epoch 3")),
+            Ok((3, ClaimTarget::Ids(vec![1, 2])))
+        );
+        assert!(read_claim(w("epoch 3")).is_err());
+        assert!(read_claim(w("epoch 3 all id 1")).is_err());
+        assert!(read_claim(w("all")).is_err());
+    }
+
+    #[test]
+    fn cookies_grammar() {
+        assert_eq!(read_cookies(w("channel 1 after 5")), Ok((1, 5)));
+        assert!(read_cookies(w("channel 1")).is_err());
+    }
+
+    #[test]
+    fn replay_grammar_and_stdin() {
+        let (b, given) = read_replay(w("channel 1 epoch 2 opid 9 sections 0x11")).expect("valid");
+        assert_eq!(
+            b,
+            ReplayBegin {
+                channel: 1,
+                epoch: 2,
+                opid: 9,
+                sections: 0x11
+            }
+        );
+        assert_eq!(given, None);
+        let (_, given) = read_replay(w(
+            "channel 1 epoch 2 opid 9 sections 1 set dev a up set dev b",
+        ))
+        .expect("valid");
+        let names: Vec<_> = given
+            .expect("records")
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(read_replay(w("channel 1 epoch 2 opid 9")).is_err());
+        assert!(read_replay(w("channel 1 epoch 2 opid 9 sections 1 del dev a")).is_err());
+
+        let input = "# staged\nset dev a up\n\ndev b desc \"x y\"\n";
+        let recs = read_records(input.as_bytes()).expect("valid");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].desc, "x y");
+        let err = read_records("dev a\nmtu 1\n".as_bytes()).expect_err("no dev");
+        assert_eq!(err.to_string(), "stdin line 2: a record needs \"dev NAME\"");
+    }
+}

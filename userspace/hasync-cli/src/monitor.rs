@@ -1,0 +1,182 @@
+//! `hasync monitor`: a line per kernel event, for people and scripts to
+//! follow (`drbdsetup events2` style: the event name, then `key:value`
+//! pairs; `-j` gives one JSON object per line with the same `event` name).
+//!
+//! ```text
+//! hasync monitor [acks|entries|all]
+//! ```
+
+use std::io::{self, Write};
+
+use clap::ValueEnum;
+use hasync_nl::{Event, Groups, Monitor};
+
+use crate::output::Format;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which events: ACKs, record and channel changes, or both.
+    #[arg(value_enum, default_value_t = Which::All)]
+    which: Which,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    /// ACKs of updates and replays (the `acks` group).
+    Acks,
+    /// Record and channel changes (the `monitor` group).
+    Entries,
+    /// Both.
+    All,
+}
+
+pub fn run(args: Args, out: Format) -> crate::Result {
+    let groups = Groups {
+        acks: args.which != Which::Entries,
+        monitor: args.which != Which::Acks,
+    };
+    let mut mon = Monitor::open(groups)?;
+    let stdout = io::stdout();
+    loop {
+        match mon.next_event() {
+            Ok(ev) => {
+                let mut w = stdout.lock();
+                match out {
+                    // One object per line even with -p: it is a stream.
+                    Format::Json | Format::Pretty => {
+                        serde_json::to_writer(&mut w, &ev)?;
+                        writeln!(w)?;
+                    }
+                    Format::Text => text(&mut w, &ev)?,
+                }
+                w.flush()?;
+            }
+            // One undecodable event is reported and skipped.
+            Err(hasync_nl::Error::Reply(e)) => eprintln!("hasync: monitor: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn text(w: &mut dyn Write, ev: &Event) -> io::Result<()> {
+    match ev {
+        Event::Ack(a) => writeln!(
+            w,
+            "ack channel:{} opid:{} cookie:{:#x} duplicate:{}",
+            a.channel,
+            a.opid,
+            a.cookie,
+            yes_no(a.duplicate)
+        ),
+        Event::Entry(e) => {
+            let i = &e.iface;
+            write!(w, "entry channel:{} name:{}", e.channel, i.name)?;
+            if let Some(s) = i.section {
+                write!(w, " section:{s}")?;
+            }
+            write!(
+                w,
+                " up:{} mtu:{} mac:{} vlan:{}",
+                yes_no(i.admin_up),
+                i.mtu,
+                i.mac,
+                i.vlan
+            )?;
+            let addrs: Vec<_> = i.addrs.iter().map(ToString::to_string).collect();
+            writeln!(w, " addrs:{} desc:{:?}", addrs.join(","), i.desc)
+        }
+        Event::EntryDeleted { channel, name } => {
+            writeln!(w, "entry-deleted channel:{channel} name:{name}")
+        }
+        Event::Channel(c) => {
+            write!(w, "channel id:{}", c.id)?;
+            if let Some(name) = &c.name {
+                write!(w, " name:{name}")?;
+            }
+            writeln!(
+                w,
+                " sections:{} register:{} epoch:{} entries:{}",
+                c.sections, c.register, c.epoch, c.entries
+            )
+        }
+        Event::ChannelDeleted { id } => writeln!(w, "channel-deleted id:{id}"),
+        Event::Lost => writeln!(w, "lost"),
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hasync_nl::{Ack, Channel, Entry, Iface};
+
+    fn line(ev: Event) -> String {
+        let mut buf = Vec::new();
+        text(&mut buf, &ev).expect("writes");
+        String::from_utf8(buf).expect("UTF-8")
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(
+            line(Event::Ack(Ack {
+                channel: 1,
+                opid: 5,
+                cookie: 16,
+                duplicate: false
+            })),
+            "ack channel:1 opid:5 cookie:0x10 duplicate:no\n"
+        );
+        let i = Iface {
+            admin_up: true,
+            addrs: vec![
+                "10.0.0.1/24".parse().expect("valid"),
+                "::1/128".parse().expect("valid"),
+            ],
+            section: Some(4),
+            desc: "a b".into(),
+            ..Iface::new("eth0")
+        };
+        assert_eq!(
+            line(Event::Entry(Entry {
+                channel: 1,
+                iface: i
+            })),
+            "entry channel:1 name:eth0 section:4 up:yes mtu:1500 mac:00:00:00:00:00:00 vlan:0 \
+             addrs:10.0.0.1/24,::1/128 desc:\"a b\"\n"
+        );
+        assert_eq!(
+            line(Event::EntryDeleted {
+                channel: 1,
+                name: "eth0".into()
+            }),
+            "entry-deleted channel:1 name:eth0\n"
+        );
+        let c = Channel {
+            id: 2,
+            name: None,
+            sections: 64,
+            register: 9,
+            epoch: 3,
+            entries: 0,
+            section: vec![],
+            log_first_opid: 0,
+        };
+        assert_eq!(
+            line(Event::Channel(c)),
+            "channel id:2 sections:64 register:9 epoch:3 entries:0\n"
+        );
+        assert_eq!(
+            line(Event::ChannelDeleted { id: 2 }),
+            "channel-deleted id:2\n"
+        );
+        assert_eq!(line(Event::Lost), "lost\n");
+    }
+}

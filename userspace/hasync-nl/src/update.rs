@@ -1,0 +1,233 @@
+//! State updates (`update`) and the ACK the kernel answers them with.
+
+use serde::Serialize;
+
+use crate::attr::{set_once, AttrWriter, Attrs, ParseError};
+use crate::client::{check_echo, Client};
+use crate::error::Error;
+use crate::generated::{attr::op, attr::update, cmd, OpKind};
+use crate::iface::Iface;
+use crate::section::cookie_of;
+
+/// One operation of an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Create the record or replace it whole.
+    Set(Iface),
+    /// Remove the record named so (absent is not an error).
+    Del(String),
+}
+
+impl Op {
+    /// The name of the record the op touches.
+    pub fn name(&self) -> &str {
+        match self {
+            Op::Set(i) => &i.name,
+            Op::Del(name) => name,
+        }
+    }
+
+    fn encode(&self, w: &mut AttrWriter) {
+        w.nest(update::OP, |n| {
+            match self {
+                Op::Set(i) => n
+                    .put_u32(op::KIND, OpKind::Set as u32)
+                    .nest(op::IFACE, |f| i.encode(f)),
+                Op::Del(name) => n
+                    .put_u32(op::KIND, OpKind::Del as u32)
+                    .nest(op::IFACE, |f| Iface::new(name.as_str()).encode(f)),
+            };
+        });
+    }
+}
+
+/// An `update` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// Channel id.
+    pub channel: u32,
+    /// The sender's epoch; below the channel's owner epoch it is fenced.
+    pub epoch: u32,
+    /// Operation id: the register + 1 (at or below the register, a duplicate).
+    pub opid: u64,
+    /// Bitmask of the sections the ops touch; the kernel checks it.
+    pub cookie: u64,
+    /// The ops, applied all or none.
+    pub ops: Vec<Op>,
+}
+
+impl Update {
+    /// An update with its cookie computed for a channel of `sections`
+    /// sections.
+    pub fn new(channel: u32, epoch: u32, opid: u64, ops: Vec<Op>, sections: u32) -> Self {
+        let cookie = cookie_of(ops.iter().map(Op::name), sections);
+        Update {
+            channel,
+            epoch,
+            opid,
+            cookie,
+            ops,
+        }
+    }
+
+    /// The request's attributes.
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        let mut w = AttrWriter::new();
+        w.put_u32(update::CHANNEL, self.channel)
+            .put_u32(update::EPOCH, self.epoch)
+            .put_u64(update::OPID, self.opid)
+            .put_u64(update::COOKIE, self.cookie);
+        for o in &self.ops {
+            o.encode(&mut w);
+        }
+        Ok(w.finish()?)
+    }
+}
+
+/// The kernel's acknowledgement of an update (also `ack-ntf`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ack {
+    /// Channel id.
+    pub channel: u32,
+    /// The acknowledged opid.
+    pub opid: u64,
+    /// The update's cookie (for a replay, the replayed sections).
+    pub cookie: u64,
+    /// The opid was at or below the register: nothing was applied.
+    pub duplicate: bool,
+}
+
+impl Ack {
+    /// Parses the attributes of an `update` reply or `ack-ntf`.
+    pub fn from_attrs(buf: &[u8]) -> Result<Self, ParseError> {
+        let mut channel = None;
+        let mut opid = None;
+        let mut cookie = None;
+        let mut duplicate = None;
+        for a in Attrs::new(buf) {
+            let a = a?;
+            let n = update::name(a.kind).unwrap_or("?");
+            match a.kind {
+                update::CHANNEL => set_once(&mut channel, a.u32(n)?, n)?,
+                update::OPID => set_once(&mut opid, a.uint(n)?, n)?,
+                update::COOKIE => set_once(&mut cookie, a.uint(n)?, n)?,
+                update::DUPLICATE => set_once(&mut duplicate, a.flag(n)?, n)?,
+                _ => {}
+            }
+        }
+        Ok(Ack {
+            channel: channel.ok_or(ParseError::Missing("channel"))?,
+            opid: opid.ok_or(ParseError::Missing("opid"))?,
+            cookie: cookie.ok_or(ParseError::Missing("cookie"))?,
+            duplicate: duplicate.unwrap_or(false),
+        })
+    }
+
+    /// Parses an ACK answering `u`.
+    pub(crate) fn answering(u: &Update, attrs: &[u8]) -> Result<Self, ParseError> {
+        let ack = Ack::from_attrs(attrs)?;
+        check_echo("channel", u.channel, ack.channel)?;
+        Ok(ack)
+    }
+}
+
+impl Client {
+    /// Applies one update and waits for its ACK. Use
+    /// [`Client::update_batch`] to keep many in flight.
+    pub fn update(&mut self, u: &Update) -> Result<Ack, Error> {
+        let attrs = self.call(cmd::UPDATE, &u.encode()?)?;
+        Ok(Ack::answering(u, &attrs)?)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::iface::tests::{raw, raw_nest, sample, sample_bytes};
+
+    pub(crate) fn sample_update() -> Update {
+        Update::new(
+            3,
+            2,
+            1 << 33,
+            vec![Op::Set(sample()), Op::Del("lo".into())],
+            64,
+        )
+    }
+
+    #[test]
+    fn cookie_is_computed() {
+        // eth0 -> section 4, lo -> section 0x2c (see section.rs).
+        assert_eq!(sample_update().cookie, 1 << 4 | 1 << 0x2c);
+    }
+
+    #[test]
+    fn encodes_to_kernel_bytes() {
+        let mut want = Vec::new();
+        raw(&mut want, 1, &3u32.to_ne_bytes());
+        raw(&mut want, 2, &2u32.to_ne_bytes());
+        raw(&mut want, 3, &(1u64 << 33).to_ne_bytes());
+        raw(&mut want, 4, &(1u64 << 4 | 1 << 0x2c).to_ne_bytes());
+        let mut o = Vec::new();
+        raw(&mut o, 1, &0u32.to_ne_bytes());
+        raw_nest(&mut o, 2, &sample_bytes());
+        raw_nest(&mut want, 5, &o);
+        let mut o = Vec::new();
+        raw(&mut o, 1, &1u32.to_ne_bytes());
+        let mut i = Vec::new();
+        raw(&mut i, 1, b"lo\0");
+        raw_nest(&mut o, 2, &i);
+        raw_nest(&mut want, 5, &o);
+        assert_eq!(sample_update().encode().expect("small"), want);
+    }
+
+    pub(crate) fn ack_bytes(channel: u32, opid: u64, cookie: u64, dup: bool) -> Vec<u8> {
+        let mut b = Vec::new();
+        raw(&mut b, 1, &channel.to_ne_bytes());
+        raw(&mut b, 3, &opid.to_ne_bytes());
+        raw(&mut b, 4, &(cookie as u32).to_ne_bytes());
+        if dup {
+            raw(&mut b, 6, &[]);
+        }
+        b
+    }
+
+    #[test]
+    fn parses_acks() {
+        let u = sample_update();
+        assert_eq!(
+            Ack::answering(&u, &ack_bytes(3, 7, 16, false)),
+            Ok(Ack {
+                channel: 3,
+                opid: 7,
+                cookie: 16,
+                duplicate: false
+            })
+        );
+        assert!(
+            Ack::from_attrs(&ack_bytes(3, 7, 16, true))
+                .expect("valid")
+                .duplicate
+        );
+        assert_eq!(
+            Ack::answering(&u, &ack_bytes(4, 7, 16, false)),
+            Err(ParseError::Invalid {
+                attr: "channel",
+                why: "does not match the request"
+            })
+        );
+        let mut b = Vec::new();
+        raw(&mut b, 1, &3u32.to_ne_bytes());
+        raw(&mut b, 4, &0u32.to_ne_bytes());
+        assert_eq!(Ack::from_attrs(&b), Err(ParseError::Missing("opid")));
+        let mut b = ack_bytes(3, 7, 16, false);
+        raw(&mut b, 6, &[1]);
+        assert!(matches!(
+            Ack::from_attrs(&b),
+            Err(ParseError::BadLength {
+                attr: "duplicate",
+                ..
+            })
+        ));
+    }
+}
