@@ -313,7 +313,7 @@ impl Channel {
     pub(crate) fn replay_stage(
         &mut self,
         owner: Owner,
-        records: KVec<(u32, Name, RBTreeNode<Name, Iface>, u64, usize)>,
+        records: KVec<crate::parse::Record>,
         max_entries: u32,
     ) -> HResult<()> {
         // Records of the sections not being replaced stay; they count too.

@@ -29,27 +29,29 @@ pub(crate) struct Failure {
     pub(crate) errno: Error,
     pub(crate) class: ErrClass,
     pub(crate) msg: [u8; MSG_MAX],
-    pub(crate) msg_len: usize,
+    pub(crate) msg_len: u8,
     /// Offset of the offending attribute in the request's attribute stream.
-    pub(crate) bad_attr: Option<usize>,
+    pub(crate) bad_attr: Option<u32>,
     /// Extack cookie: the register (8 bytes) or the owner epoch (4 bytes).
     pub(crate) cookie: [u8; 8],
-    pub(crate) cookie_len: usize,
+    pub(crate) cookie_len: u8,
 }
 
 /// Writes into the fixed message buffer, cutting what does not fit.
 struct MsgWriter<'a> {
     buf: &'a mut [u8; MSG_MAX],
-    len: &'a mut usize,
+    len: &'a mut u8,
 }
 
 impl Write for MsgWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         // Keep one byte for the NUL the C side expects.
-        let room = MSG_MAX - 1 - *self.len;
+        let len = usize::from(*self.len);
+        let room = MSG_MAX - 1 - len;
         let n = s.len().min(room);
-        self.buf[*self.len..*self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        *self.len += n;
+        self.buf[len..len + n].copy_from_slice(&s.as_bytes()[..n]);
+        // At most MSG_MAX - 1, which fits a u8.
+        *self.len = (len + n) as u8;
         Ok(())
     }
 }
@@ -75,7 +77,8 @@ impl Failure {
     }
 
     pub(crate) fn at(mut self, offset: usize) -> Self {
-        self.bad_attr = Some(offset);
+        // Offsets within one netlink message fit a u32.
+        self.bad_attr = u32::try_from(offset).ok();
         self
     }
 

@@ -215,14 +215,12 @@ unsafe fn attrs_of<'a>(a: *const RawAttrs) -> Attrs<'a> {
 ///
 /// `err` must be valid for writes.
 unsafe fn report(err: *mut RawErr, f: Failure) -> c_int {
-    let mut msg = [0u8; MSG_MAX];
-    msg[..f.msg_len].copy_from_slice(&f.msg[..f.msg_len]);
     let raw = RawErr {
-        msg,
-        bad_attr: f.bad_attr.map_or(-1, |o| i32::try_from(o).unwrap_or(-1)),
+        // NUL-terminated: `Failure` keeps the last byte free.
+        msg: f.msg,
+        bad_attr: f.bad_attr.and_then(|o| i32::try_from(o).ok()).unwrap_or(-1),
         class: f.class as u8,
-        // At most 8, set by `Failure::cookie_*`.
-        cookie_len: f.cookie_len as u8,
+        cookie_len: f.cookie_len,
         cookie: f.cookie,
     };
     // SAFETY: `err` is valid for writes (function contract).

@@ -171,7 +171,7 @@ impl Iface {
         if self.addrs.len() > ADDRS_MAX {
             return Err(RecordError::TooManyAddrs);
         }
-        if self.desc.len() > DESC_MAX || self.desc.iter().any(|&b| b == 0) {
+        if self.desc.len() > DESC_MAX || self.desc.contains(&0) {
             return Err(RecordError::Desc);
         }
         // At most 16 elements: an insertion sort needs no allocation.
