@@ -533,10 +533,16 @@ pub(crate) unsafe extern "C" fn hasync_rs_claim(
     let r = (|| -> HResult<()> {
         let mut claimed = KVec::new();
         state.claim(epoch, all, attrs, &mut claimed)?;
-        for &(id, reg, epoch) in claimed.iter() {
-            let c = RawClaimed { id, epoch, reg };
-            // SAFETY: `to` is valid (function contract); `c` lives for the call.
-            to_result(unsafe { hasync_emit_claimed(to, &c) })?;
+        for ch in claimed.iter() {
+            let c = ch.inner.lock();
+            let raw = RawClaimed {
+                id: ch.id,
+                epoch: c.epoch,
+                reg: c.register,
+            };
+            // SAFETY: `to` is valid (function contract); `raw` lives for the call.
+            to_result(unsafe { hasync_emit_claimed(to, &raw) })?;
+            notify_channel(ch, &c, false);
         }
         Ok(())
     })();

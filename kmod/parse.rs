@@ -172,6 +172,11 @@ pub(crate) fn parse_ops(attrs: Attrs<'_>, nsections: u32) -> HResult<(KVec<Op>, 
         cookie |= 1u64 << op.section();
         ops.push(op, GFP_KERNEL)?;
     }
+    // The engine never sends one; an update that changes nothing but the
+    // register is a malformed request, not a way to skip opids.
+    if ops.is_empty() {
+        return Err(fail!(EINVAL, Invalid, "update carries no op"));
+    }
     Ok((ops, cookie))
 }
 

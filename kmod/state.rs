@@ -215,7 +215,13 @@ impl State {
     /// Raises the owner epoch of `ids` (or every channel) to `epoch`.  All
     /// or nothing: a channel already owned by a newer epoch fences the
     /// whole claim.
-    pub(crate) fn claim(&self, epoch: u32, all: bool, ids: Attrs<'_>, out: &mut KVec<(u32, u64, u32)>) -> HResult<()> {
+    pub(crate) fn claim(
+        &self,
+        epoch: u32,
+        all: bool,
+        ids: Attrs<'_>,
+        out: &mut KVec<Arc<ChannelRef>>,
+    ) -> HResult<()> {
         let map = self.channels.lock();
         let mut chans: KVec<Arc<ChannelRef>> = KVec::new();
         if all {
@@ -234,7 +240,6 @@ impl State {
                 return Err(fail!(EINVAL, Invalid, "claim needs channel ids or the all flag"));
             }
         }
-        out.reserve(chans.len(), GFP_KERNEL)?;
         for ch in chans.iter() {
             let owner = ch.inner.lock().epoch;
             if epoch < owner {
@@ -253,9 +258,8 @@ impl State {
             let mut c = ch.inner.lock();
             c.drop_fenced_replay(epoch);
             c.epoch = c.epoch.max(epoch);
-            // Capacity reserved above.
-            let _ = out.push((ch.id, c.register, c.epoch), GFP_KERNEL);
         }
+        *out = chans;
         Ok(())
     }
 

@@ -37,9 +37,10 @@ pub mod cmd {
     /// Attribute set `channel`; do, dump.
     pub const CHANNEL_GET: u8 = 4;
 
-    /// Apply a state update atomically (all ops or none).  Replies with the
-    /// ACK and publishes it on the acks group.  Duplicates (opid at or below
-    /// the register) are re-ACKed with the duplicate flag and change nothing.
+    /// Apply a state update of 1 to 64 ops atomically (all ops or none).
+    /// Replies with the ACK and publishes it on the acks group.  Duplicates
+    /// (opid at or below the register) are re-ACKed with the duplicate flag,
+    /// change nothing and are not published.
     ///
     /// Attribute set `update`; do; needs CAP_NET_ADMIN.
     pub const UPDATE: u8 = 5;
@@ -49,9 +50,11 @@ pub mod cmd {
     /// Notifies as `update`; multicast group `acks`.
     pub const ACK_NTF: u8 = 6;
 
-    /// Raise the owner epoch of the named channels (or all) to `epoch`,
-    /// fencing every older owner; the reply lists each claimed channel with
-    /// its register.  Claiming with an epoch below a channel's is fenced.
+    /// Raise the owner epoch of the named channels (`id`, repeated for
+    /// several, or `all`) to `epoch`, fencing every older owner and
+    /// discarding replays they left open; the reply lists each claimed
+    /// channel with its register.  Claiming with an epoch below any named
+    /// channel's is fenced and changes nothing.
     ///
     /// Attribute set `channel`; do; needs CAP_NET_ADMIN.
     pub const CLAIM: u8 = 7;
