@@ -37,7 +37,7 @@ module-debug: deps
 	@scripts/module-build --variant debug >/dev/null
 
 userspace: deps
-	@$(CARGO) build --release --quiet $(CARGO_FLAGS)
+	@$(CARGO) build --release --quiet $(CARGO_FLAGS) --workspace --bins --examples
 
 gen: deps
 	@scripts/ynl-gen
@@ -58,7 +58,8 @@ selftests: module userspace
 # The selftests again on the debug kernel: any lockdep, KASAN or kmemleak
 # report fails them.
 check-debug: module-debug userspace
-	@HASYNC_KO=$(TOP)/build/debug/kmod/hasync.ko scripts/selftests --variant debug
+	@HASYNC_KO=$(TOP)/build/debug/kmod/hasync.ko HASYNC_SELFTEST_TIMEOUT=3600 \
+		scripts/selftests --variant debug
 
 check: lint test-host gen-check module userspace
 	@scripts/selftests
