@@ -145,7 +145,7 @@ impl Channel {
             return Err(fail!(
                 crate::error::ESTALE(),
                 Fenced,
-                "epoch {} is fenced: owner epoch is {}",
+                "epoch {} is fenced by owner epoch {}",
                 epoch,
                 self.epoch
             )

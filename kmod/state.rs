@@ -246,7 +246,7 @@ impl State {
                 return Err(fail!(
                     crate::error::ESTALE(),
                     Fenced,
-                    "claim epoch {} is fenced: channel {} is owned by epoch {}",
+                    "claim epoch {} is fenced: channel {} has owner epoch {}",
                     epoch,
                     ch.id,
                     owner
