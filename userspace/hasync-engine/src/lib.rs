@@ -14,6 +14,7 @@
 //!   reference model of its rules.
 //! * [`primary`], [`standby`]: normal operation (seed 001, FIG. 5).
 //! * [`planner`]: the failover plan (seed 001, FIG. 6, ¶0076).
+//! * [`election`]: which standby takes over when there are several (claim 8).
 //! * [`bulk_sync`]: snapshot + checkpoint acks + sync declaration (seed 004).
 //! * [`audit`]: per-section digest comparison (seed 004, periodic assessment).
 //! * [`sim`]: deterministic fault-injection simulator.
@@ -34,6 +35,7 @@ pub type Epoch = u64;
 
 pub mod audit;
 pub mod bulk_sync;
+pub mod election;
 pub mod planner;
 pub mod primary;
 pub mod sim;

@@ -403,4 +403,52 @@ mod tests {
         assert_eq!((c.apply_to, c.replay_sections), (6, 0b10));
         assert_eq!(c.discard_ops, vec![7]);
     }
+
+    #[test]
+    fn budget_is_shared_round_robin_oldest_first() {
+        // Two channels, each with lost ACKs up to 6 and trailing 7, 8, 9.
+        let q = pend(1, &[6, 7, 8, 9]);
+        let views: Vec<ChannelView<'_>> = [1, 2]
+            .iter()
+            .map(|&channel| ChannelView {
+                channel,
+                hot: true,
+                applied: 5,
+                pending: &q,
+                dirty: 0,
+                all_sections: 0xff,
+            })
+            .collect();
+        let reg = Register { opid: 6, epoch: 1 };
+        let regs = BTreeMap::from([(1, reg), (2, reg)]);
+        let run = |policy| plan(9, &views, &regs, &BTreeMap::new(), policy);
+        let cut = |p: &Plan| -> Vec<(Vec<Opid>, Vec<Opid>)> {
+            p.channels
+                .iter()
+                .map(|c| {
+                    assert_eq!(c.applied_ops, vec![6], "lost ACKs always applied");
+                    (c.replay_ops.clone(), c.discard_ops.clone())
+                })
+                .collect()
+        };
+        // 3 ops: channel 1 gets 7 and 8, channel 2 gets 7; each channel
+        // replays a prefix and drops the rest (a cut point per queue).
+        assert_eq!(
+            cut(&run(Policy::Budget { max_ops: 3 })),
+            vec![(vec![7, 8], vec![9]), (vec![7], vec![8, 9])]
+        );
+        // A zero budget is Discard; a budget covering all is Replay.
+        assert_eq!(
+            cut(&run(Policy::Budget { max_ops: 0 })),
+            cut(&run(Policy::Discard))
+        );
+        assert_eq!(
+            cut(&run(Policy::Budget { max_ops: 6 })),
+            cut(&run(Policy::Replay))
+        );
+        assert_eq!(
+            cut(&run(Policy::Budget { max_ops: 100 })),
+            vec![(vec![7, 8, 9], vec![]), (vec![7, 8, 9], vec![])]
+        );
+    }
 }

@@ -193,6 +193,29 @@ impl Standby {
             .count()
     }
 
+    /// This standby's state for an election (see [`crate::election`]).
+    pub fn candidacy(&self) -> crate::election::Candidacy {
+        use crate::election::{ChannelMode, ChannelState};
+        crate::election::Candidacy {
+            node: self.node,
+            epoch: self.epoch,
+            channels: self
+                .channels
+                .iter()
+                .map(|(&channel, c)| ChannelState {
+                    channel,
+                    mode: match c.mode {
+                        Mode::Cold => ChannelMode::Cold,
+                        Mode::Syncing(_) => ChannelMode::Syncing,
+                        Mode::Hot => ChannelMode::Hot,
+                    },
+                    applied: c.applied,
+                    have: c.have().max(c.applied),
+                })
+                .collect(),
+        }
+    }
+
     /// Handle a message from the primary.
     pub fn handle(&mut self, msg: Message) -> Vec<Action> {
         let mut out = Vec::new();
@@ -536,4 +559,205 @@ fn rebase(c: &mut SChannel, rb: &Rebase) -> bool {
     c.pending.clear();
     c.dirty |= rb.dirty;
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::IfName;
+
+    const CH: ChannelId = 3;
+
+    fn hot_standby(max_pending: usize) -> Standby {
+        let (mut s, _) = Standby::new(
+            1,
+            0,
+            1,
+            &[(CH, SectionCount::ONE)],
+            StandbyConfig { max_pending },
+        );
+        for c in s.channels.values_mut() {
+            c.mode = Mode::Hot;
+        }
+        s
+    }
+
+    fn upd(opid: Opid) -> Message {
+        let mut r = IfRecord::new(IfName::new(format!("if{opid}").as_bytes()).expect("name"));
+        r.description = vec![b'x'; opid as usize % 5];
+        Message::Update(Update {
+            channel: CH,
+            epoch: 1,
+            opid,
+            cookie: 1,
+            ops: vec![Op::Set(r)],
+        })
+    }
+
+    fn ack(opid: Opid) -> Ack {
+        Ack {
+            channel: CH,
+            epoch: 1,
+            opid,
+            cookie: 1,
+        }
+    }
+
+    fn applied(s: &Standby) -> Opid {
+        s.channels[&CH].applied
+    }
+
+    /// Reference: the table after applying updates 1..=n in order.
+    fn reference(n: Opid) -> Table {
+        let mut t = Table::new(SectionCount::ONE);
+        for o in 1..=n {
+            if let Message::Update(u) = upd(o) {
+                t.apply_trusted(&u.ops);
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn nothing_applied_before_its_ack_and_acks_are_cumulative() {
+        let mut s = hot_standby(64);
+        for o in 1..=5 {
+            s.handle(upd(o));
+        }
+        assert_eq!(applied(&s), 0, "held, not applied, without an ACK");
+        // One ACK for opid 3 covers 1, 2, 3.
+        s.handle(Message::Ack(ack(3)));
+        assert_eq!(applied(&s), 3);
+        assert_eq!(s.channels[&CH].pending.len(), 2);
+        assert_eq!(s.channels[&CH].table, reference(3));
+        // A lower ACK afterwards changes nothing.
+        s.on_kernel_ack(ack(2));
+        assert_eq!(applied(&s), 3);
+        s.on_kernel_ack(ack(5));
+        assert_eq!((applied(&s), s.stats.applied), (5, 5));
+        assert_eq!(s.channels[&CH].table, reference(5));
+    }
+
+    #[test]
+    fn apply_strictly_in_opid_order_across_gaps() {
+        let mut s = hot_standby(64);
+        s.handle(upd(2));
+        s.handle(upd(3));
+        // The ACK covers 1..=3 but 1 is missing: nothing may be applied.
+        s.handle(Message::Ack(ack(3)));
+        assert_eq!(applied(&s), 0);
+        // The Have tells the primary we hold nothing contiguous yet.
+        let out = s.handle(upd(1));
+        assert_eq!(applied(&s), 3);
+        assert_eq!(s.channels[&CH].table, reference(3));
+        assert!(out.iter().any(|a| matches!(
+            a,
+            Action::Send {
+                msg: Message::Have { opid: 3, .. },
+                ..
+            }
+        )));
+    }
+
+    /// Every delivery order of the same updates and of the same ACKs sent
+    /// forwarded, direct, or both (each possibly twice) ends in the same
+    /// state as applying the stream once in order.
+    #[test]
+    fn duplicates_harmless_forwarded_direct_or_both() {
+        #[derive(Clone, Copy, Debug)]
+        enum Path {
+            Forwarded,
+            Direct,
+            Both,
+        }
+        for path in [Path::Forwarded, Path::Direct, Path::Both] {
+            for rot in 0..6 {
+                let mut s = hot_standby(64);
+                let mut evs: Vec<(bool, Opid)> = Vec::new();
+                for o in 1..=4 {
+                    evs.push((true, o));
+                    evs.push((true, o)); // retransmitted update
+                    evs.push((false, o));
+                }
+                evs.rotate_left(rot * 2);
+                for (is_update, o) in evs {
+                    if is_update {
+                        s.handle(upd(o));
+                        continue;
+                    }
+                    match path {
+                        Path::Forwarded => {
+                            s.handle(Message::Ack(ack(o)));
+                            s.handle(Message::Ack(ack(o)));
+                        }
+                        Path::Direct => {
+                            s.on_kernel_ack(ack(o));
+                            s.on_kernel_ack(ack(o));
+                        }
+                        Path::Both => {
+                            s.handle(Message::Ack(ack(o)));
+                            s.on_kernel_ack(ack(o));
+                        }
+                    }
+                }
+                assert_eq!(applied(&s), 4, "{path:?} rot {rot}");
+                assert_eq!(s.stats.applied, 4, "{path:?} rot {rot}: applied once each");
+                assert_eq!(s.channels[&CH].table, reference(4), "{path:?} rot {rot}");
+                assert!(s.channels[&CH].pending.is_empty());
+                // Late duplicates after the apply are dropped.
+                s.handle(upd(2));
+                s.on_kernel_ack(ack(2));
+                assert_eq!((applied(&s), s.stats.applied), (4, 4));
+            }
+        }
+    }
+
+    #[test]
+    fn acks_and_updates_of_another_epoch_are_ignored() {
+        let mut s = hot_standby(64);
+        s.handle(upd(1));
+        s.on_kernel_ack(Ack { epoch: 2, ..ack(1) });
+        assert_eq!(applied(&s), 0, "an ACK of another stream names another op");
+        if let Message::Update(mut u) = upd(2) {
+            u.epoch = 0;
+            s.handle(Message::Update(u));
+        }
+        assert_eq!(s.channels[&CH].pending.len(), 1);
+    }
+
+    #[test]
+    fn pending_queue_is_bounded_and_overflow_goes_cold() {
+        let mut s = hot_standby(4);
+        // ACKs stop reaching us; opid 1 is lost so nothing can be applied.
+        for o in 2..=5 {
+            s.handle(upd(o));
+        }
+        assert_eq!(s.channels[&CH].mode, Mode::Hot);
+        assert_eq!(s.channels[&CH].pending.len(), 4);
+        let out = s.handle(upd(6));
+        let c = &s.channels[&CH];
+        assert_eq!(c.mode, Mode::Cold, "over the bound: drop to Cold");
+        assert!(c.pending.is_empty(), "memory released");
+        assert_eq!(s.stats.overflows, 1);
+        assert!(out.iter().any(|a| matches!(
+            a,
+            Action::Send {
+                to: 0,
+                msg: Message::SyncRequest { channel: CH }
+            }
+        )));
+        // Cold: the stream is ignored until the bulk sync, memory stays flat.
+        for o in 7..100 {
+            s.handle(upd(o));
+        }
+        assert!(s.channels[&CH].pending.is_empty());
+        // And Cold channels keep asking on ticks (lost requests heal).
+        assert!(s.on_tick().iter().any(|a| matches!(
+            a,
+            Action::Send {
+                msg: Message::SyncRequest { channel: CH },
+                ..
+            }
+        )));
+    }
 }

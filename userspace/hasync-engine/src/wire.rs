@@ -27,6 +27,7 @@
 //! [`WireError::Version`], leaving translation between versions to a layer
 //! above (seed 003).
 
+use crate::election::{Candidacy, ChannelMode, ChannelState};
 use crate::table::{IfName, IfRecord, Op, Prefix, MAX_ADDRS, MAX_ENTRIES, MAX_OPS, NAME_MAX};
 use crate::{ChannelId, Epoch, NodeId, Opid};
 
@@ -73,6 +74,9 @@ pub enum WireError {
     /// An enum tag or flag byte has no meaning.
     #[error("bad tag in {0}")]
     Tag(&'static str),
+    /// A field contradicts another (order, range).
+    #[error("inconsistent field {0}")]
+    Inconsistent(&'static str),
     /// A record or op breaks a table rule.
     #[error("invalid record: {0}")]
     Record(#[from] crate::table::TableError),
@@ -222,6 +226,14 @@ pub enum Message {
         /// The node.
         node: NodeId,
     },
+    /// Standby → standbys when the primary is lost: the sender's state for
+    /// the election ([`crate::election`]).
+    Candidacy {
+        /// The receiver should answer with its own candidacy.
+        ask: bool,
+        /// The sender's frozen state.
+        candidacy: Candidacy,
+    },
 }
 
 const T_UPDATE: u8 = 1;
@@ -235,6 +247,11 @@ const T_DIGESTS: u8 = 8;
 const T_DIGEST_REPORT: u8 = 9;
 const T_NEW_PRIMARY: u8 = 10;
 const T_HELLO: u8 = 11;
+const T_CANDIDACY: u8 = 12;
+
+const MODE_COLD: u8 = 0;
+const MODE_SYNCING: u8 = 1;
+const MODE_HOT: u8 = 2;
 
 const OP_SET: u8 = 1;
 const OP_DEL: u8 = 2;
@@ -355,6 +372,23 @@ impl Message {
             Message::Hello { node } => {
                 p.extend_from_slice(&node.to_be_bytes());
                 T_HELLO
+            }
+            Message::Candidacy { ask, candidacy } => {
+                p.extend_from_slice(&candidacy.node.to_be_bytes());
+                p.extend_from_slice(&candidacy.epoch.to_be_bytes());
+                p.push(u8::from(*ask));
+                p.extend_from_slice(&(candidacy.channels.len() as u32).to_be_bytes());
+                for c in &candidacy.channels {
+                    p.extend_from_slice(&c.channel.to_be_bytes());
+                    p.push(match c.mode {
+                        ChannelMode::Cold => MODE_COLD,
+                        ChannelMode::Syncing => MODE_SYNCING,
+                        ChannelMode::Hot => MODE_HOT,
+                    });
+                    p.extend_from_slice(&c.applied.to_be_bytes());
+                    p.extend_from_slice(&c.have.to_be_bytes());
+                }
+                T_CANDIDACY
             }
         };
         let mut f = Vec::with_capacity(HEADER_LEN + p.len());
@@ -696,6 +730,52 @@ fn decode_payload(ty: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
         T_HELLO => Message::Hello {
             node: r.u32("node")?,
         },
+        T_CANDIDACY => {
+            let node = r.u32("node")?;
+            let epoch = r.u64("epoch")?;
+            let ask = match r.u8("ask")? {
+                0 => false,
+                1 => true,
+                _ => return Err(WireError::Tag("ask")),
+            };
+            let n = r.u32("channel_count")? as usize;
+            // 4 + 1 + 8 + 8 bytes per channel.
+            let n = r.count(n, MAX_CHANNELS, 21, "channels")?;
+            let mut channels: Vec<ChannelState> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let channel = r.u32("channel")?;
+                let mode = match r.u8("mode")? {
+                    MODE_COLD => ChannelMode::Cold,
+                    MODE_SYNCING => ChannelMode::Syncing,
+                    MODE_HOT => ChannelMode::Hot,
+                    _ => return Err(WireError::Tag("mode")),
+                };
+                let applied = r.u64("applied")?;
+                let have = r.u64("have")?;
+                // One entry per channel, sorted: the election must not be
+                // swayed by a list that repeats a channel.
+                if channels.last().is_some_and(|l| l.channel >= channel) {
+                    return Err(WireError::Inconsistent("channel order"));
+                }
+                if have < applied {
+                    return Err(WireError::Inconsistent("have"));
+                }
+                channels.push(ChannelState {
+                    channel,
+                    mode,
+                    applied,
+                    have,
+                });
+            }
+            Message::Candidacy {
+                ask,
+                candidacy: Candidacy {
+                    node,
+                    epoch,
+                    channels,
+                },
+            }
+        }
         other => return Err(WireError::Type(other)),
     })
 }
@@ -789,6 +869,33 @@ mod tests {
                 }],
             },
             Message::Hello { node: 4 },
+            Message::Candidacy {
+                ask: true,
+                candidacy: Candidacy {
+                    node: 3,
+                    epoch: 2,
+                    channels: vec![
+                        ChannelState {
+                            channel: 0,
+                            mode: ChannelMode::Hot,
+                            applied: 5,
+                            have: 7,
+                        },
+                        ChannelState {
+                            channel: 4,
+                            mode: ChannelMode::Cold,
+                            applied: 0,
+                            have: 0,
+                        },
+                        ChannelState {
+                            channel: 9,
+                            mode: ChannelMode::Syncing,
+                            applied: 0,
+                            have: 3,
+                        },
+                    ],
+                },
+            },
         ]
     }
 
@@ -849,6 +956,54 @@ mod tests {
         assert_eq!(Message::decode(&frame), Err(WireError::Limit("records")));
     }
 
+    #[test]
+    fn candidacy_decoder_rejections() {
+        let Some(m @ Message::Candidacy { .. }) = samples().pop() else {
+            panic!("last sample is the candidacy");
+        };
+        let f = m.encode();
+        assert_eq!(Message::decode_exact(&f), Ok(m.clone()));
+        // Payload offsets: node 0..4, epoch 4..12, ask 12, count 13..17,
+        // then 21-byte entries: channel +0, mode +4, applied +5, have +13.
+        let entry = |i: usize| HEADER_LEN + 17 + 21 * i;
+        let mut bad = f.clone();
+        bad[HEADER_LEN + 12] = 2;
+        assert_eq!(Message::decode(&bad), Err(WireError::Tag("ask")));
+        let mut bad = f.clone();
+        bad[entry(1) + 4] = 3;
+        assert_eq!(Message::decode(&bad), Err(WireError::Tag("mode")));
+        // Second entry names the same channel as the first.
+        let mut bad = f.clone();
+        bad[entry(1)..entry(1) + 4].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(
+            Message::decode(&bad),
+            Err(WireError::Inconsistent("channel order"))
+        );
+        // Descending channel ids.
+        let mut bad = f.clone();
+        bad[entry(2)..entry(2) + 4].copy_from_slice(&1u32.to_be_bytes());
+        assert_eq!(
+            Message::decode(&bad),
+            Err(WireError::Inconsistent("channel order"))
+        );
+        // Watermark below applied.
+        let mut bad = f.clone();
+        bad[entry(0) + 13..entry(0) + 21].copy_from_slice(&4u64.to_be_bytes());
+        assert_eq!(Message::decode(&bad), Err(WireError::Inconsistent("have")));
+        // Hostile counts: over the limit, or more than the bytes left.
+        let mut bad = f.clone();
+        bad[HEADER_LEN + 13..HEADER_LEN + 17].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(Message::decode(&bad), Err(WireError::Limit("channels")));
+        let mut bad = f.clone();
+        bad[HEADER_LEN + 13..HEADER_LEN + 17].copy_from_slice(&4u32.to_be_bytes());
+        assert_eq!(Message::decode(&bad), Err(WireError::Short("channels")));
+        // Cut inside the last entry: caught by the count guard, before
+        // anything is read or reserved.
+        let mut short = f[..f.len() - 1].to_vec();
+        short[7] -= 1;
+        assert_eq!(Message::decode(&short), Err(WireError::Short("channels")));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -863,7 +1018,7 @@ mod tests {
 
         /// Valid header with arbitrary payload: exercises the field decoders.
         #[test]
-        fn fuzz_payloads(ty in 0u8..13, payload in proptest::collection::vec(any::<u8>(), 0..512)) {
+        fn fuzz_payloads(ty in 0u8..14, payload in proptest::collection::vec(any::<u8>(), 0..512)) {
             let mut f = vec![b'H', b'S', 1, ty];
             f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
             f.extend_from_slice(&payload);
@@ -872,9 +1027,30 @@ mod tests {
             }
         }
 
+        /// Any well-formed candidacy round-trips exactly.
+        #[test]
+        fn candidacy_roundtrip(
+            node in any::<u32>(),
+            epoch in any::<u64>(),
+            ask in any::<bool>(),
+            chans in proptest::collection::btree_map(any::<u32>(), (0u8..3, any::<u64>(), any::<u64>()), 0..40),
+        ) {
+            let channels = chans
+                .into_iter()
+                .map(|(channel, (m, a, b))| ChannelState {
+                    channel,
+                    mode: [ChannelMode::Cold, ChannelMode::Syncing, ChannelMode::Hot][m as usize],
+                    applied: a.min(b),
+                    have: a.max(b),
+                })
+                .collect();
+            let m = Message::Candidacy { ask, candidacy: Candidacy { node, epoch, channels } };
+            prop_assert_eq!(Message::decode_exact(&m.encode()), Ok(m));
+        }
+
         /// Mutating one byte of a valid frame never panics.
         #[test]
-        fn fuzz_mutations(which in 0usize..11, pos in any::<usize>(), val in any::<u8>()) {
+        fn fuzz_mutations(which in 0usize..12, pos in any::<usize>(), val in any::<u8>()) {
             let mut f = samples()[which].encode();
             let i = pos % f.len();
             f[i] = val;

@@ -31,6 +31,8 @@ fn sim_many_seeds() {
         mut relearn,
     ) = (0, 0, 0, 0, 0, 0, 0);
     let (mut confirmed, mut fenced) = (0, 0);
+    let (mut contested, mut not_lowest) = (0, 0);
+    let mut ack_paths = std::collections::BTreeMap::new();
     for seed in 0..n {
         match run_seed(seed) {
             Ok(sim) => {
@@ -49,6 +51,14 @@ fn sim_many_seeds() {
                     .filter(|r| r.confirmed.is_some())
                     .count();
                 fenced += usize::from(sim.zombie_fenced);
+                *ack_paths
+                    .entry(format!("{:?}", sim.sc.ack_path))
+                    .or_insert(0) += 1;
+                for &(candidates, winner) in &sim.elections {
+                    contested += usize::from(candidates > 1);
+                    // With nodes 1 and 2 standing, 2 wins only on rank.
+                    not_lowest += usize::from(candidates > 1 && winner == 2);
+                }
             }
             Err(e) => {
                 failures.push(e);
@@ -63,8 +73,16 @@ fn sim_many_seeds() {
         "sim coverage: {takeovers} takeovers ({second} runs with a second failover); channel plans: \
          {applied} applied lost-ACK ops, {trailing} replayed trailing ops, {sections} selective \
          section replays, {whole} whole-channel (log too short), {relearn} relearned; \
-         {confirmed} confirmed requests checked; {fenced} zombies fenced"
+         {confirmed} confirmed requests checked; {fenced} zombies fenced; \
+         {contested} elections among several standbys ({not_lowest} not won by the lowest id); \
+         runs per ACK path {ack_paths:?}"
     );
+    if failures.is_empty() && n >= 1000 {
+        // The scenario mix must reach the paths the issue lists.
+        assert!(contested > 0 && not_lowest > 0, "elections not exercised");
+        assert!(second > 0 && fenced > 0 && sections > 0 && applied > 0);
+        assert_eq!(ack_paths.len(), 3, "{ack_paths:?}");
+    }
     if !failures.is_empty() {
         panic!(
             "{} failing seed(s); first:\n{}",

@@ -49,6 +49,22 @@ pub enum KillPoint {
     MidBulkSync,
 }
 
+/// Which way ACKs reach the standbys (seed 001 claims 10 and 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckPath {
+    /// Forwarded by the primary and from the kernel's multicast group.
+    Both,
+    /// Only forwarded by the primary.
+    Forwarded,
+    /// Only from the kernel's multicast group: the primary's forwarded
+    /// ACKs are suppressed. The multicast is then modelled as lossless
+    /// (delayed and reordered only): a standby has no way to recover a lost
+    /// *last* multicast ACK by itself (that needs a read of the kernel's
+    /// register, which the kernel command set does not offer to standbys),
+    /// so the engine's primary always forwards ACKs as the backstop.
+    Direct,
+}
+
 /// Scenario knobs derived from the seed.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -78,6 +94,8 @@ pub struct Scenario {
     pub zombie: bool,
     /// Primary window.
     pub window: usize,
+    /// ACK path to the standbys.
+    pub ack_path: AckPath,
 }
 
 impl Scenario {
@@ -117,6 +135,11 @@ impl Scenario {
             requests: r.range(30, 90) as u32,
             zombie: r.chance(500),
             window: r.range(2, 16) as usize,
+            ack_path: match r.below(4) {
+                0 => AckPath::Forwarded,
+                1 => AckPath::Direct,
+                _ => AckPath::Both,
+            },
         }
     }
 }
@@ -218,6 +241,8 @@ pub struct Sim {
     takeover_before: BTreeMap<ChannelId, (Opid, u64, usize)>,
     /// Request tags of every update the kernel applied, per channel, in order.
     pub applied_tags: BTreeMap<ChannelId, Vec<RequestId>>,
+    /// Elections held: (candidates, winner).
+    pub elections: Vec<(usize, NodeId)>,
 }
 
 const TICK: u64 = 25;
@@ -264,6 +289,7 @@ impl Sim {
             pcfg,
             takeover_before: BTreeMap::new(),
             applied_tags: BTreeMap::new(),
+            elections: Vec::new(),
             sc,
         };
         let mut p = Primary::new(0, 1, &sim.channel_list, sim.pcfg);
@@ -340,6 +366,9 @@ impl Sim {
                     }
                 }
                 Action::Send { to, msg } => {
+                    if matches!(msg, Message::Ack(_)) && self.sc.ack_path == AckPath::Direct {
+                        continue;
+                    }
                     if !self.lost(self.sc.peer_loss) {
                         let t = self.delay();
                         self.push(t, Ev::Peer(from, to, msg.encode()));
@@ -538,11 +567,17 @@ impl Sim {
             let t = self.delay();
             self.push(t, Ev::FromKernel(from, out.reply));
         }
-        if let Some(ack) = out.multicast {
+        if let Some(ack) = out
+            .multicast
+            .filter(|_| self.sc.ack_path != AckPath::Forwarded)
+        {
             for n in 0..self.sc.nodes {
-                if matches!(self.nodes[n as usize], Node::Standby(_))
-                    && !self.lost(self.sc.kernel_loss)
-                {
+                let loss = if self.sc.ack_path == AckPath::Direct {
+                    0
+                } else {
+                    self.sc.kernel_loss
+                };
+                if matches!(self.nodes[n as usize], Node::Standby(_)) && !self.lost(loss) {
                     let t = self.delay();
                     self.push(t, Ev::Multicast(n, ack));
                 }
@@ -606,8 +641,10 @@ impl Sim {
         self.node_actions(to, acts);
     }
 
-    /// The failure detector: elect among live standbys, deterministically:
-    /// most Hot channels first, then lowest node id.
+    /// The failure detector fires: every live standby advertises its
+    /// candidacy (through the wire codec, as the daemons exchange it) and
+    /// the engine's [`crate::election::elect`] picks the new primary; each
+    /// standby would compute the same winner from the same candidacies.
     fn detect(&mut self) {
         if matches!(
             self.nodes[self.primary as usize],
@@ -615,19 +652,27 @@ impl Sim {
         ) {
             return;
         }
-        let mut best: Option<(usize, NodeId)> = None;
-        for n in 0..self.sc.nodes {
-            if let Node::Standby(s) = &self.nodes[n as usize] {
-                let rank = s.hot_channels();
-                if best.map_or(true, |(r, _)| rank > r) {
-                    best = Some((rank, n));
+        let mut candidacies = Vec::new();
+        for node in &self.nodes {
+            if let Node::Standby(s) = node {
+                let msg = Message::Candidacy {
+                    ask: false,
+                    candidacy: s.candidacy(),
+                };
+                match Message::decode_exact(&msg.encode()) {
+                    Ok(Message::Candidacy { candidacy, .. }) => candidacies.push(candidacy),
+                    other => {
+                        self.log(|| format!("candidacy did not round-trip: {other:?}"));
+                        return;
+                    }
                 }
             }
         }
-        let Some((_, n)) = best else {
+        let Some(n) = crate::election::elect(&candidacies) else {
             self.log(|| "no standby left".to_string());
             return;
         };
+        self.elections.push((candidacies.len(), n));
         let followers: Vec<NodeId> = (0..self.sc.nodes)
             .filter(|&m| m != n && matches!(self.nodes[m as usize], Node::Standby(_)))
             .collect();
@@ -868,6 +913,10 @@ impl Sim {
                 }
                 Node::TakingOver(_) => return false,
                 Node::Primary(_) if i as NodeId != self.primary => return false,
+                // A killed primary has yet to come back and rejoin
+                // (invariant 5 is checked on every run, not only on those
+                // where the return happened to precede quiescence).
+                Node::Dead if self.killed.contains(&(i as NodeId)) => return false,
                 _ => {}
             }
         }
