@@ -1,0 +1,429 @@
+//! Every configuration rule, each by a test that fails if the rule goes.
+
+use super::*;
+
+const MINIMAL: &str = "node = \"cu-a\"\n[[channels]]\nid = 1\nsections = 8\n";
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, Path::new("t.toml"), &Overrides::default())
+}
+
+fn load_with(text: &str, o: &Overrides) -> Result<Config, ConfigError> {
+    Config::from_toml(text, Path::new("t.toml"), o)
+}
+
+/// The error's text, for a config that must be refused.
+fn refused(text: &str) -> String {
+    match load(text) {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// MINIMAL with `extra` after the node (so `extra` may open tables).
+fn with(extra: &str) -> String {
+    format!("node = \"cu-a\"\n{extra}\n[[channels]]\nid = 1\nsections = 8\n")
+}
+
+#[test]
+fn defaults_fill_a_minimal_file() {
+    let c = load(MINIMAL).expect("valid");
+    assert_eq!(c.role, Role::Auto);
+    assert_eq!(c.node, "cu-a");
+    assert_eq!(c.log_level, "info");
+    assert_eq!(c.ack_path, AckPath::Both);
+    assert_eq!(c.trailing, Trailing::Replay);
+    assert_eq!(c.audit_period, 0);
+    assert_eq!(
+        c.tipc,
+        Tipc {
+            service_type: 18_888,
+            instance: 1
+        }
+    );
+    assert_eq!(c.limits.primary().window, 64);
+    assert_eq!(c.limits.standby().max_pending, 1024);
+    assert_eq!(c.limits.link_tolerance_ms, 1500);
+    assert_eq!(
+        c.channel_list(),
+        vec![(1, SectionCount::new(8).expect("8"))]
+    );
+}
+
+#[test]
+fn example_file_is_valid_and_round_trips() {
+    let text = include_str!("../../examples/hasyncd.toml");
+    let c = load(text).expect("example is valid");
+    assert_eq!(c.channels.len(), 3);
+    assert_eq!(c.trailing, Trailing::Budget(256));
+    let again = load(&c.to_toml()).expect("printed config loads");
+    assert_eq!(again, c);
+    let json = serde_json::to_value(&c).expect("json");
+    assert_eq!(json["trailing"], "budget 256");
+    assert_eq!(json["channels"][0]["sections"], 16);
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name_and_place() {
+    let e = refused(&with("colour = 1"));
+    assert!(
+        e.contains("unknown field `colour`") && e.starts_with("config: t.toml:2:1:"),
+        "{e}"
+    );
+    let e = refused(&format!("{MINIMAL}bogus = 2\n"));
+    assert!(
+        e.contains("unknown field `bogus`") && e.contains("t.toml:5:"),
+        "{e}"
+    );
+    let e = refused(&with("[limits]\nwindow = 3"));
+    assert!(e.contains("unknown field `window`"), "{e}");
+    let e = refused(&with("[tipc]\ntype = 100"));
+    assert!(e.contains("unknown field `type`"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_syntax_are_refused() {
+    let e = refused(&with("audit_period = \"5\""));
+    assert!(e.starts_with("config: t.toml:2:"), "{e}");
+    let e = refused(&with("audit_period = -1"));
+    assert!(e.starts_with("config: t.toml:2:"), "{e}");
+    assert!(refused("node = ").starts_with("config: t.toml:1:"));
+}
+
+#[test]
+fn role_ack_path_trailing_are_keywords() {
+    let c = load(&with(
+        "role = \"standby\"\nack_path = \"direct\"\ntrailing = \"discard\"",
+    ))
+    .expect("valid");
+    assert_eq!(
+        (c.role, c.ack_path, c.trailing),
+        (Role::Standby, AckPath::Direct, Trailing::Discard)
+    );
+    assert_eq!(
+        refused(&with("role = \"master\"")),
+        "config: role: \"master\" is not one of primary, standby, auto"
+    );
+    assert_eq!(
+        refused(&with("ack_path = \"multicast\"")),
+        "config: ack_path: \"multicast\" is not one of forward, direct, both"
+    );
+    assert_eq!(
+        refused(&with("trailing = \"some\"")),
+        "config: trailing: \"some\" is not one of replay, discard, budget N"
+    );
+    assert_eq!(
+        refused(&with("trailing = \"budget 0\"")),
+        "config: trailing: budget 0 replays nothing: write \"discard\""
+    );
+    assert_eq!(
+        refused(&with("trailing = \"budget x\"")),
+        "config: trailing: \"x\" is not a number of updates"
+    );
+    let c = load(&with("trailing = \"budget  12\"")).expect("valid");
+    assert_eq!(c.trailing.policy(), Policy::Budget { max_ops: 12 });
+    assert_eq!(Trailing::Replay.policy(), Policy::Replay);
+    assert_eq!(Trailing::Discard.policy(), Policy::Discard);
+}
+
+#[test]
+fn node_name_rules() {
+    assert_eq!(
+        refused("[[channels]]\nid = 1\nsections = 1\n"),
+        "config: node: missing: set it in the file or with --node"
+    );
+    let too_long = "n".repeat(NODE_NAME_MAX + 1);
+    assert!(refused(&format!(
+        "node = \"{too_long}\"\n[[channels]]\nid = 1\nsections = 1\n"
+    ))
+    .starts_with("config: node: "));
+    assert!(
+        refused("node = \"\"\n[[channels]]\nid = 1\nsections = 1\n").starts_with("config: node: ")
+    );
+    assert!(
+        refused("node = \"a b\"\n[[channels]]\nid = 1\nsections = 1\n")
+            .starts_with("config: node: ")
+    );
+    assert!(
+        refused("node = \"-a\"\n[[channels]]\nid = 1\nsections = 1\n")
+            .starts_with("config: node: ")
+    );
+    let ok = "n".repeat(NODE_NAME_MAX);
+    assert!(load(&format!(
+        "node = \"{ok}\"\n[[channels]]\nid = 1\nsections = 1\n"
+    ))
+    .is_ok());
+}
+
+#[test]
+fn log_level_rules() {
+    let c = load(&with("log_level = \"debug,hasyncd::kernel=trace\"")).expect("valid");
+    assert_eq!(c.log_level, "debug,hasyncd::kernel=trace");
+    assert_eq!(
+        refused(&with("log_level = \"verbose\"")),
+        "config: log_level: \"verbose\" is not one of off, error, warn, info, debug, trace"
+    );
+    assert_eq!(
+        refused(&with("log_level = \"info,hasyncd\"")),
+        "config: log_level: \"hasyncd\" is not TARGET=LEVEL"
+    );
+    assert!(refused(&with("log_level = \"info,a=loud\"")).starts_with("config: log_level: "));
+}
+
+#[test]
+fn audit_period_bounds() {
+    assert_eq!(
+        load(&with("audit_period = 86400"))
+            .expect("valid")
+            .audit_period,
+        86_400
+    );
+    assert_eq!(
+        refused(&with("audit_period = 86401")),
+        "config: audit_period: 86401 is above the maximum 86400"
+    );
+}
+
+#[test]
+fn tipc_service_type_is_not_reserved() {
+    let c = load(&with("[tipc]\nservice_type = 64\ninstance = 7")).expect("valid");
+    assert_eq!(
+        c.tipc,
+        Tipc {
+            service_type: 64,
+            instance: 7
+        }
+    );
+    assert_eq!(
+        refused(&with("[tipc]\nservice_type = 63")),
+        "config: tipc.service_type: 63 is reserved by TIPC (use 64 or above)"
+    );
+}
+
+#[test]
+fn limits_bounds() {
+    assert_eq!(
+        refused(&with("[limits]\nin_flight = 0")),
+        "config: limits.in_flight: 0 is below the minimum 1"
+    );
+    assert_eq!(
+        refused(&with(
+            "[limits]\nin_flight = 65537\nstandby_max_pending = 100000"
+        )),
+        "config: limits.in_flight: 65537 is above the maximum 65536"
+    );
+    assert_eq!(
+        refused(&with("[limits]\nstandby_max_pending = 0")),
+        "config: limits.standby_max_pending: 0 is below the minimum 1"
+    );
+    assert_eq!(
+        refused(&with("[limits]\nstandby_max_pending = 2000000")),
+        "config: limits.standby_max_pending: 2000000 is above the maximum 1048576"
+    );
+    assert_eq!(
+        refused(&with(
+            "[limits]\nin_flight = 128\nstandby_max_pending = 100"
+        )),
+        "config: limits.standby_max_pending: 100 is below limits.in_flight (128)"
+    );
+    assert_eq!(
+        refused(&with("[limits]\nlink_tolerance_ms = 49")),
+        "config: limits.link_tolerance_ms: 49 is below the minimum 50"
+    );
+    assert_eq!(
+        refused(&with("[limits]\nlink_tolerance_ms = 30001")),
+        "config: limits.link_tolerance_ms: 30001 is above the maximum 30000"
+    );
+    let c = load(&with(
+        "[limits]\nlink_tolerance_ms = 50\nin_flight = 8\nstandby_max_pending = 8",
+    ))
+    .expect("valid");
+    assert_eq!(c.limits.link_tolerance_ms, 50);
+}
+
+#[test]
+fn channel_rules() {
+    let base = "node = \"a\"\n";
+    let ch =
+        |body: &str| format!("{base}[[channels]]\nid = 1\nsections = 4\n[[channels]]\n{body}\n");
+    assert_eq!(
+        refused(base),
+        "config: channels: none configured: add a [[channels]] table"
+    );
+    assert_eq!(
+        refused(&ch("id = 2\nsections = 48")),
+        "config: channels[1].sections: 48 is not a power of two from 1 to 64"
+    );
+    assert_eq!(
+        refused(&ch("id = 2\nsections = 0")),
+        "config: channels[1].sections: 0 is not a power of two from 1 to 64"
+    );
+    assert_eq!(
+        refused(&ch("id = 2\nsections = 128")),
+        "config: channels[1].sections: 128 is not a power of two from 1 to 64"
+    );
+    assert_eq!(
+        refused(&ch("id = 2")),
+        "config: channels[1].sections: missing"
+    );
+    assert_eq!(
+        refused(&ch("sections = 2")),
+        "config: channels[1].id: missing"
+    );
+    assert_eq!(
+        refused(&ch("id = 1\nsections = 2")),
+        "config: channels[1].id: 1 is already the id of channels[0]"
+    );
+    let named = format!(
+        "{base}[[channels]]\nid = 1\nname = \"up\"\nsections = 4\n[[channels]]\nid = 2\nname = \"up\"\nsections = 4\n"
+    );
+    assert_eq!(
+        refused(&named),
+        "config: channels[1].name: \"up\" is already the name of channels[0]"
+    );
+    assert_eq!(
+        refused(&ch("id = 2\nsections = 2\nname = \"\"")),
+        "config: channels[1].name: empty: leave the key out for an unnamed channel"
+    );
+    let long = "x".repeat(CHANNEL_NAME_MAX + 1);
+    assert!(
+        refused(&ch(&format!("id = 2\nsections = 2\nname = \"{long}\"")))
+            .starts_with("config: channels[1].name: ")
+    );
+    assert!(refused(&ch("id = 2\nsections = 2\nname = \"a\\tb\""))
+        .starts_with("config: channels[1].name: "));
+    let e = refused(&ch("id = 2\nsections = 2\nsection = 2"));
+    assert!(
+        e.contains("unknown field `section`") && e.contains("t.toml:8:1:"),
+        "{e}"
+    );
+    let c = load(&ch(&format!(
+        "id = 2\nsections = 64\nname = \"{}\"",
+        "x".repeat(CHANNEL_NAME_MAX)
+    )))
+    .expect("valid");
+    assert_eq!(c.channels[1].sections.get(), 64);
+}
+
+#[test]
+fn flags_override_the_file_and_are_named_in_errors() {
+    let o = Overrides {
+        role: Some("primary".into()),
+        node: Some("cu-b".into()),
+        log_level: Some("warn".into()),
+        ack_path: Some("forward".into()),
+        trailing: Some("budget 3".into()),
+        audit_period: Some(30),
+        service_type: Some(100),
+        instance: Some(9),
+        in_flight: Some(16),
+        standby_max_pending: Some(32),
+        link_tolerance_ms: Some(200),
+    };
+    let c = load_with(MINIMAL, &o).expect("valid");
+    assert_eq!(c.role, Role::Primary);
+    assert_eq!(c.node, "cu-b");
+    assert_eq!(c.log_level, "warn");
+    assert_eq!(c.ack_path, AckPath::Forward);
+    assert_eq!(c.trailing, Trailing::Budget(3));
+    assert_eq!(c.audit_period, 30);
+    assert_eq!(
+        c.tipc,
+        Tipc {
+            service_type: 100,
+            instance: 9
+        }
+    );
+    assert_eq!(
+        c.limits,
+        Limits {
+            in_flight: 16,
+            standby_max_pending: 32,
+            link_tolerance_ms: 200
+        }
+    );
+    // A flag can repair a bad file value: the effective value is judged.
+    let fixed = Overrides {
+        link_tolerance_ms: Some(100),
+        ..Overrides::default()
+    };
+    assert!(load_with(&with("[limits]\nlink_tolerance_ms = 10"), &fixed).is_ok());
+    let bad = Overrides {
+        link_tolerance_ms: Some(10),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        load_with(MINIMAL, &bad).map(drop).map_err(|e| e.to_string()),
+        Err("config: limits.link_tolerance_ms (from --link-tolerance-ms): 10 is below the minimum 50".into())
+    );
+    let bad = Overrides {
+        role: Some("boss".into()),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        load_with(MINIMAL, &bad)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Err("config: role (from --role): \"boss\" is not one of primary, standby, auto".into())
+    );
+}
+
+#[test]
+fn from_overrides_needs_channels() {
+    let o = Overrides {
+        node: Some("a".into()),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        Config::from_overrides(&o)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Err("config: channels: none configured: add a [[channels]] table".into())
+    );
+}
+
+#[test]
+fn unreadable_file_names_the_path() {
+    let e = Config::load(
+        Path::new("/nonexistent/hasyncd.toml"),
+        &Overrides::default(),
+    )
+    .map(drop)
+    .map_err(|e| e.to_string());
+    assert!(
+        matches!(&e, Err(m) if m.starts_with("config: cannot read /nonexistent/hasyncd.toml: ")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn line_col_counts_from_one() {
+    assert_eq!(line_col("ab\ncd", 0), (1, 1));
+    assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    assert_eq!(line_col("ab", 99), (1, 3));
+}
+
+#[test]
+fn known_keys_cover_the_example() {
+    let text = include_str!("../../examples/hasyncd.toml");
+    let table: toml::Table = toml::from_str(text).expect("toml");
+    let mut seen = BTreeSet::new();
+    for (k, v) in &table {
+        match v {
+            toml::Value::Table(t) => seen.extend(t.keys().map(|s| format!("{k}.{s}"))),
+            toml::Value::Array(a) => {
+                for item in a.iter().filter_map(toml::Value::as_table) {
+                    seen.extend(item.keys().map(|s| format!("{k}[].{s}")));
+                }
+            }
+            _ => {
+                seen.insert(k.clone());
+            }
+        }
+    }
+    let known: BTreeSet<String> = known_keys().into_iter().map(str::to_owned).collect();
+    assert_eq!(
+        seen, known,
+        "the example documents every key, and only those"
+    );
+}

@@ -1,0 +1,815 @@
+//! The adapter between the engine's view of the kernel
+//! ([`hasync_engine::kernel`]: [`KernelCmd`] out, [`KernelReply`] in) and
+//! the netlink client ([`hasync_nl`]).
+//!
+//! Like WireGuard's `netlink.c`, it only translates: the conversions are
+//! pure functions (tested on the host without a kernel), and
+//! [`KernelAdapter::execute`] runs a batch of commands through a [`Port`]
+//! (a [`hasync_nl::Client`] in the daemon, a script in the tests),
+//! returning one result per command, in order:
+//!
+//! | engine command | netlink |
+//! |---|---|
+//! | runs of `Update` (set/del ops) | one `update_batch` per run, up to `max_batch` |
+//! | `Update` of `ReplaceSection` ops | `replay-begin` + `-entries` + `-commit` |
+//! | runs of `Claim` with one epoch | one `claim` of all their ids (one by one if it fails, to say which) |
+//! | `Cookies` | `channel-get` (the register) + `cookies` |
+//! | `Dump` | `channel-get` + `entry-get` dump + `channel-get` (register unchanged?) |
+//! | `Digests` | `channel-get` |
+//!
+//! # What the kernel does not say
+//!
+//! The engine's model kernel logs `(opid, epoch, cookie)` and reports the
+//! epoch of the op at the register; `hasync.ko` keeps `(opid, cookie)` only
+//! and `cookies` answers with the OR of the cookies. The adapter therefore
+//! fills the missing epochs with the **stream epoch** the caller sets
+//! ([`KernelAdapter::set_stream_epoch`]: the epoch of the stream the
+//! standby followed), and turns a `cookies` answer into one entry per opid
+//! of the range, each carrying the whole OR. That is exact while one
+//! primary's stream wrote every opid above the standby's applied point (one
+//! standby, no missed takeover), and over-approximates the sections to
+//! replay otherwise; it cannot tell two streams' ops at the same opid apart.
+//! A duplicate ACK is likewise given the epoch of the update it answers.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hasync_engine::kernel::{CookieEntry, KernelCmd, KernelError, KernelReply};
+use hasync_engine::table::{IfName, IfRecord, Op, Prefix, TableError};
+use hasync_engine::wire::{Ack, Update};
+use hasync_engine::{ChannelId, Epoch, Opid};
+use hasync_nl as nl;
+
+/// Default most updates per `update_batch` call: the replies to one send
+/// must fit the socket's receive buffer (`ENOBUFS` otherwise).
+pub const DEFAULT_MAX_BATCH: usize = 256;
+
+/// Longest opid range a `cookies` answer is expanded over; beyond it the
+/// answer is treated as "log too short" (a whole-channel replay, the safe
+/// side). The kernel's cookie log is far shorter.
+pub const COOKIE_RANGE_MAX: u64 = 1 << 16;
+
+/// A command the adapter could not turn into a [`KernelReply`]. The engine
+/// has no reply for these: the loop logs them and lets the engine's timers
+/// resend (or, for [`Fault::Kernel`], stops: the kernel and the engine
+/// disagree on a rule).
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// The kernel refused with an error the engine has no variant for
+    /// (`EINVAL` on a validated update, `EBUSY`, `EPERM`, …).
+    Kernel {
+        /// The netlink command.
+        cmd: &'static str,
+        /// Channel.
+        channel: ChannelId,
+        /// The kernel's errno and extack.
+        error: nl::KernelError,
+    },
+    /// The command cannot be expressed on the netlink interface.
+    Unencodable {
+        /// Channel.
+        channel: ChannelId,
+        /// What stands in the way.
+        why: String,
+    },
+    /// The kernel's answer does not fit the engine's types.
+    Malformed {
+        /// Channel.
+        channel: ChannelId,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The socket or a reply failed: whether the command took effect is
+    /// unknown (read the register).
+    Io {
+        /// Channel.
+        channel: ChannelId,
+        /// The client's error, shared by every command of the failed call.
+        error: Arc<nl::Error>,
+    },
+}
+
+impl Fault {
+    /// The channel the failed command was about.
+    pub fn channel(&self) -> ChannelId {
+        match self {
+            Fault::Kernel { channel, .. }
+            | Fault::Unencodable { channel, .. }
+            | Fault::Malformed { channel, .. }
+            | Fault::Io { channel, .. } => *channel,
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Kernel {
+                cmd,
+                channel,
+                error,
+            } => write!(f, "channel {channel}: {cmd}: {error}"),
+            Fault::Unencodable { channel, why } => {
+                write!(f, "channel {channel}: cannot send to the kernel: {why}")
+            }
+            Fault::Malformed { channel, why } => {
+                write!(f, "channel {channel}: unusable kernel answer: {why}")
+            }
+            Fault::Io { channel, error } => write!(f, "channel {channel}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for Fault {}
+
+/// One command's outcome.
+pub type Outcome = Result<KernelReply, Fault>;
+
+// ---------------------------------------------------------------------------
+// Pure conversions: engine → netlink.
+
+/// An engine update as netlink requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NlUpdate {
+    /// Set/del ops: an `update`.
+    Update(nl::Update),
+    /// Whole-section replacements: a section replay.
+    Replay(nl::ReplayBegin, Vec<nl::Iface>),
+}
+
+fn epoch32(channel: ChannelId, epoch: Epoch) -> Result<u32, Fault> {
+    u32::try_from(epoch).map_err(|_| Fault::Unencodable {
+        channel,
+        why: format!("epoch {epoch} does not fit the kernel's 32 bits"),
+    })
+}
+
+/// A record as the netlink `iface` nest carries it.
+pub fn iface_of(r: &IfRecord) -> Result<nl::Iface, String> {
+    let name = String::from_utf8(r.name.as_bytes().to_vec())
+        .map_err(|_| format!("interface name {} is not UTF-8", r.name))?;
+    let desc = String::from_utf8(r.description.clone())
+        .map_err(|_| format!("{name}: description is not UTF-8 (a netlink string)"))?;
+    let addrs = r
+        .addrs
+        .iter()
+        .map(|p| match *p {
+            Prefix::V4(a, l) => nl::Addr {
+                address: IpAddr::from(a),
+                prefix_len: l,
+            },
+            Prefix::V6(a, l) => nl::Addr {
+                address: IpAddr::from(a),
+                prefix_len: l,
+            },
+        })
+        .collect();
+    Ok(nl::Iface {
+        admin_up: r.admin_up,
+        mtu: r.mtu,
+        mac: nl::Mac(r.mac),
+        vlan: r.vlan,
+        addrs,
+        desc,
+        section: None,
+        name,
+    })
+}
+
+/// A record the kernel reported, validated by the engine's rules.
+pub fn record_of(i: &nl::Iface) -> Result<IfRecord, String> {
+    let name = IfName::new(i.name.as_bytes()).map_err(|e| format!("record \"{}\": {e}", i.name))?;
+    let mut r = IfRecord::new(name);
+    r.admin_up = i.admin_up;
+    r.mtu = i.mtu;
+    r.mac = i.mac.0;
+    r.vlan = i.vlan;
+    r.addrs = i
+        .addrs
+        .iter()
+        .map(|a| match a.address {
+            IpAddr::V4(v4) => Prefix::V4(v4.octets(), a.prefix_len),
+            IpAddr::V6(v6) => Prefix::V6(v6.octets(), a.prefix_len),
+        })
+        .collect();
+    r.description = i.desc.as_bytes().to_vec();
+    r.canonicalize();
+    r.validate()
+        .map_err(|e| format!("record \"{}\": {e}", i.name))?;
+    Ok(r)
+}
+
+/// The netlink form of an engine update: an `update` for set/del ops, a
+/// section replay for `ReplaceSection` ops. An update mixing both has no
+/// netlink form (the engine never builds one).
+pub fn nl_update(u: &Update) -> Result<NlUpdate, Fault> {
+    let channel = u.channel;
+    let bad = |why: String| Fault::Unencodable { channel, why };
+    let epoch = epoch32(channel, u.epoch)?;
+    let replaces = u
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::ReplaceSection { .. }))
+        .count();
+    if replaces == 0 {
+        let ops = u
+            .ops
+            .iter()
+            .map(|o| match o {
+                Op::Set(r) => iface_of(r).map(nl::Op::Set),
+                Op::Del(n) => String::from_utf8(n.as_bytes().to_vec())
+                    .map(nl::Op::Del)
+                    .map_err(|_| format!("interface name {n} is not UTF-8")),
+                Op::ReplaceSection { .. } => Err("section replace among set/del ops".into()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        return Ok(NlUpdate::Update(nl::Update {
+            channel,
+            epoch,
+            opid: u.opid,
+            cookie: u.cookie,
+            ops,
+        }));
+    }
+    if replaces != u.ops.len() {
+        return Err(bad(format!(
+            "opid {} mixes section replaces with set/del ops",
+            u.opid
+        )));
+    }
+    let mut sections = 0u64;
+    let mut ifaces = Vec::new();
+    for o in &u.ops {
+        if let Op::ReplaceSection { section, records } = o {
+            if *section >= 64 {
+                return Err(bad(format!("section {section} is beyond 63")));
+            }
+            sections |= 1u64 << section;
+            for r in records {
+                ifaces.push(iface_of(r).map_err(bad)?);
+            }
+        }
+    }
+    Ok(NlUpdate::Replay(
+        nl::ReplayBegin {
+            channel,
+            epoch,
+            opid: u.opid,
+            sections,
+        },
+        ifaces,
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Pure conversions: netlink → engine.
+
+/// The engine's reading of a kernel error; `None` when it has no variant
+/// for it. `enoent_is_channel`: whether `ENOENT` can only mean "no such
+/// channel" for this command (not so for replays: "no replay open").
+pub fn kernel_error(e: &nl::KernelError, enoent_is_channel: bool) -> Option<KernelError> {
+    if let Some(register) = e.gap_register() {
+        return Some(KernelError::OutOfOrder { register });
+    }
+    if let Some(owner) = e.fenced_epoch() {
+        return Some(KernelError::Fenced {
+            owner: Epoch::from(owner),
+        });
+    }
+    match e.errno {
+        libc::ENOENT if enoent_is_channel => Some(KernelError::NoChannel),
+        libc::ENOSPC => Some(KernelError::Invalid(TableError::TooManyEntries)),
+        _ => None,
+    }
+}
+
+/// A refusal as a reply, or a [`Fault`] the engine has no reply for.
+fn reject(
+    cmd: &'static str,
+    channel: ChannelId,
+    opid: Opid,
+    e: nl::KernelError,
+    enoent_is_channel: bool,
+) -> Outcome {
+    match kernel_error(&e, enoent_is_channel) {
+        Some(error) => Ok(KernelReply::Reject {
+            channel,
+            opid,
+            error,
+        }),
+        None => Err(Fault::Kernel {
+            cmd,
+            channel,
+            error: e,
+        }),
+    }
+}
+
+/// The reply to update `u` from what `update_batch` said about it.
+pub fn update_reply(u: &Update, r: Result<nl::Ack, nl::KernelError>) -> Outcome {
+    match r {
+        Ok(a) if a.opid == u.opid && a.channel == u.channel => Ok(KernelReply::Ack(Ack {
+            channel: a.channel,
+            // Applied: this update's epoch. Duplicate: the op at the opid
+            // is taken to be this one, sent before (see module docs).
+            epoch: u.epoch,
+            opid: a.opid,
+            cookie: a.cookie,
+        })),
+        Ok(a) => Err(Fault::Malformed {
+            channel: u.channel,
+            why: format!(
+                "ACK for channel {} opid {} answers channel {} opid {}",
+                a.channel, a.opid, u.channel, u.opid
+            ),
+        }),
+        Err(e) => reject("update", u.channel, u.opid, e, true),
+    }
+}
+
+/// The reply to a replay-made update `u` (see [`nl_update`]).
+///
+/// The kernel takes a replay at any opid not below the register; below it
+/// answers the gap error. The engine's rule makes that a duplicate (safe
+/// retransmission: every opid up to the register is applied), so it
+/// becomes a duplicate ACK, as for updates.
+pub fn replay_reply(u: &Update, sections: u64, r: Result<nl::ReplayDone, nl::Error>) -> Outcome {
+    let channel = u.channel;
+    match r {
+        Ok(d) if d.channel == channel && d.opid == u.opid => Ok(KernelReply::Ack(Ack {
+            channel,
+            epoch: u.epoch,
+            opid: d.opid,
+            cookie: d.sections,
+        })),
+        Ok(d) => Err(Fault::Malformed {
+            channel,
+            why: format!(
+                "replay commit for channel {} opid {} answers channel {channel} opid {}",
+                d.channel, d.opid, u.opid
+            ),
+        }),
+        Err(nl::Error::Kernel(e)) => match e.gap_register() {
+            Some(register) if register >= u.opid => Ok(KernelReply::Ack(Ack {
+                channel,
+                epoch: u.epoch,
+                opid: u.opid,
+                cookie: sections,
+            })),
+            _ => reject("replay", channel, u.opid, e, false),
+        },
+        Err(e) => failed("replay", channel, u.opid, e, false),
+    }
+}
+
+/// A `claimed` entry as the engine's reply; `register_epoch` is the
+/// assumed epoch of the op at the register (0 when the register is 0).
+pub fn claimed_reply(c: &nl::Claimed, stream_epoch: Epoch) -> KernelReply {
+    KernelReply::Claimed {
+        channel: c.id,
+        epoch: Epoch::from(c.epoch),
+        register: c.register,
+        register_epoch: if c.register == 0 { 0 } else { stream_epoch },
+    }
+}
+
+/// A `cookies` answer for `(after, register]` as the engine's cookie-log
+/// entries: one per opid, each with the whole OR and the stream epoch.
+pub fn cookies_reply(
+    channel: ChannelId,
+    after: Opid,
+    register: Opid,
+    cookies: nl::Cookies,
+    stream_epoch: Epoch,
+) -> KernelReply {
+    let entries = match cookies {
+        _ if after >= register => Some(Vec::new()),
+        nl::Cookies::LogShort => None,
+        nl::Cookies::Cookie(_) if register - after > COOKIE_RANGE_MAX => None,
+        nl::Cookies::Cookie(cookie) => Some(
+            (after + 1..=register)
+                .map(|opid| CookieEntry {
+                    opid,
+                    epoch: stream_epoch,
+                    cookie,
+                })
+                .collect(),
+        ),
+    };
+    KernelReply::Cookies {
+        channel,
+        after,
+        entries,
+    }
+}
+
+/// A channel's per-section digests, one per section in index order.
+pub fn digests_reply(c: &nl::Channel) -> Outcome {
+    let n = c.sections as usize;
+    let mut digests = vec![0u64; n];
+    let mut seen = vec![false; n];
+    for s in &c.section {
+        let i = s.index as usize;
+        match seen.get_mut(i) {
+            Some(false) => {
+                seen[i] = true;
+                digests[i] = s.digest;
+            }
+            _ => {
+                return Err(Fault::Malformed {
+                    channel: c.id,
+                    why: format!("section {} repeated or beyond {}", s.index, c.sections),
+                })
+            }
+        }
+    }
+    if seen.contains(&false) {
+        return Err(Fault::Malformed {
+            channel: c.id,
+            why: format!("{} of {} section digests", c.section.len(), c.sections),
+        });
+    }
+    Ok(KernelReply::Digests {
+        channel: c.id,
+        register: c.register,
+        digests,
+    })
+}
+
+/// A channel's records as the engine's dump reply.
+pub fn dump_reply(c: &nl::Channel, entries: &[nl::Entry], stream_epoch: Epoch) -> Outcome {
+    let records = entries
+        .iter()
+        .map(|e| {
+            if e.channel != c.id {
+                return Err(format!("record of channel {} in the dump", e.channel));
+            }
+            record_of(&e.iface)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| Fault::Malformed { channel: c.id, why })?;
+    Ok(KernelReply::Dump {
+        channel: c.id,
+        register: c.register,
+        register_epoch: if c.register == 0 { 0 } else { stream_epoch },
+        records,
+    })
+}
+
+/// An `ack-ntf` from the `acks` multicast group (the direct ACK path) as
+/// the engine's ACK, with the stream epoch the standby follows.
+pub fn ack_from_ntf(a: &nl::Ack, stream_epoch: Epoch) -> Ack {
+    Ack {
+        channel: a.channel,
+        epoch: stream_epoch,
+        opid: a.opid,
+        cookie: a.cookie,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Execution.
+
+/// The kernel calls the adapter makes: [`nl::Client`] in the daemon.
+pub trait Port {
+    /// `update`, pipelined.
+    fn update_batch(
+        &mut self,
+        updates: &[nl::Update],
+    ) -> Result<Vec<Result<nl::Ack, nl::KernelError>>, nl::Error>;
+    /// `claim` of the given channels.
+    fn claim(&mut self, epoch: u32, ids: &[ChannelId]) -> Result<Vec<nl::Claimed>, nl::Error>;
+    /// `cookies`.
+    fn cookies(&mut self, channel: ChannelId, after: Opid) -> Result<nl::Cookies, nl::Error>;
+    /// `channel-get` (do).
+    fn channel(&mut self, id: ChannelId) -> Result<nl::Channel, nl::Error>;
+    /// `entry-get` dump of one channel.
+    fn entries(&mut self, channel: ChannelId) -> Result<Vec<nl::Entry>, nl::Error>;
+    /// A whole section replay.
+    fn replay(
+        &mut self,
+        begin: &nl::ReplayBegin,
+        ifaces: &[nl::Iface],
+    ) -> Result<nl::ReplayDone, nl::Error>;
+}
+
+impl Port for nl::Client {
+    fn update_batch(
+        &mut self,
+        updates: &[nl::Update],
+    ) -> Result<Vec<Result<nl::Ack, nl::KernelError>>, nl::Error> {
+        nl::Client::update_batch(self, updates)
+    }
+
+    fn claim(&mut self, epoch: u32, ids: &[ChannelId]) -> Result<Vec<nl::Claimed>, nl::Error> {
+        nl::Client::claim(self, epoch, &nl::ClaimTarget::Ids(ids.to_vec()))
+    }
+
+    fn cookies(&mut self, channel: ChannelId, after: Opid) -> Result<nl::Cookies, nl::Error> {
+        nl::Client::cookies(self, channel, after)
+    }
+
+    fn channel(&mut self, id: ChannelId) -> Result<nl::Channel, nl::Error> {
+        nl::Client::channel(self, id)
+    }
+
+    fn entries(&mut self, channel: ChannelId) -> Result<Vec<nl::Entry>, nl::Error> {
+        nl::Client::entries(
+            self,
+            &nl::EntryFilter {
+                channel: Some(channel),
+                section: None,
+            },
+        )
+    }
+
+    fn replay(
+        &mut self,
+        begin: &nl::ReplayBegin,
+        ifaces: &[nl::Iface],
+    ) -> Result<nl::ReplayDone, nl::Error> {
+        nl::Client::replay(self, begin, ifaces)
+    }
+}
+
+/// Runs the engine's kernel commands through a [`Port`].
+pub struct KernelAdapter<P> {
+    port: P,
+    stream_epoch: Epoch,
+    max_batch: usize,
+}
+
+impl<P: Port> KernelAdapter<P> {
+    /// An adapter sending at most `max_batch` updates per batch (at least 1).
+    pub fn new(port: P, max_batch: usize) -> Self {
+        KernelAdapter {
+            port,
+            stream_epoch: 0,
+            max_batch: max_batch.max(1),
+        }
+    }
+
+    /// The epoch assumed for ops the kernel reports without one (see the
+    /// module docs): the epoch of the stream this node followed.
+    pub fn set_stream_epoch(&mut self, epoch: Epoch) {
+        self.stream_epoch = epoch;
+    }
+
+    /// The port (for calls outside the engine's commands).
+    pub fn port_mut(&mut self) -> &mut P {
+        &mut self.port
+    }
+
+    /// Executes `cmds` in order; one outcome per command, in order.
+    pub fn execute(&mut self, cmds: &[KernelCmd]) -> Vec<Outcome> {
+        let mut out = Vec::with_capacity(cmds.len());
+        let mut i = 0;
+        while i < cmds.len() {
+            let run = match &cmds[i] {
+                KernelCmd::Update(u) if is_plain(u) => {
+                    let n = cmds[i..]
+                        .iter()
+                        .take(self.max_batch)
+                        .take_while(|c| matches!(c, KernelCmd::Update(u) if is_plain(u)))
+                        .count();
+                    self.updates(&cmds[i..i + n], &mut out);
+                    n
+                }
+                KernelCmd::Update(u) => {
+                    out.push(self.replay(u));
+                    1
+                }
+                KernelCmd::Claim { epoch, .. } => {
+                    let n = cmds[i..]
+                        .iter()
+                        .take_while(
+                            |c| matches!(c, KernelCmd::Claim { epoch: e, .. } if e == epoch),
+                        )
+                        .count();
+                    self.claims(&cmds[i..i + n], *epoch, &mut out);
+                    n
+                }
+                KernelCmd::Cookies { channel, after } => {
+                    out.push(self.cookies(*channel, *after));
+                    1
+                }
+                KernelCmd::Dump { channel } => {
+                    out.push(self.dump(*channel));
+                    1
+                }
+                KernelCmd::Digests { channel } => {
+                    out.push(self.digests(*channel));
+                    1
+                }
+            };
+            i += run;
+        }
+        out
+    }
+
+    fn updates(&mut self, cmds: &[KernelCmd], out: &mut Vec<Outcome>) {
+        // Encode all; the encodable ones go in one batch, the others fault
+        // in place (the kernel then reports a gap for the ones after).
+        let mut slots: Vec<Option<Outcome>> = Vec::with_capacity(cmds.len());
+        let mut sent: Vec<(usize, &Update)> = Vec::new();
+        let mut batch = Vec::new();
+        for cmd in cmds {
+            let KernelCmd::Update(u) = cmd else { continue };
+            match nl_update(u) {
+                Ok(NlUpdate::Update(n)) => {
+                    sent.push((slots.len(), u));
+                    batch.push(n);
+                    slots.push(None);
+                }
+                Ok(NlUpdate::Replay(..)) => slots.push(Some(Err(Fault::Unencodable {
+                    channel: u.channel,
+                    why: "section replace in a run of plain updates".into(),
+                }))),
+                Err(f) => slots.push(Some(Err(f))),
+            }
+        }
+        if !batch.is_empty() {
+            let answers = self.port.update_batch(&batch);
+            let shared = match &answers {
+                Ok(r) if r.len() != sent.len() => {
+                    Some(format!("{} answers to {} updates", r.len(), sent.len()))
+                }
+                _ => None,
+            };
+            match (answers, shared) {
+                (Ok(results), None) => {
+                    for ((slot, u), r) in sent.into_iter().zip(results) {
+                        slots[slot] = Some(update_reply(u, r));
+                    }
+                }
+                (Ok(_), Some(why)) => {
+                    for (slot, u) in sent {
+                        slots[slot] = Some(Err(Fault::Malformed {
+                            channel: u.channel,
+                            why: why.clone(),
+                        }));
+                    }
+                }
+                (Err(e), _) => {
+                    let e = Arc::new(e);
+                    for (slot, u) in sent {
+                        slots[slot] = Some(Err(Fault::Io {
+                            channel: u.channel,
+                            error: e.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+        out.extend(slots.into_iter().flatten());
+    }
+
+    fn replay(&mut self, u: &Update) -> Outcome {
+        match nl_update(u)? {
+            NlUpdate::Replay(begin, ifaces) => {
+                let r = self.port.replay(&begin, &ifaces);
+                replay_reply(u, begin.sections, r)
+            }
+            NlUpdate::Update(_) => Err(Fault::Unencodable {
+                channel: u.channel,
+                why: "plain update taken for a replay".into(),
+            }),
+        }
+    }
+
+    fn claims(&mut self, cmds: &[KernelCmd], epoch: Epoch, out: &mut Vec<Outcome>) {
+        let ids: Vec<ChannelId> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                KernelCmd::Claim { channel, .. } => Some(*channel),
+                _ => None,
+            })
+            .collect();
+        let Some(&first) = ids.first() else { return };
+        let e32 = match epoch32(first, epoch) {
+            Ok(e) => e,
+            Err(_) => {
+                for &id in &ids {
+                    out.push(Err(Fault::Unencodable {
+                        channel: id,
+                        why: format!("epoch {epoch} does not fit the kernel's 32 bits"),
+                    }));
+                }
+                return;
+            }
+        };
+        match self.port.claim(e32, &ids) {
+            Ok(claimed) => {
+                for &id in &ids {
+                    out.push(match claimed.iter().find(|c| c.id == id) {
+                        Some(c) => Ok(claimed_reply(c, self.stream_epoch)),
+                        None => Err(Fault::Malformed {
+                            channel: id,
+                            why: "claim reply lacks the channel".into(),
+                        }),
+                    });
+                }
+            }
+            // All or nothing in the kernel: ask one by one to learn which
+            // channel refused (fenced, absent) and take the others.
+            Err(nl::Error::Kernel(_)) if ids.len() > 1 => {
+                for &id in &ids {
+                    self.claims(&[KernelCmd::Claim { channel: id, epoch }], epoch, out);
+                }
+            }
+            Err(e @ nl::Error::Kernel(_)) => out.push(failed("claim", first, 0, e, true)),
+            Err(e) => {
+                let e = Arc::new(e);
+                for &id in &ids {
+                    out.push(Err(Fault::Io {
+                        channel: id,
+                        error: e.clone(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// `channel-get`; on failure, the command's outcome.
+    fn read_channel(&mut self, id: ChannelId) -> Result<nl::Channel, Outcome> {
+        self.port
+            .channel(id)
+            .map_err(|e| failed("channel-get", id, 0, e, true))
+    }
+
+    fn cookies(&mut self, channel: ChannelId, after: Opid) -> Outcome {
+        let register = match self.read_channel(channel) {
+            Ok(c) => c.register,
+            Err(o) => return o,
+        };
+        match self.port.cookies(channel, after) {
+            Ok(c) => Ok(cookies_reply(
+                channel,
+                after,
+                register,
+                c,
+                self.stream_epoch,
+            )),
+            Err(e) => failed("cookies", channel, 0, e, true),
+        }
+    }
+
+    fn digests(&mut self, channel: ChannelId) -> Outcome {
+        match self.read_channel(channel) {
+            Ok(c) => digests_reply(&c),
+            Err(o) => o,
+        }
+    }
+
+    fn dump(&mut self, channel: ChannelId) -> Outcome {
+        let before = match self.read_channel(channel) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let entries = match self.port.entries(channel) {
+            Ok(e) => e,
+            Err(e) => return failed("entry-get", channel, 0, e, true),
+        };
+        let after = match self.read_channel(channel) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        if after.register != before.register {
+            return Err(Fault::Malformed {
+                channel,
+                why: format!(
+                    "register moved from {} to {} during the dump",
+                    before.register, after.register
+                ),
+            });
+        }
+        dump_reply(&before, &entries, self.stream_epoch)
+    }
+}
+
+fn is_plain(u: &Update) -> bool {
+    !u.ops.iter().any(|o| matches!(o, Op::ReplaceSection { .. }))
+}
+
+/// The outcome of a call that failed: a reply if the engine has one for
+/// the kernel's refusal, else a fault.
+fn failed(
+    cmd: &'static str,
+    channel: ChannelId,
+    opid: Opid,
+    e: nl::Error,
+    enoent_is_channel: bool,
+) -> Outcome {
+    match e {
+        nl::Error::Kernel(k) => reject(cmd, channel, opid, k, enoent_is_channel),
+        e => Err(Fault::Io {
+            channel,
+            error: Arc::new(e),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;
