@@ -258,10 +258,9 @@ impl Channel {
         }
     }
 
-    /// Opens a replay of the sections in `mask` for `owner`.
-    pub(crate) fn replay_begin(&mut self, owner: Owner, epoch: u32, opid: u64, mask: u64) -> HResult<()> {
-        self.check_epoch(epoch)?;
-        self.check_no_live_replay(epoch)?;
+    /// A replay installs the state as of its opid: never older than the
+    /// register.
+    fn check_replay_opid(&self, opid: u64) -> HResult<()> {
         if opid < self.register {
             return Err(fail!(
                 crate::error::EPROTO(),
@@ -272,6 +271,14 @@ impl Channel {
             )
             .cookie_u64(self.register));
         }
+        Ok(())
+    }
+
+    /// Opens a replay of the sections in `mask` for `owner`.
+    pub(crate) fn replay_begin(&mut self, owner: Owner, epoch: u32, opid: u64, mask: u64) -> HResult<()> {
+        self.check_epoch(epoch)?;
+        self.check_no_live_replay(epoch)?;
+        self.check_replay_opid(opid)?;
         let all = if self.nsections == 64 {
             u64::MAX
         } else {
@@ -317,18 +324,15 @@ impl Channel {
         max_entries: u32,
     ) -> HResult<()> {
         // Records of the sections not being replaced stay; they count too.
-        let sections = &self.sections;
-        let st = match &mut self.replay {
-            Some(s) if s.owner == owner => s,
-            Some(_) => return Err(fail!(EBUSY, Busy, "the open replay belongs to another socket")),
-            None => return Err(fail!(ENOENT, Noent, "no replay is open on this channel")),
-        };
-        let kept: u32 = sections
+        let mask = self.staging_of(owner)?.mask;
+        let kept: u32 = self
+            .sections
             .iter()
             .enumerate()
-            .filter(|(i, _)| st.mask & (1u64 << i) == 0)
+            .filter(|(i, _)| mask & (1u64 << i) == 0)
             .map(|(_, s)| s.count)
             .sum();
+        let st = self.staging_of(owner)?;
         for (i, (section, name, _, _, offset)) in records.iter().enumerate() {
             if st.mask & (1u64 << section) == 0 {
                 return Err(fail!(
@@ -373,16 +377,9 @@ impl Channel {
             self.replay = None;
             return Err(e);
         }
-        if opid < self.register {
+        if let Err(e) = self.check_replay_opid(opid) {
             self.replay = None;
-            return Err(fail!(
-                crate::error::EPROTO(),
-                Gap,
-                "replay opid {} is below the register {}",
-                opid,
-                self.register
-            )
-            .cookie_u64(self.register));
+            return Err(e);
         }
         let Some(mut st) = self.replay.take() else {
             return Err(fail!(ENOENT, Noent, "no replay is open on this channel"));
