@@ -69,7 +69,6 @@ pub(crate) struct RawAck {
     duplicate: u8,
     opid: u64,
     cookie: u64,
-    ops: u64,
 }
 
 /// Twin of `struct hasync_iface_view`.
@@ -138,7 +137,7 @@ pub(crate) struct RawEmit {
 static_assert!(core::mem::size_of::<RawParams>() == 12);
 static_assert!(core::mem::size_of::<RawInfo>() == 40);
 static_assert!(core::mem::size_of::<RawErr>() == 96);
-static_assert!(core::mem::size_of::<RawAck>() == 32);
+static_assert!(core::mem::size_of::<RawAck>() == 24);
 static_assert!(core::mem::size_of::<Addr>() == 18);
 static_assert!(core::mem::size_of::<RawIfaceView>() == 64);
 static_assert!(core::mem::size_of::<RawChannelView>() == 64);
@@ -502,7 +501,6 @@ pub(crate) unsafe extern "C" fn hasync_rs_update(
             duplicate: u8::from(applied.duplicate),
             opid: applied.opid,
             cookie: applied.cookie,
-            ops: changed.len() as u64,
         };
         // SAFETY: `ack` is valid for writes (function contract).
         unsafe { ack.write(raw) };
@@ -646,7 +644,6 @@ pub(crate) unsafe extern "C" fn hasync_rs_replay_commit(
             duplicate: 0,
             opid,
             cookie: mask,
-            ops: 0,
         };
         // SAFETY: `ack` is valid for writes (function contract).
         unsafe { ack.write(raw) };

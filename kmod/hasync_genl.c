@@ -303,7 +303,7 @@ static void hasync_publish_ack(const struct hasync_ack *ack)
 	genlmsg_multicast(&hasync_nl_family, skb, 0, HASYNC_NLGRP_ACKS, GFP_KERNEL);
 }
 
-static int hasync_reply_ack(struct genl_info *info, u8 cmd, const struct hasync_ack *ack)
+static int hasync_reply_ack(struct genl_info *info, const struct hasync_ack *ack)
 {
 	struct sk_buff *skb = genlmsg_new(hasync_ack_size(), GFP_KERNEL);
 	void *hdr;
@@ -451,7 +451,7 @@ int hasync_nl_update_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!ack.duplicate)
 		hasync_publish_ack(&ack);
 	return hasync_finish(info, HASYNC_CMD_UPDATE,
-			     hasync_reply_ack(info, HASYNC_CMD_UPDATE, &ack), &e);
+			     hasync_reply_ack(info, &ack), &e);
 }
 
 int hasync_nl_claim_doit(struct sk_buff *skb, struct genl_info *info)

@@ -50,7 +50,6 @@ struct hasync_ack {
 	u8 duplicate;
 	u64 opid;
 	u64 cookie;
-	u64 ops;		/* ops applied, for the counters */
 };
 
 /* Layout shared with Rust's `record::Addr`. */
@@ -133,7 +132,7 @@ struct hasync_claimed {
 static_assert(sizeof(struct hasync_params) == 12);
 static_assert(sizeof(struct hasync_info) == 40);
 static_assert(sizeof(struct hasync_err) == 96);
-static_assert(sizeof(struct hasync_ack) == 32);
+static_assert(sizeof(struct hasync_ack) == 24);
 static_assert(sizeof(struct hasync_addr) == 18);
 static_assert(sizeof(struct hasync_iface_view) == 64);
 static_assert(sizeof(struct hasync_channel_view) == 64);

@@ -30,7 +30,7 @@ mod stats;
 #[path = "../userspace/hasync-nl/src/generated.rs"]
 mod uapi;
 
-/// The module version, NUL-terminated for the C glue.
+/// The module version, reported by `info` (NUL-terminated for the C glue).
 pub(crate) const VERSION_C: &CStr = kernel::c_str!("0.1.0");
 
 module! {
@@ -52,7 +52,7 @@ impl kernel::Module for HasyncModule {
         glue::register_family(&state)?;
         pr_info!(
             "version {} loaded (channels <= {}, entries <= {}, cookie log {})\n",
-            state::VERSION,
+            VERSION_C,
             params.max_channels,
             params.max_entries,
             params.cookie_log_len

@@ -23,8 +23,6 @@ use crate::record::Name;
 use crate::stats::Stats;
 use crate::uapi::{attr, ErrClass};
 
-/// Module version, reported by `info`.
-pub(crate) const VERSION: &str = "0.1.0";
 /// Version of the netlink protocol in `hasync.yaml`.
 pub(crate) const PROTO_VERSION: u32 = 1;
 /// A channel's sections are the bits of a u64 cookie.
