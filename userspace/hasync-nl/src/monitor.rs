@@ -142,6 +142,15 @@ impl Monitor {
     }
 }
 
+impl Monitor {
+    /// An event already received and decoded, without reading the socket:
+    /// after [`Monitor::next_event`] returned (the socket was readable),
+    /// drain the rest of that read with this before polling again.
+    pub fn buffered_event(&mut self) -> Option<Result<Event, Error>> {
+        self.pending.pop_front()
+    }
+}
+
 impl Iterator for Monitor {
     type Item = Result<Event, Error>;
 

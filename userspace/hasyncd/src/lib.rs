@@ -5,9 +5,16 @@
 //! |---|---|
 //! | [`config`] | the TOML file plus flag overrides, every rule, named refusals |
 //! | [`kernel`] | the engine's kernel commands and replies ↔ `hasync-nl` |
-//!
-//! The replication loop (TIPC transport, topology subscriptions, takeover,
-//! control API) is not written yet.
+//! | [`conn`] | a nonblocking TIPC connection with an outgoing queue |
+//! | [`handshake`] | the first frame on a replication connection |
+//! | [`report`] | the takeover report |
+//! | [`fault`] | fault-injection points for the end-to-end tests |
+//! | [`daemon`] | the poll loop: roles, takeover, control API |
 
 pub mod config;
+pub mod conn;
+pub mod daemon;
+pub mod fault;
+pub mod handshake;
 pub mod kernel;
+pub mod report;

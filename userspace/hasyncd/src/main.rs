@@ -1,12 +1,8 @@
 //! `hasyncd`: the hasync replication daemon.
 //!
-//! This version reads and validates its configuration (`--check-config`
-//! prints the effective one) and sets up logging; the replication loop
-//! (TIPC transport, takeover, control API) is not written yet, and the
-//! daemon says so rather than pretend to run.
-//!
-//! The work is in the library half: `hasyncd::config` (file + flags, every
-//! rule), `hasyncd::kernel` (engine kernel commands ↔ `hasync-nl`).
+//! Reads and validates its configuration (`--check-config` prints the
+//! effective one), sets up logging and runs the daemon loop until SIGTERM.
+//! The work is in the library half (`hasyncd::daemon` and friends).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -15,11 +11,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use hasyncd::config::{Config, ConfigError, Overrides};
+use hasyncd::daemon::Daemon;
+use hasyncd::fault::Faults;
 
 /// Exit status of a refused configuration.
 const EXIT_CONFIG: u8 = 1;
-/// Exit status of what this version cannot do yet (and of usage errors).
-const EXIT_UNIMPLEMENTED: u8 = 2;
+/// Exit status when the daemon cannot start or stops on an error.
+const EXIT_RUNTIME: u8 = 3;
 
 /// hasync replication daemon: keeps a standby control plane hot and takes
 /// over without relearning state.
@@ -122,8 +120,21 @@ fn main() -> ExitCode {
         trailing = %cfg.trailing,
         "configuration accepted"
     );
-    eprintln!("hasyncd: not implemented yet: the replication loop (use --check-config FILE to validate a configuration)");
-    ExitCode::from(EXIT_UNIMPLEMENTED)
+    let faults = match Faults::from_env() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("hasyncd: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match Daemon::new(cfg, faults).and_then(Daemon::run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "hasyncd stopped");
+            eprintln!("hasyncd: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
 }
 
 fn check_config(cli: &Cli, path: &PathBuf) -> ExitCode {

@@ -1,0 +1,106 @@
+//! A blocking control API client over one TIPC connection.
+
+use std::time::Duration;
+
+use hasync_tipc::{SeqPacketStream, ServiceAddr, TIPC_MAX_USER_MSG_SIZE};
+
+use crate::proto::{Request, RequestFrame, Response, ResponseFrame};
+use crate::service::Services;
+
+/// Why a call failed (a refusal by the daemon is not an error here: it is
+/// a [`Response::Error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nobody publishes the service.
+    #[error("no hasyncd {what} is reachable (TIPC service {service}): {source}")]
+    Unreachable {
+        /// `primary` or `daemon on this node`.
+        what: &'static str,
+        /// The service name.
+        service: ServiceAddr,
+        /// The connect error.
+        source: hasync_tipc::Error,
+    },
+    /// The connection failed mid-call: whether a change took effect is
+    /// unknown.
+    #[error("connection to hasyncd lost: {0}")]
+    Io(#[from] hasync_tipc::Error),
+    /// The daemon closed the connection before answering.
+    #[error("hasyncd closed the connection before answering")]
+    Closed,
+    /// The daemon sent something that is not a response frame.
+    #[error("malformed reply from hasyncd: {0}")]
+    Malformed(String),
+}
+
+/// One connection to a daemon.
+#[derive(Debug)]
+pub struct Client {
+    stream: SeqPacketStream,
+    next_id: u64,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Connect to the primary's control service.
+    pub fn primary(services: Services, timeout: Duration) -> Result<Self, ClientError> {
+        Self::connect(services.control(), "primary", timeout)
+    }
+
+    /// Connect to the daemon on this node (status).
+    pub fn local(services: Services, timeout: Duration) -> Result<Self, ClientError> {
+        Self::connect(services.local(), "daemon on this node", timeout)
+    }
+
+    fn connect(
+        service: ServiceAddr,
+        what: &'static str,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let stream = SeqPacketStream::connect_timeout(service, timeout).map_err(|source| {
+            ClientError::Unreachable {
+                what,
+                service,
+                source,
+            }
+        })?;
+        Ok(Client {
+            stream,
+            next_id: 1,
+            buf: vec![0; TIPC_MAX_USER_MSG_SIZE],
+        })
+    }
+
+    /// The underlying socket (to poll it when pipelining).
+    pub fn stream(&self) -> &SeqPacketStream {
+        &self.stream
+    }
+
+    /// Send a request without waiting; returns its id.
+    pub fn send(&mut self, body: Request) -> Result<u64, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stream.send(&RequestFrame { id, body }.encode())?;
+        Ok(id)
+    }
+
+    /// Wait for the next reply (any id).
+    pub fn recv(&mut self) -> Result<ResponseFrame, ClientError> {
+        let n = self.stream.recv(&mut self.buf)?;
+        if n == 0 {
+            return Err(ClientError::Closed);
+        }
+        ResponseFrame::decode(&self.buf[..n]).map_err(ClientError::Malformed)
+    }
+
+    /// Send one request and wait for its reply.
+    pub fn call(&mut self, body: Request) -> Result<Response, ClientError> {
+        let id = self.send(body)?;
+        loop {
+            let r = self.recv()?;
+            if r.id == id {
+                return Ok(r.body);
+            }
+        }
+    }
+}

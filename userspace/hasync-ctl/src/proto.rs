@@ -1,0 +1,412 @@
+//! Control API frames. Every struct refuses unknown fields: a request the
+//! daemon does not fully understand is refused, never half-applied.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest frame either side sends or accepts (TIPC's message limit is
+/// 66 000 bytes).
+pub const FRAME_MAX: usize = 65_000;
+
+/// Client → daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFrame {
+    /// Echoed in the reply.
+    pub id: u64,
+    /// What is asked.
+    pub body: Request,
+}
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    /// Create or change an interface record (primary only).
+    Set(SetIface),
+    /// Delete an interface record (primary only).
+    Del(DelIface),
+    /// The daemon's role, peers, channels and last takeover report.
+    Status,
+    /// Hand the primary role to a hot standby without replay (primary only).
+    Switchover,
+    /// Compare the primary's per-section digests with the kernel's and the
+    /// standbys'; mismatched sections are repaired (primary only).
+    Audit(AuditRequest),
+}
+
+/// `hasync iface set`: fields left out keep their current value (or the
+/// default for a new record: down, MTU 1500, zero MAC, untagged, no
+/// addresses, no description).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetIface {
+    /// Interface name (the key), 1 to 15 bytes.
+    pub name: String,
+    /// Channel; default: the channel that holds `name`, else the lowest
+    /// configured channel id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<u32>,
+    /// Administratively up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<bool>,
+    /// MTU, 68 to 65535.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// MAC address, `aa:bb:cc:dd:ee:ff`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// VLAN id, 0 to 4094.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    /// Replaces the address list: `ADDR[/LEN]` each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addrs: Option<Vec<String>>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `hasync iface del`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelIface {
+    /// Interface name.
+    pub name: String,
+    /// Channel; default: the channel that holds `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<u32>,
+}
+
+/// `hasync audit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRequest {
+    /// One channel; default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<u32>,
+}
+
+/// Daemon → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseFrame {
+    /// The request's id (0 when the request could not be parsed).
+    pub id: u64,
+    /// The answer.
+    pub body: Response,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Response {
+    /// A change is durable: the kernel applied it as `opid` and every hot
+    /// standby holds it.
+    Confirmed(Confirmed),
+    /// Status.
+    Status(Box<Status>),
+    /// Switchover started: the named standby is taking over.
+    Switchover(SwitchoverReply),
+    /// Audit result.
+    Audit(AuditReply),
+    /// Refused; nothing changed.
+    Error(CtlError),
+}
+
+/// A confirmed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmed {
+    /// Channel.
+    pub channel: u32,
+    /// Opid the change was applied as.
+    pub opid: u64,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtlError {
+    /// Machine-readable reason.
+    pub kind: ErrorKind,
+    /// Human-readable detail (the kernel's extack message when it refused).
+    pub message: String,
+    /// The primary's node name when this daemon is not the primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+}
+
+/// Machine-readable refusal reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The frame did not parse or broke a rule of this API.
+    BadRequest,
+    /// A field value is out of range or malformed.
+    Invalid,
+    /// No such channel (or no such interface for `del`).
+    NotFound,
+    /// This daemon is not the primary.
+    NotPrimary,
+    /// Too many requests in flight: retry later.
+    Busy,
+    /// The kernel refused the change (message: its errno and extack).
+    Kernel,
+    /// A newer primary fenced this one; the change was not applied.
+    Deposed,
+    /// The daemon is handing over or shutting down.
+    ShuttingDown,
+    /// No hot standby to hand over to.
+    NoStandby,
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            ErrorKind::BadRequest => "bad request",
+            ErrorKind::Invalid => "invalid argument",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::NotPrimary => "not the primary",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Kernel => "refused by the kernel",
+            ErrorKind::Deposed => "deposed by a newer primary",
+            ErrorKind::ShuttingDown => "shutting down",
+            ErrorKind::NoStandby => "no hot standby",
+        };
+        f.write_str(s)
+    }
+}
+
+/// `hasync status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    /// This daemon's node name.
+    pub node: String,
+    /// `primary`, `standby`, `taking-over` or `deposed`.
+    pub role: String,
+    /// Epoch of the stream this daemon leads or follows (0: none yet).
+    pub epoch: u64,
+    /// `forward`, `direct` or `both`.
+    pub ack_path: String,
+    /// Standby: `hot`, `syncing` or `cold` (the least synced channel);
+    /// primary: `hot` when every peer is hot on every channel, else the
+    /// least synced peer's state, `alone` without peers.
+    pub sync: String,
+    /// Primary: the attached standbys; standby: the primary.
+    pub peers: Vec<PeerStatus>,
+    /// Updates not yet released (primary) or waiting for their ACK
+    /// (standby), all channels.
+    pub pending: u64,
+    /// Primary: assigned minus kernel-ACKed opids; standby: ACKed minus
+    /// applied, summed over channels.
+    pub lag: u64,
+    /// Per channel.
+    pub channels: Vec<ChannelStatus>,
+    /// The last takeover this daemon performed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_takeover: Option<TakeoverReport>,
+}
+
+/// A peer daemon as seen from this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerStatus {
+    /// Node name.
+    pub node: String,
+    /// `hot`, `syncing` or `cold` (as far as this daemon knows).
+    pub state: String,
+    /// Primary: lowest receipt watermark lag over channels.
+    pub lag: u64,
+}
+
+/// One channel in `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelStatus {
+    /// Channel id.
+    pub id: u32,
+    /// `hot`, `syncing` or `cold` (standby); `primary` on the primary.
+    pub mode: String,
+    /// Primary: last assigned opid; standby: applied opid.
+    pub opid: u64,
+    /// Highest kernel ACK seen.
+    pub acked: u64,
+    /// Pending updates (see [`Status::pending`]).
+    pub pending: u64,
+    /// Records held.
+    pub records: u64,
+    /// Per-section digests of the table this daemon holds (compare with
+    /// `hasync channel show`).
+    pub digests: Vec<u64>,
+}
+
+/// What a takeover did (seed 001 FIG. 6), logged and kept for `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeoverReport {
+    /// The node that took over.
+    pub node: String,
+    /// Why: `primary lost`, `switchover`, `start`.
+    pub reason: String,
+    /// New epoch.
+    pub epoch: u64,
+    /// Epoch of the stream followed before.
+    pub previous_epoch: u64,
+    /// Milliseconds from the last frame received from the old primary to
+    /// the loss being noticed (0 for a start or a switchover).
+    pub detection_ms: f64,
+    /// Milliseconds from noticing the loss to being primary with every
+    /// replayed update ACKed by the kernel.
+    pub total_ms: f64,
+    /// Channels in total.
+    pub channels_total: u32,
+    /// Channels that needed nothing.
+    pub channels_in_sync: u32,
+    /// Entries (records) sent in section replays.
+    pub entries_replayed: u64,
+    /// Out-of-sync channels only.
+    pub channels: Vec<ChannelReport>,
+}
+
+/// One out-of-sync channel in a takeover report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelReport {
+    /// Channel.
+    pub channel: u32,
+    /// Kernel register at the claim.
+    pub register: u64,
+    /// Pending updates the kernel had applied (ACKs lost): applied locally.
+    pub applied_from_pending: u64,
+    /// Trailing updates sent to the kernel again.
+    pub replayed_ops: u64,
+    /// Pending updates dropped (trailing policy, or after a gap).
+    pub discarded: u64,
+    /// Sections replayed from the standby's table (bit mask).
+    pub replayed_sections: u64,
+    /// Entries those sections held.
+    pub replayed_entries: u64,
+    /// The cookie log did not reach back: every section replayed.
+    pub whole_channel: bool,
+    /// No standby state: the table was relearned from the kernel.
+    pub relearned: bool,
+}
+
+/// `hasync switchover`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchoverReply {
+    /// The standby taking over.
+    pub to: String,
+}
+
+/// `hasync audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditReply {
+    /// Per audited channel.
+    pub channels: Vec<AuditChannel>,
+}
+
+/// One channel's audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditChannel {
+    /// Channel.
+    pub channel: u32,
+    /// Opid compared at.
+    pub opid: u64,
+    /// Sections where the kernel differs from the primary (bit mask); they
+    /// are being repaired.
+    pub kernel_mismatch: u64,
+    /// The kernel was not at the primary's opid (updates in flight): not
+    /// compared.
+    pub kernel_skipped: bool,
+    /// Standbys asked to compare (they report back to the primary, which
+    /// repairs what differs).
+    pub standbys_asked: u32,
+}
+
+impl RequestFrame {
+    /// Encode (never fails for these types).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decode, refusing frames over [`FRAME_MAX`].
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        decode(b)
+    }
+}
+
+impl ResponseFrame {
+    /// Encode (never fails for these types).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decode, refusing frames over [`FRAME_MAX`].
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
+        decode(b)
+    }
+
+    /// An error reply.
+    pub fn error(id: u64, kind: ErrorKind, message: impl Into<String>) -> Self {
+        ResponseFrame {
+            id,
+            body: Response::Error(CtlError {
+                kind,
+                message: message.into(),
+                primary: None,
+            }),
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, String> {
+    if b.len() > FRAME_MAX {
+        return Err(format!("frame of {} bytes exceeds {FRAME_MAX}", b.len()));
+    }
+    serde_json::from_slice(b).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_roundtrip_and_shape() {
+        let r = RequestFrame {
+            id: 7,
+            body: Request::Set(SetIface {
+                name: "eth0".into(),
+                mtu: Some(1400),
+                ..SetIface::default()
+            }),
+        };
+        let b = r.encode();
+        assert_eq!(
+            std::str::from_utf8(&b).expect("utf8"),
+            r#"{"id":7,"body":{"set":{"name":"eth0","mtu":1400}}}"#
+        );
+        assert_eq!(RequestFrame::decode(&b), Ok(r));
+        let s = RequestFrame::decode(br#"{"id":1,"body":"status"}"#).expect("status");
+        assert_eq!(s.body, Request::Status);
+    }
+
+    #[test]
+    fn unknown_fields_and_garbage_are_refused() {
+        for bad in [
+            &br#"{"id":1,"body":{"set":{"name":"x","colour":1}}}"#[..],
+            br#"{"id":1,"body":"reboot"}"#,
+            br#"{"id":1}"#,
+            b"\xff\x00",
+            b"",
+            br#"{"id":-1,"body":"status"}"#,
+        ] {
+            assert!(RequestFrame::decode(bad).is_err(), "{bad:?}");
+        }
+        assert!(RequestFrame::decode(&vec![b' '; FRAME_MAX + 1]).is_err());
+    }
+}

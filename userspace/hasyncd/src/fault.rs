@@ -1,0 +1,144 @@
+//! Fault injection for the end-to-end tests: kill the daemon with SIGKILL
+//! at a chosen moment of the replication protocol.
+//!
+//! Compiled in only with the `fault-injection` feature (the test build,
+//! `target/release/hasyncd-fault`); without it every hook is a constant
+//! `false` the optimiser removes. Armed by the environment:
+//!
+//! ```text
+//! HASYNCD_FAULT=POINT[@N]     die at the N-th time POINT is reached (default 1)
+//! ```
+//!
+//! An unknown point is refused at start-up, so a typo cannot turn a fault
+//! test into a plain run.
+
+/// Where the daemon can be stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    /// Primary: an update batch reached the kernel, the standby has not
+    /// been sent it yet.
+    AfterKernelSend,
+    /// Primary: an update was sent to the standby, the kernel has not
+    /// been sent it yet.
+    AfterStandbySend,
+    /// Primary: the kernel ACKed, the ACK was not forwarded yet.
+    BeforeAckForward,
+    /// New primary: part of the takeover replay reached the kernel.
+    MidReplay,
+    /// Primary: a bulk-sync chunk was sent, the sync is not complete.
+    MidBulkSync,
+}
+
+impl Point {
+    /// Every point with its name.
+    pub const ALL: [(Point, &'static str); 5] = [
+        (Point::AfterKernelSend, "after-kernel-send"),
+        (Point::AfterStandbySend, "after-standby-send"),
+        (Point::BeforeAckForward, "before-ack-forward"),
+        (Point::MidReplay, "mid-replay"),
+        (Point::MidBulkSync, "mid-bulk-sync"),
+    ];
+
+    /// The point's name.
+    pub fn name(self) -> &'static str {
+        Point::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("?", |(_, n)| n)
+    }
+}
+
+/// The armed fault, if any.
+#[derive(Debug, Default)]
+pub struct Faults {
+    armed: Option<(Point, u64)>,
+    hits: u64,
+}
+
+impl Faults {
+    /// Parse `HASYNCD_FAULT`'s value.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (name, n) = match spec.split_once('@') {
+            Some((p, n)) => (
+                p,
+                n.parse::<u64>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("HASYNCD_FAULT: bad count \"{n}\""))?,
+            ),
+            None => (spec, 1),
+        };
+        let point = Point::ALL
+            .iter()
+            .find(|(_, s)| *s == name)
+            .map(|(p, _)| *p)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Point::ALL.iter().map(|(_, s)| *s).collect();
+                format!(
+                    "HASYNCD_FAULT: unknown point \"{name}\" (one of {})",
+                    names.join(", ")
+                )
+            })?;
+        Ok(Faults {
+            armed: Some((point, n)),
+            hits: 0,
+        })
+    }
+
+    /// From the environment; refused when set without the feature.
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var("HASYNCD_FAULT") {
+            Err(_) => Ok(Faults::default()),
+            Ok(_) if !cfg!(feature = "fault-injection") => Err(
+                "HASYNCD_FAULT is set but this hasyncd was built without the fault-injection feature"
+                    .into(),
+            ),
+            Ok(spec) => Faults::parse(&spec),
+        }
+    }
+
+    /// True if `point` is the armed one (the caller may change its order
+    /// of work to make the point reachable).
+    pub fn armed(&self, point: Point) -> bool {
+        cfg!(feature = "fault-injection") && matches!(self.armed, Some((p, _)) if p == point)
+    }
+
+    /// The daemon reached `point`: die here if it is armed and due.
+    pub fn hit(&mut self, point: Point) {
+        if !self.armed(point) {
+            return;
+        }
+        self.hits += 1;
+        if matches!(self.armed, Some((_, n)) if self.hits >= n) {
+            tracing::warn!(point = point.name(), "fault injection: SIGKILL");
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_points_and_counts() {
+        let f = Faults::parse("mid-replay@3").expect("valid");
+        assert_eq!(f.armed, Some((Point::MidReplay, 3)));
+        assert_eq!(
+            Faults::parse("after-kernel-send").expect("valid").armed,
+            Some((Point::AfterKernelSend, 1))
+        );
+        for bad in [
+            "",
+            "mid",
+            "mid-replay@0",
+            "mid-replay@x",
+            "after-kernel-send@",
+        ] {
+            assert!(Faults::parse(bad).is_err(), "{bad}");
+        }
+        for (p, n) in Point::ALL {
+            assert_eq!(p.name(), n);
+        }
+    }
+}
