@@ -1,8 +1,11 @@
 //! `hasync iface`: the interface records the kernel holds, in `ip link`
-//! style.
+//! style; `set` and `del` are change requests to the primary daemon
+//! ([`crate::change`]).
 //!
 //! ```text
 //! hasync iface show [dev NAME] [channel N] [section N]
+//! hasync iface set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
+//! hasync iface del dev NAME [channel N]
 //! ```
 
 use std::io::{self, Write};
@@ -13,6 +16,7 @@ use hasync_nl::{Client, Entry, EntryFilter};
 
 use crate::output::Format;
 use crate::words::{once, unknown, Words};
+use crate::{change, daemon};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,9 +27,23 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show records (the default): [dev NAME] [channel N] [section N].
-    #[command(visible_alias = "list")]
+    // "s" is show, not set: a mistyped show must not change anything.
+    #[command(visible_alias = "list", alias = "s")]
     Show {
         /// [dev NAME] [channel N] [section N]
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
+    /// Create or change a record through the primary daemon: dev NAME [FIELD VALUE]...
+    Set {
+        /// dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
+    /// Delete a record through the primary daemon: dev NAME [channel N].
+    #[command(visible_alias = "delete")]
+    Del {
+        /// dev NAME [channel N]
         #[arg(value_name = "WORDS")]
         words: Vec<String>,
     },
@@ -51,8 +69,15 @@ fn read_query(words: Vec<String>) -> crate::Result<Query> {
     Ok(q)
 }
 
-pub fn run(args: Args, out: Format) -> crate::Result {
-    let Command::Show { words } = args.command.unwrap_or(Command::Show { words: Vec::new() });
+pub fn run(args: Args, out: Format, daemon: &daemon::Opts) -> crate::Result {
+    match args.command.unwrap_or(Command::Show { words: Vec::new() }) {
+        Command::Show { words } => show(words, out),
+        Command::Set { words } => change::set(words, out, daemon),
+        Command::Del { words } => change::del(words, out, daemon),
+    }
+}
+
+fn show(words: Vec<String>, out: Format) -> crate::Result {
     let q = read_query(words)?;
     let mut client = Client::connect()?;
     let entries = match (&q.dev, q.filter.channel) {
@@ -149,6 +174,33 @@ mod tests {
             String::from_utf8(buf).expect("UTF-8"),
             "lo: <DOWN> mtu 1500 channel 2\n    link/ether 00:00:00:00:00:00\n"
         );
+    }
+
+    #[test]
+    fn s_is_show_not_set() {
+        #[derive(Debug, clap::Parser)]
+        #[command(infer_subcommands = true)]
+        struct T {
+            #[command(flatten)]
+            args: Args,
+        }
+        let parse = |argv: &[&str]| {
+            clap::Parser::try_parse_from(argv)
+                .map(|t: T| t.args.command)
+                .expect("parses")
+        };
+        assert!(matches!(
+            parse(&["t", "s", "dev", "a"]),
+            Some(Command::Show { .. })
+        ));
+        assert!(matches!(
+            parse(&["t", "se", "dev", "a"]),
+            Some(Command::Set { .. })
+        ));
+        assert!(matches!(
+            parse(&["t", "d", "dev", "a"]),
+            Some(Command::Del { .. })
+        ));
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! `hasync`: command-line interface to the hasync kernel module.
+//! `hasync`: command-line interface to the hasync kernel module and to
+//! the `hasyncd` daemons.
 //!
 //! The grammar follows iproute2: `hasync [OPTIONS] OBJECT [COMMAND] [WORDS]`,
 //! with objects and commands abbreviable (`hasync i s`, `hasync ch sh`),
 //! `help` at every level and `-j` / `-p` for JSON. Keyword arguments
 //! (`id 3 name links`) are read by [`words`]. One module per object;
-//! [`output`] renders results.
+//! [`output`] renders results. `status`, `switchover`, `audit` and
+//! `iface set|del` talk to the daemons through [`daemon`]; the other
+//! objects talk to the kernel module.
 
+mod audit;
+mod change;
 mod channel;
+mod daemon;
 mod iface;
 mod info;
 mod kernel;
@@ -14,6 +20,8 @@ mod monitor;
 mod output;
 mod record;
 mod stats;
+mod status;
+mod switchover;
 mod words;
 
 use std::process::ExitCode;
@@ -44,6 +52,9 @@ struct Cli {
     #[arg(short, long, global = true)]
     pretty: bool,
 
+    #[command(flatten)]
+    daemon: daemon::Opts,
+
     #[command(subcommand)]
     object: Object,
 }
@@ -56,12 +67,20 @@ enum Object {
     /// Channels: show, add, del.
     #[command(alias = "c")]
     Channel(channel::Args),
-    /// Interface records held by the kernel.
+    /// Interface records: show (kernel), set and del (through the primary).
     Iface(iface::Args),
     /// Follow kernel events, one line each.
     Monitor(monitor::Args),
     /// Per-command and per-error counters.
+    #[command(alias = "st")]
     Stats(stats::Args),
+    /// The daemon on this node: role, peers, channels, last takeover.
+    #[command(alias = "s")]
+    Status(status::Args),
+    /// Hand the primary role to a hot standby.
+    Switchover(switchover::Args),
+    /// Compare digests with the kernel and the standbys; repair what differs.
+    Audit(audit::Args),
     /// Drive the module directly: update, claim, cookies, replay.
     Kernel(kernel::Args),
     /// Print a shell completion script.
@@ -76,9 +95,12 @@ fn run(cli: Cli) -> Result {
     match cli.object {
         Object::Info(args) => info::run(args, out),
         Object::Channel(args) => channel::run(args, out),
-        Object::Iface(args) => iface::run(args, out),
+        Object::Iface(args) => iface::run(args, out, &cli.daemon),
         Object::Monitor(args) => monitor::run(args, out),
         Object::Stats(args) => stats::run(args, out),
+        Object::Status(args) => status::run(args, out, &cli.daemon),
+        Object::Switchover(args) => switchover::run(args, out, &cli.daemon),
+        Object::Audit(args) => audit::run(args, out, &cli.daemon),
         Object::Kernel(args) => kernel::run(args, out),
         Object::Completion { shell } => {
             let mut cmd = Cli::command();
@@ -168,6 +190,73 @@ mod tests {
     }
 
     #[test]
+    fn daemon_commands() {
+        for argv in [
+            &["hasync", "status"][..],
+            &["hasync", "s"],
+            &["hasync", "statu", "show"],
+            &["hasync", "-j", "status", "sh"],
+        ] {
+            assert!(matches!(parse(argv).object, Object::Status(_)), "{argv:?}");
+        }
+        assert!(matches!(
+            parse(&["hasync", "sw"]).object,
+            Object::Switchover(_)
+        ));
+        for argv in [&["hasync", "audit"][..], &["hasync", "a", "channel", "1"]] {
+            assert!(matches!(parse(argv).object, Object::Audit(_)), "{argv:?}");
+        }
+        for argv in [
+            &["hasync", "iface", "set", "dev", "eth0", "mtu", "9000"][..],
+            &["hasync", "if", "se", "dev", "eth0", "up", "channel", "2"],
+            &["hasync", "iface", "del", "dev", "eth0"],
+            &["hasync", "if", "d", "dev", "eth0", "channel", "1"],
+            &["hasync", "if", "delete", "dev", "eth0"],
+            // "s" is show, never set.
+            &["hasync", "if", "s", "dev", "eth0"],
+        ] {
+            assert!(matches!(parse(argv).object, Object::Iface(_)), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn daemon_options() {
+        let cli = parse(&["hasync", "status"]);
+        assert_eq!(cli.daemon.services(), hasync_ctl::Services::default());
+        assert_eq!(cli.daemon.timeout, 2000);
+        let cli = parse(&[
+            "hasync",
+            "--service-type",
+            "4242",
+            "iface",
+            "set",
+            "dev",
+            "a",
+            "--instance",
+            "7",
+            "--timeout",
+            "500",
+        ]);
+        assert_eq!(
+            cli.daemon.services(),
+            hasync_ctl::Services {
+                service_type: 4242,
+                instance: 7
+            }
+        );
+        assert_eq!(cli.daemon.timeout, 500);
+        for argv in [
+            &["hasync", "--service-type", "63", "status"][..],
+            &["hasync", "--service-type", "4294967294", "status"],
+            &["hasync", "--timeout", "0", "status"],
+            &["hasync", "--instance", "-1", "status"],
+        ] {
+            let err = Cli::try_parse_from(argv).expect_err("invalid");
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+        }
+    }
+
+    #[test]
     fn options_may_follow_the_words() {
         let cli = parse(&["hasync", "channel", "show", "id", "3", "-j"]);
         assert_eq!(Format::new(cli.json, cli.pretty), Format::Json);
@@ -186,6 +275,9 @@ mod tests {
             &["hasync", "monitor", "bogus"],
             &["hasync", "kernel"],
             &["hasync", "kernel", "frob"],
+            &["hasync", "stat"],
+            &["hasync", "status", "bogus"],
+            &["hasync", "switchover", "now"],
         ] {
             let err = Cli::try_parse_from(argv).expect_err("invalid");
             assert_eq!(err.exit_code(), 2, "{argv:?}");

@@ -85,10 +85,12 @@ impl Faults {
         })
     }
 
-    /// From the environment; refused when set without the feature.
+    /// From the environment (unset or empty: none); refused when set
+    /// without the feature.
     pub fn from_env() -> Result<Self, String> {
         match std::env::var("HASYNCD_FAULT") {
             Err(_) => Ok(Faults::default()),
+            Ok(s) if s.is_empty() => Ok(Faults::default()),
             Ok(_) if !cfg!(feature = "fault-injection") => Err(
                 "HASYNCD_FAULT is set but this hasyncd was built without the fault-injection feature"
                     .into(),

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use hasyncd::config::{Config, ConfigError, Overrides};
-use hasyncd::daemon::Daemon;
+use hasyncd::daemon::{Daemon, Options};
 use hasyncd::fault::Faults;
 
 /// Exit status of a refused configuration.
@@ -67,6 +67,10 @@ struct Cli {
     /// TIPC link tolerance in milliseconds (50 to 30000).
     #[arg(long, value_name = "MS")]
     link_tolerance_ms: Option<u32>,
+    /// Benchmark baseline: at takeover replay every section of every
+    /// channel instead of only the out-of-sync ones.
+    #[arg(long, hide = true)]
+    full_replay: bool,
 }
 
 impl Cli {
@@ -127,7 +131,15 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match Daemon::new(cfg, faults).and_then(Daemon::run) {
+    match Daemon::new(
+        cfg,
+        Options {
+            full_replay: cli.full_replay,
+        },
+        faults,
+    )
+    .and_then(Daemon::run)
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "hasyncd stopped");

@@ -90,6 +90,14 @@ impl Role {
     }
 }
 
+/// Run-time options that are not configuration (benchmarks).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// At takeover, replay every section of every channel (the prior art's
+    /// full relearn), for the selective-vs-full benchmark.
+    pub full_replay: bool,
+}
+
 /// A control connection and what it is waiting for.
 struct CtlConn {
     conn: Conn,
@@ -98,6 +106,7 @@ struct CtlConn {
 /// The daemon.
 pub struct Daemon {
     cfg: Config,
+    opts: Options,
     me: NodeId,
     services: Services,
     kernel: KernelAdapter<nl::Client>,
@@ -141,7 +150,7 @@ enum Src {
 impl Daemon {
     /// Set up kernel, TIPC and signals; nothing is claimed or published
     /// yet.
-    pub fn new(cfg: Config, faults: Faults) -> Result<Self, DaemonError> {
+    pub fn new(cfg: Config, opts: Options, faults: Faults) -> Result<Self, DaemonError> {
         let me = node_id(&cfg.node);
         let services = Services {
             service_type: cfg.tipc.service_type,
@@ -199,6 +208,7 @@ impl Daemon {
             names: BTreeMap::new(),
             buf: vec![0; TIPC_MAX_USER_MSG_SIZE],
             exit: false,
+            opts,
             cfg,
         })
     }

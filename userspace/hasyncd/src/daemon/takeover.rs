@@ -67,8 +67,13 @@ impl Daemon {
         self.takeover_from(s.engine, reason, detection_ms);
     }
 
-    fn takeover_from(&mut self, standby: Standby, reason: Reason, detection_ms: f64) {
+    fn takeover_from(&mut self, mut standby: Standby, reason: Reason, detection_ms: f64) {
         let started = Instant::now();
+        if self.opts.full_replay {
+            for c in standby.channels.values_mut() {
+                c.dirty = c.table.section_count().all_mask();
+            }
+        }
         let previous_epoch = standby.epoch;
         let owners = self
             .kernel

@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: GPL-2.0
+# A two-daemon cluster for the end-to-end tests: hasyncd in the network
+# namespaces hasync-n1 and hasync-n2 (TIPC nodes joined by a veth pair, see
+# scripts/tipc-netns), sharing the VM's hasync.ko.  Sourced after lib.sh.
+
+HASYNCD=${HASYNCD:-$TOP/userspace/target/release/hasyncd-fault}
+HASYNC_LOAD=${HASYNC_LOAD:-$TOP/userspace/target/release/hasync-load}
+NETNS=$TOP/scripts/tipc-netns
+CL=$(mktemp -d)
+# Channels every daemon serves: id:sections.
+CL_CHANNELS=${CL_CHANNELS:-"1:8 2:8 3:4 4:16 5:1 6:8"}
+CL_TOL=${CL_TOL:-400}
+
+in_ns() { _n=$1; shift; ip netns exec "hasync-n$_n" "$@"; }
+
+# cl_conf N ACK_PATH [TRAILING]: write $CL/nN.toml.
+cl_conf() {
+	{
+		echo "node = \"cu-$1\""
+		echo "ack_path = \"$2\""
+		echo "trailing = \"${3:-replay}\""
+		echo "log_level = \"info\""
+		echo "[limits]"
+		echo "link_tolerance_ms = $CL_TOL"
+		for c in $CL_CHANNELS; do
+			echo "[[channels]]"
+			echo "id = ${c%%:*}"
+			echo "sections = ${c##*:}"
+		done
+	} >"$CL/n$1.toml"
+}
+
+# cl_start N ROLE [FAULT]: start the daemon of node N.  The subshell execs
+# the daemon so that nothing holds the caller's stdout (a test case runs in
+# a command substitution, which would otherwise wait for the daemon).
+cl_start() {
+	echo "=== start $2 ${3:-}" >>"$CL/n$1.log"
+	(exec ip netns exec "hasync-n$1" env HASYNCD_FAULT="${3:-}" "$HASYNCD" \
+		-c "$CL/n$1.toml" --role "$2" >>"$CL/n$1.log" 2>&1 </dev/null) &
+	echo $! >"$CL/n$1.pid"
+}
+
+cl_pid() { cat "$CL/n$1.pid" 2>/dev/null; }
+# Alive and not a zombie (the test's subshells leave orphans to init).
+cl_alive() {
+	_p=$(cl_pid "$1") && [ -n "$_p" ] && [ -r "/proc/$_p/stat" ] &&
+		[ "$(cut -d' ' -f3 "/proc/$_p/stat" 2>/dev/null)" != Z ]
+}
+
+# ktap_check, with the case's output shown as diagnostics also on success.
+ktap_check_out() {
+	_name=$1
+	shift
+	_out=$("$@" 2>&1)
+	_rc=$?
+	printf '%s\n' "$_out" | grep -v '^$' | sed 's/^# //; s/^/# /'
+	if [ $_rc -eq 0 ]; then ktap_ok "$_name"; else ktap_not_ok "$_name"; fi
+}
+
+# cl_kill N [SIGNAL]
+cl_kill() {
+	_p=$(cl_pid "$1") || return 0
+	[ -n "$_p" ] || return 0
+	kill "-${2:-9}" "$_p" 2>/dev/null
+	while cl_alive "$1"; do sleep 0.05; done
+	rm -f "$CL/n$1.pid"
+}
+
+cl_status() { in_ns "$1" "$HASYNC_BIN" -j status 2>/dev/null; }
+
+# cl_field N EXPR: a Python expression over the status `s`.
+cl_field() {
+	cl_status "$1" | python3 -c "import json,sys; s=json.load(sys.stdin); print($2)" 2>/dev/null
+}
+
+# cl_wait N EXPR TIMEOUT: wait until EXPR (Python, over `s`) holds.
+cl_wait() {
+	_deadline=$(($(date +%s) + ${3:-20}))
+	while [ "$(date +%s)" -lt "$_deadline" ]; do
+		[ "$(cl_field "$1" "bool($2)")" = True ] && return 0
+		sleep 0.2
+	done
+	echo "# node $1: timed out waiting for: $2" >&2
+	cl_status "$1" | head -c 600 >&2
+	return 1
+}
+
+cl_wait_hot() { cl_wait "$1" "s['role']=='standby' and s['sync']=='hot'" "${2:-30}"; }
+cl_wait_primary() { cl_wait "$1" "s['role']=='primary' and s['pending']==0 and s.get('last_takeover') and s['last_takeover']['total_ms']>0" "${2:-30}"; }
+
+# cl_wait_dead N TIMEOUT
+cl_wait_dead() {
+	_deadline=$(($(date +%s) + ${2:-30}))
+	while cl_alive "$1"; do
+		[ "$(date +%s)" -lt "$_deadline" ] || return 1
+		sleep 0.1
+	done
+	rm -f "$CL/n$1.pid"
+}
+
+# cl_load_start NODE: a steady stream of changes from node NODE's namespace.
+# Each stream writes its own interface names (prefix rN), so what a later
+# stream writes never masks a change an earlier one lost; its log replaces
+# the previous one.
+cl_load_start() {
+	rm -f "$CL/stop"
+	_run=$(($(cat "$CL/runs" 2>/dev/null || echo 0) + 1))
+	echo "$_run" >"$CL/runs"
+	(exec ip netns exec "hasync-n$1" "$HASYNC_LOAD" --channels "$(cl_ids)" \
+		--prefix "r$_run" --window 8 --keys 24 --skew 600 --seed "$(cl_rand 65535)" \
+		--stop-file "$CL/stop" --log "$CL/load.log" --quiet \
+		>>"$CL/load.out" 2>>"$CL/load.err" </dev/null) &
+	echo $! >"$CL/load.pid"
+}
+
+cl_load_stop() {
+	touch "$CL/stop"
+	_p=$(cat "$CL/load.pid" 2>/dev/null) || return 0
+	while [ -r "/proc/$_p/stat" ] && [ "$(cut -d' ' -f3 "/proc/$_p/stat")" != Z ]; do
+		sleep 0.05
+	done
+	rm -f "$CL/load.pid"
+}
+
+cl_ids() { for c in $CL_CHANNELS; do printf '%s,' "${c%%:*}"; done | sed 's/,$//'; }
+
+# cl_rand N: a number in 0..N-1.
+cl_rand() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
+
+# cl_check PRIMARY: the invariants after a takeover, with the last stream
+# stopped (see cluster_check.py).
+cl_check() {
+	cl_status "$1" >"$CL/status.json" || return 1
+	hasync -j channel show >"$CL/channels.json" || return 1
+	hasync -j iface show >"$CL/ifaces.json" || return 1
+	python3 "$SELFTEST_DIR/cluster_check.py" "$CL/status.json" "$CL/channels.json" \
+		"$CL/ifaces.json" "$CL/load.log"
+}
+
+cl_cleanup() {
+	touch "$CL/stop"
+	for n in 1 2; do cl_kill "$n"; done
+	[ ! -f "$CL/load.pid" ] || kill -9 "$(cat "$CL/load.pid")" 2>/dev/null
+	"$NETNS" down 2 2>/dev/null
+	module_unload
+	if [ -n "${CL_KEEP:-}" ]; then
+		echo "# logs kept in $CL" >&2
+	else
+		for n in 1 2; do
+			[ ! -f "$CL/n$n.log" ] || tail -n 30 "$CL/n$n.log" | sed "s/^/# n$n: /"
+		done
+		rm -rf "$CL"
+	fi
+}
+
+# Links come up with TIPC's default tolerance (1.5 s); the tests want node
+# loss seen sooner.
+cl_tolerance() {
+	for n in 1 2; do
+		for dev in $(in_ns "$n" tipc bearer list 2>/dev/null); do
+			in_ns "$n" tipc bearer set tolerance "$CL_TOL" media eth device "${dev#eth:}" || return 1
+		done
+	done
+}

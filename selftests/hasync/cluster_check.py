@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The invariants after a takeover, with the change stream stopped.
+
+Usage: cluster_check.py STATUS CHANNELS IFACES LOAD_LOG
+
+STATUS is `hasync -j status` of the primary, CHANNELS and IFACES are
+`hasync -j channel show` and `hasync -j iface show` (the kernel), LOAD_LOG
+the log of the hasync-load stream the primary was killed under (its
+interface names are its own).
+
+1. The kernel's tables are the primary's: per channel, register == the
+   primary's opid == its kernel-ACKed opid, owner epoch == its epoch, and
+   every section digest equal.
+2. Every change confirmed to a requester is in the kernel, or superseded by
+   a later request for the same interface (descriptions carry "sN").
+3. The channels the last takeover replayed are among those with requests
+   in flight when the primary died ("lost" in the log).
+Prints one diagnostic line per finding; exit 1 on any violation.
+"""
+import json
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def main():
+    status, channels, ifaces = (load(p) for p in sys.argv[1:4])
+    log_path = sys.argv[4]
+    bad = []
+    kernel = {c["id"]: c for c in channels}
+    for c in status["channels"]:
+        k = kernel.get(c["id"])
+        if k is None:
+            bad.append(f"channel {c['id']}: missing in the kernel")
+            continue
+        if not (k["register"] == c["opid"] == c["acked"]):
+            bad.append(f"channel {c['id']}: kernel register {k['register']}, "
+                       f"primary opid {c['opid']} acked {c['acked']}")
+        if k["epoch"] != status["epoch"]:
+            bad.append(f"channel {c['id']}: kernel epoch {k['epoch']}, primary {status['epoch']}")
+        kd = {s["index"]: s["digest"] for s in k.get("section", [])}
+        for i, d in enumerate(c["digests"]):
+            if kd.get(i, 0) != d:
+                bad.append(f"channel {c['id']} section {i}: kernel digest "
+                           f"{kd.get(i, 0):#x}, primary {d:#x}")
+    held = {}
+    for e in ifaces:
+        desc = e.get("desc", "")
+        if desc.startswith("s") and desc[1:].isdigit():
+            held[(e["channel"], e["name"])] = int(desc[1:])
+    confirmed = {}
+    lost = set()
+    n_conf = 0
+    events = {}
+    with open(log_path) as f:
+        for line in f:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            events[ev.get("ev")] = events.get(ev.get("ev"), 0) + 1
+            if ev.get("ev") == "confirmed":
+                n_conf += 1
+                key = (ev["channel"], ev["name"])
+                confirmed[key] = max(confirmed.get(key, 0), ev["seq"])
+            elif ev.get("ev") == "lost":
+                lost.add(ev["channel"])
+    for key, seq in sorted(confirmed.items()):
+        have = held.get(key)
+        if have is None or have < seq:
+            bad.append(f"confirmed s{seq} for {key[1]} in channel {key[0]}: kernel holds "
+                       f"{'nothing' if have is None else 's%d' % have}")
+    report = status.get("last_takeover") or {}
+    replayed = {c["channel"] for c in report.get("channels", [])
+                if c["replayed_ops"] or c["replayed_sections"]}
+    if not replayed <= lost:
+        bad.append(f"replayed channels {sorted(replayed)} not all in flight {sorted(lost)}")
+    print(f"# {n_conf} confirmed changes checked over {len(confirmed)} interfaces; "
+          f"takeover ({report.get('reason', '-')}): {len(report.get('channels', []))} channels "
+          f"out of sync, replayed {sorted(replayed)}, in flight {sorted(lost)}, "
+          f"{report.get('entries_replayed', 0)} entries replayed, "
+          f"{report.get('total_ms', 0):.1f} ms")
+    for b in bad:
+        print(f"# VIOLATION: {b}")
+    if bad:
+        print(f"# load events: {events}")
+        print(f"# takeover report: {json.dumps(report)}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

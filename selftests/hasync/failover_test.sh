@@ -1,0 +1,221 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# End to end: hasyncd primary and standby in two TIPC nodes (network
+# namespaces) over the real hasync.ko, a steady stream of changes from
+# hasync-load, and the primary killed over and over:
+#  - at each fault-injection point, with each ACK path;
+#  - at random moments (HASYNC_KILLS, default 50);
+#  - by node loss (its link cut, then the process) and by a partition where
+#    the old primary keeps running and the kernel fences its writes;
+#  - malformed frames at both daemons; a planned switchover.
+# After every takeover, with the stream stopped: the kernel's tables are the
+# new primary's, every confirmed change is present, registers agree, and
+# only channels with requests in flight were replayed (cluster_check.py).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster.sh"
+
+KILLS=${HASYNC_KILLS:-50}
+POINTS="after-kernel-send after-standby-send before-ack-forward mid-bulk-sync mid-replay"
+PATHS="forward direct both"
+
+ktap_header
+ktap_plan $((3 + 15 + KILLS + 2 + 3 + 2 + 1))
+require || exit 1
+for f in "$HASYNCD" "$HASYNC_LOAD"; do
+	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
+done
+trap cl_cleanup EXIT
+
+setup() {
+	module_load && "$NETNS" up 2 && cl_tolerance
+}
+ktap_check "module loaded, two TIPC nodes" setup
+
+# (Re)start a primary on node 1 and a hot standby on node 2.
+pair() { # ACK_PATH [FAULT1] [FAULT2]
+	cl_kill 1
+	cl_kill 2
+	cl_conf 1 "$1"
+	cl_conf 2 "$1"
+	cl_start 1 primary "${2:-}"
+	cl_wait 1 "s['role']=='primary'" 30 || return 1
+	cl_start 2 standby "${3:-}"
+	cl_wait_hot 2 60
+}
+
+ktap_check "primary and hot standby" pair both
+
+basics() {
+	in_ns 2 "$HASYNC_BIN" iface set dev e2e0 mtu 1400 up addr 10.9.0.1/24 channel 2 || return 1
+	hasync -j iface show dev e2e0 | grep -q '"mtu":1400' || return 1
+	# Refusals name the problem and change nothing.
+	out=$(in_ns 1 "$HASYNC_BIN" iface set dev e2e0 mtu 10 2>&1) && return 1
+	echo "$out" | grep -qi 'invalid' || { echo "$out"; return 1; }
+	out=$(in_ns 1 "$HASYNC_BIN" iface set dev e2e0 channel 99 2>&1) && return 1
+	echo "$out" | grep -q 'channel 99' || { echo "$out"; return 1; }
+	hasync -j iface show dev e2e0 | grep -q '"mtu":1400' || return 1
+	cl_wait 2 "[c for c in s['channels'] if c['id']==2][0]['records']>=1" 10
+}
+ktap_check "changes through the primary, refusals with a reason" basics
+
+# --- each fault point, each ACK path ---------------------------------------
+fault_case() { # POINT PATH
+	point=$1
+	path=$2
+	f1=
+	f2=
+	n=$((5 + $(cl_rand 30)))
+	case $point in
+	mid-replay) f1="after-kernel-send@$n" f2="mid-replay" ;;
+	mid-bulk-sync) f1="mid-bulk-sync@2" ;;
+	*) f1="$point@$n" ;;
+	esac
+	cl_kill 1
+	cl_kill 2
+	cl_conf 1 "$path"
+	cl_conf 2 "$path"
+	cl_start 1 primary "$f1"
+	cl_wait 1 "s['role']=='primary'" 30 || return 1
+	if [ "$point" = mid-bulk-sync ]; then
+		# The primary dies while the standby is still being synced.
+		cl_load_start 1
+		sleep 1
+		cl_start 2 standby
+	else
+		cl_start 2 standby "$f2"
+		cl_wait_hot 2 60 || return 1
+		cl_load_start 1
+	fi
+	cl_wait_dead 1 60 || { echo "# fault $f1 never hit"; return 1; }
+	if [ "$point" = mid-replay ]; then
+		# The new primary dies during its replay; the old one restarts and,
+		# finding nobody, relearns the kernel's tables.
+		cl_wait_dead 2 30 || { echo "# mid-replay never hit"; return 1; }
+		cl_start 1 auto
+		cl_wait_primary 1 60 || return 1
+		p=1
+	else
+		cl_wait_primary 2 60 || return 1
+		p=2
+	fi
+	cl_load_stop
+	cl_check "$p"
+}
+
+for point in $POINTS; do
+	for path in $PATHS; do
+		ktap_check_out "kill at $point, ack path $path" fault_case "$point" "$path"
+	done
+done
+
+# --- random kills ----------------------------------------------------------
+cl_kill 1
+cl_kill 2
+ktap_diag "random kills: $KILLS"
+pair both >/dev/null 2>&1 || pair both
+p=1
+s=2
+k=1
+while [ "$k" -le "$KILLS" ]; do
+	random_kill() {
+		cl_load_start 1
+		sleep "0.$(cl_rand 9)$(cl_rand 9)"
+			cl_kill "$p"
+		cl_wait_primary "$s" 60 || return 1
+		cl_load_stop
+		cl_check "$s" || return 1
+		cl_start "$p" auto
+		cl_wait_hot "$p" 60
+	}
+	ktap_check_out "random kill $k (node $p)" random_kill
+	t=$p
+	p=$s
+	s=$t
+	k=$((k + 1))
+done
+
+# --- node loss and partition -------------------------------------------------
+dev12=$("$NETNS" dev 1 2)
+dev21=$("$NETNS" dev 2 1)
+
+node_loss() {
+	pair both >/dev/null || return 1
+	cl_load_start 2
+	sleep 1
+	t0=$(date +%s%N)
+	# The node vanishes: its link goes first, so only link supervision can
+	# tell (no withdrawal from a dying process reaches the standby).
+	in_ns 1 ip link set "$dev12" down
+	cl_kill 1
+	cl_wait_primary 2 30 || return 1
+	t1=$(date +%s%N)
+	ktap_diag "node loss: takeover done $(((t1 - t0) / 1000000)) ms after the link was cut (tolerance $CL_TOL ms)"
+	cl_load_stop
+	cl_check 2
+}
+ktap_check_out "node loss: standby takes over after the link tolerance" node_loss
+
+rejoin() {
+	in_ns 1 ip link set "$dev12" up
+	"$NETNS" wait 2 && cl_tolerance || return 1
+	cl_start 1 auto
+	cl_wait_hot 1 60
+}
+ktap_check "node back: rejoins as hot standby" rejoin
+
+# Partition: node 2 (primary now) keeps running cut off from node 1, which
+# takes over; node 2's next write is fenced by the kernel.
+partition() {
+	in_ns 2 ip link set "$dev21" down
+	cl_wait_primary 1 30 || return 1
+	out=$(in_ns 2 "$HASYNC_BIN" iface set dev fenced0 mtu 1300 2>&1) && {
+		echo "# write on the old primary was confirmed: $out"
+		return 1
+	}
+	echo "# old primary refused: $out"
+	hasync -j iface show dev fenced0 2>/dev/null | grep -q fenced0 && return 1
+	return 0
+}
+ktap_check_out "partition: the old primary's writes are fenced" partition
+ktap_check "partition: the old primary stepped down" \
+	cl_wait 2 "s['role']=='standby'" 20
+heal() {
+	in_ns 2 ip link set "$dev21" up
+	"$NETNS" wait 2 && cl_tolerance || return 1
+	cl_wait_hot 2 60 || return 1
+	cl_check 1
+}
+ktap_check_out "partition healed: old primary rejoins, state intact" heal
+
+# --- malformed frames ----------------------------------------------------------
+garbage() {
+	python3 "$SELFTEST_DIR/tipc_garbage.py" "$@"
+}
+malformed() {
+	before=$(hasync -j channel show)
+	# At the primary's replication and control services and at both
+	# daemons' local status service.
+	in_ns 2 python3 "$SELFTEST_DIR/tipc_garbage.py" 18888 || return 1
+	in_ns 2 python3 "$SELFTEST_DIR/tipc_garbage.py" 18889 || return 1
+	in_ns 1 python3 "$SELFTEST_DIR/tipc_garbage.py" 18890 || return 1
+	in_ns 2 python3 "$SELFTEST_DIR/tipc_garbage.py" 18890 || return 1
+	cl_alive 1 && cl_alive 2 || return 1
+	[ "$(hasync -j channel show)" = "$before" ] || return 1
+	cl_wait_hot 2 10 && cl_wait 1 "s['role']=='primary'" 10
+}
+ktap_check_out "malformed frames: refused, daemons alive, state intact" malformed
+ktap_check "still replicating after malformed frames" \
+	in_ns 2 "$HASYNC_BIN" iface set dev after0 mtu 1500 channel 1
+
+# --- planned switchover ----------------------------------------------------------
+switchover() {
+	in_ns 2 "$HASYNC_BIN" switchover || return 1
+	cl_wait 2 "s['role']=='primary' and s['last_takeover']['reason']=='switchover'" 30 || return 1
+	cl_check 2 || return 1
+	n=$(cl_field 2 "sum(1 for c in s['last_takeover']['channels'] if c['replayed_ops'] or c['replayed_sections'])")
+	[ "$n" = 0 ] || { echo "# switchover replayed $n channels"; return 1; }
+	cl_wait_hot 1 60
+}
+ktap_check_out "switchover: no replay, old primary follows" switchover
+
+ktap_finished
