@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-#   make run     build what is needed, boot the test VM, load hasync.ko and walk
-#                through a takeover's fencing and selective section replay
+#   make run     build what is needed, boot the test VM, run a primary and a standby
+#                hasyncd, kill the primary mid-stream and show the selective replay
 #   make check   lint, host tests, generated-file check, module build, VM selftests
 #
 # The test kernel is built once per (kernel version, config fragments,
