@@ -98,22 +98,42 @@ cl_wait_dead() {
 	rm -f "$CL/n$1.pid"
 }
 
-# cl_load_start NODE: a steady stream of changes from node NODE's namespace.
-# Each stream writes its own interface names (prefix rN), so what a later
-# stream writes never masks a change an earlier one lost; its log replaces
-# the previous one.
+# cl_load_start NODE: a steady stream of changes from node NODE's namespace,
+# over a fixed set of interface names (so the tables never fill up).  Each
+# stream's sequence numbers start above every earlier one's: a record an
+# earlier stream left can never pass for a change this one confirmed.  Its
+# log replaces the previous one.
 cl_load_start() {
 	rm -f "$CL/stop"
 	_run=$(($(cat "$CL/runs" 2>/dev/null || echo 0) + 1))
 	echo "$_run" >"$CL/runs"
 	(exec ip netns exec "hasync-n$1" "$HASYNC_LOAD" --channels "$(cl_ids)" \
-		--prefix "r$_run" --window 8 --keys 24 --skew 600 --seed "$(cl_rand 65535)" \
+		--prefix r --first-seq $((_run * 100000000)) --window 8 --keys 24 --skew 600 \
+		--seed "$(cl_rand 65535)" --reconnect-ms 60000 \
 		--stop-file "$CL/stop" --log "$CL/load.log" --quiet \
 		>>"$CL/load.out" 2>>"$CL/load.err" </dev/null) &
 	echo $! >"$CL/load.pid"
 }
 
+# cl_load_stop: stop the stream, once it has had changes confirmed by the
+# primary it reconnected to last (or after 20 s: cluster_check.py then
+# reports a stream that never resumed).
 cl_load_stop() {
+	_deadline=$(($(date +%s) + 20))
+	while [ "$(date +%s)" -lt "$_deadline" ] && ! python3 - "$CL/load.log" <<'PY'
+import json, sys
+resumed = False
+for line in open(sys.argv[1]):
+    ev = json.loads(line).get("ev")
+    if ev == "reconnected":
+        resumed = False
+    elif ev == "confirmed":
+        resumed = True
+sys.exit(0 if resumed else 1)
+PY
+	do
+		sleep 0.2
+	done
 	touch "$CL/stop"
 	_p=$(cat "$CL/load.pid" 2>/dev/null) || return 0
 	while [ -r "/proc/$_p/stat" ] && [ "$(cut -d' ' -f3 "/proc/$_p/stat")" != Z ]; do

@@ -16,6 +16,8 @@ interface names are its own).
    a later request for the same interface (descriptions carry "sN").
 3. The channels the last takeover replayed are among those with requests
    in flight when the primary died ("lost" in the log).
+4. The stream made progress: changes were confirmed, and some after its
+   last reconnection (the new primary serves requests).
 Prints one diagnostic line per finding; exit 1 on any violation.
 """
 import json
@@ -55,6 +57,7 @@ def main():
     confirmed = {}
     lost = set()
     n_conf = 0
+    resumed = True
     events = {}
     with open(log_path) as f:
         for line in f:
@@ -63,8 +66,11 @@ def main():
             except ValueError:
                 continue
             events[ev.get("ev")] = events.get(ev.get("ev"), 0) + 1
+            if ev.get("ev") == "reconnected":
+                resumed = False
             if ev.get("ev") == "confirmed":
                 n_conf += 1
+                resumed = True
                 key = (ev["channel"], ev["name"])
                 confirmed[key] = max(confirmed.get(key, 0), ev["seq"])
             elif ev.get("ev") == "lost":
@@ -74,6 +80,10 @@ def main():
         if have is None or have < seq:
             bad.append(f"confirmed s{seq} for {key[1]} in channel {key[0]}: kernel holds "
                        f"{'nothing' if have is None else 's%d' % have}")
+    if n_conf == 0:
+        bad.append("the stream had no change confirmed: nothing was checked")
+    elif not resumed:
+        bad.append("no change confirmed since the stream's last reconnection")
     report = status.get("last_takeover") or {}
     replayed = {c["channel"] for c in report.get("channels", [])
                 if c["replayed_ops"] or c["replayed_sections"]}

@@ -73,6 +73,18 @@ pub struct Flags {
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
 
+    /// Sequence number of the first request. Successive runs over the same
+    /// names give each a higher start, so that a record left by an earlier
+    /// run can never pass for a change confirmed in this one (a checker
+    /// compares the `s{seq}` the kernel holds with the confirmed seq).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 52)
+    )]
+    first_seq: u64,
+
     /// Write events here, one JSON object per line.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
@@ -98,6 +110,7 @@ pub struct Config {
     pub plan: Plan,
     /// 0: no limit.
     pub count: u64,
+    pub first_seq: u64,
     pub duration: Option<Duration>,
     pub window: usize,
     pub log: Option<PathBuf>,
@@ -120,6 +133,7 @@ impl Flags {
             },
             plan,
             count: self.count,
+            first_seq: self.first_seq,
             duration: self.duration.map(Duration::from_secs),
             // At most 4096.
             window: self.window as usize,

@@ -7,7 +7,7 @@
 //! ```text
 //! hasync-load --channels 1,2,3 (--count N | --duration SECS | --stop-file PATH)
 //!             [--window 8] [--keys 64] [--skew PERMILLE] [--prefix l] [--seed 1]
-//!             [--log FILE] [--reconnect-ms 20000] [--service-type N] [--instance N] [--quiet]
+//!             [--first-seq 1] [--log FILE] [--reconnect-ms 20000] [--service-type N] [--instance N] [--quiet]
 //! ```
 //!
 //! Exit status: 0 when the run ended as asked (lost requests included), 1

@@ -108,7 +108,7 @@ fn run_with<C: Conn>(
         started: now,
         client: None,
         outstanding: BTreeMap::new(),
-        next_seq: 1,
+        next_seq: cfg.first_seq,
         outage: Some(now),
         lost_at: None,
         hold_until: None,
@@ -129,7 +129,7 @@ fn run_with<C: Conn>(
 /// Whether the run is over: `--count` sent, `--duration` passed, or (when
 /// `look` says to look) the stop file exists.
 fn ended(cfg: &Config, started: Instant, next_seq: u64, now: Instant, look: bool) -> bool {
-    let count_done = cfg.count > 0 && next_seq > cfg.count;
+    let count_done = cfg.count > 0 && next_seq - cfg.first_seq >= cfg.count;
     let time_up = cfg
         .duration
         .is_some_and(|d| now.duration_since(started) >= d);
@@ -522,6 +522,7 @@ mod tests {
             services: Default::default(),
             plan: Plan::new(vec![1, 2], 8, 0, "t".into(), 3).expect("valid"),
             count,
+            first_seq: 1,
             duration: None,
             window: 4,
             log: None,
@@ -598,6 +599,27 @@ mod tests {
             assert_eq!(channel, cfg.plan.channel(seq));
             assert_eq!(e["name"], cfg.plan.name(channel, seq));
         }
+    }
+
+    #[test]
+    fn first_seq_offsets_the_run_and_count_stays_a_count() {
+        let path = temp("first-seq");
+        let mut log = Log::create(Some(&path)).expect("log");
+        let scripts: Vec<Script> = vec![Box::new(|_| Act::Confirm)];
+        let cfg = Config {
+            first_seq: 1_000_000,
+            ..config(12, None)
+        };
+        let (sum, res) = run_with(&cfg, &mut log, &mut connector(scripts));
+        res.expect("completes");
+        assert_eq!((sum.submitted, sum.confirmed), (12, 12));
+        let mut seqs: Vec<u64> = events(&path)
+            .iter()
+            .filter(|e| e["ev"] == "confirmed")
+            .map(|e| e["seq"].as_u64().expect("seq"))
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1_000_000..1_000_012).collect::<Vec<_>>());
     }
 
     #[test]

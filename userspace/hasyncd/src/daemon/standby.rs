@@ -11,6 +11,13 @@
 //! standby takes over with the state it holds; if it is still there, the
 //! connection was dropped for another reason and the standby reconnects
 //! and syncs afresh.
+//!
+//! The verdict can lag the connection: when a node falls silent, TIPC
+//! resets its connections as soon as the link fails but withdraws its
+//! publications only when it gives up on the node, hundreds of
+//! milliseconds later. So a standby that reconnects keeps the stream it
+//! holds (and with it the right to take over) until the new connection's
+//! handshake starts a new stream.
 
 use std::time::{Duration, Instant};
 
@@ -47,6 +54,9 @@ pub struct StandbyRole {
     pub leader_name: Option<String>,
     /// We followed a primary and hold its stream: we take over if it goes.
     pub following: bool,
+    /// Reconnecting after losing a primary that is still published: the
+    /// next handshake replaces the stream held so far with a fresh sync.
+    pub resync: bool,
     /// The connection ended in order (planned handover).
     pub planned_end: bool,
     /// Last frame from the primary.
@@ -70,6 +80,7 @@ impl StandbyRole {
             handshaken: false,
             leader_name: None,
             following: false,
+            resync: false,
             planned_end: false,
             last_frame: None,
             lost_at: None,
@@ -213,10 +224,18 @@ impl Daemon {
         let Role::Standby(s) = &mut self.role else {
             return false;
         };
-        s.last_frame = Some(Instant::now());
+        let now = Instant::now();
+        s.last_frame = Some(now);
         if !s.handshaken {
             match Handshake::decode(f) {
                 Ok(h) if h.side == Side::Primary => {
+                    if s.resync {
+                        tracing::info!("primary answered again: syncing afresh");
+                        let conn = s.conn.take();
+                        *s = StandbyRole::new(&self.cfg, self.me, now, false);
+                        s.conn = conn;
+                        s.last_frame = Some(now);
+                    }
                     tracing::info!(primary = %h.name, epoch = h.epoch, "following");
                     s.engine.leader = h.node;
                     s.engine.epoch = h.epoch;
@@ -266,7 +285,11 @@ impl Daemon {
         s.planned_end = planned;
         s.handshaken = false;
         let now = Instant::now();
-        s.lost_at = Some(now);
+        // A failed reconnection does not move the moment the primary was
+        // first lost.
+        if !(s.resync && s.lost_at.is_some()) {
+            s.lost_at = Some(now);
+        }
         s.retry_at = now + RECONNECT_GRACE;
         self.standby_check(now);
     }
@@ -303,10 +326,12 @@ impl Daemon {
             return;
         }
         s.auto_deadline = None;
-        if s.following {
-            // The primary is alive but we lost its stream: start over.
-            tracing::info!("primary still published: reconnecting and resyncing");
-            *s = StandbyRole::new(&self.cfg, self.me, now, false);
+        if s.following && !s.resync {
+            // Either the primary is alive and only the connection broke, or
+            // its node is gone and TIPC has not yet withdrawn its name:
+            // reconnect, holding on to the stream until a primary answers.
+            tracing::info!("primary still published: reconnecting");
+            s.resync = true;
         }
         self.connect_leader(now);
     }
