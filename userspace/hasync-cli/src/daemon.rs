@@ -138,13 +138,29 @@ impl Opts {
         request: Request,
         outcome: Option<&'static str>,
     ) -> Result<Response, Error> {
+        self.exchange(daemon, outcome, |c| c.call(request))
+    }
+
+    /// The status of the daemon on this node with every channel, however
+    /// many replies that takes ([`Client::status_all`]).
+    pub fn status(&self) -> Result<Response, Error> {
+        self.exchange(Daemon::Local, None, Client::status_all)
+    }
+
+    /// Runs `talk` on a new connection to `daemon`; as [`Opts::call`].
+    fn exchange(
+        &self,
+        daemon: Daemon,
+        outcome: Option<&'static str>,
+        talk: impl FnOnce(&mut Client) -> Result<Response, ClientError>,
+    ) -> Result<Response, Error> {
         let timeout = Duration::from_millis(self.timeout);
         let mut client = match daemon {
             Daemon::Primary => Client::primary(self.services(), timeout),
             Daemon::Local => Client::local(self.services(), timeout),
         }
         .map_err(Error::Unreachable)?;
-        match client.call(request) {
+        match talk(&mut client) {
             Ok(Response::Error(e)) => Err(Error::Refused(e)),
             Ok(r) => Ok(r),
             Err(source) => Err(Error::Lost { source, outcome }),

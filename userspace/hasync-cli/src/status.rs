@@ -6,6 +6,11 @@
 //! hasync status [show]
 //! ```
 //!
+//! Every channel is shown however many replies the daemon needs for them
+//! (`Client::status_all`: each page is a snapshot of its own moment). The
+//! takeover report lists at most 64 out-of-sync channels, by id, and counts
+//! the others; the daemon's log lists them all.
+//!
 //! ```text
 //! node cu-b role primary epoch 3 ack-path both sync hot pending 0 lag 0
 //! peer cu-a state hot lag 0
@@ -17,9 +22,9 @@
 use std::io::{self, Write};
 
 use clap::Subcommand;
-use hasync_ctl::{ChannelReport, Request, Response, Status, TakeoverReport};
+use hasync_ctl::{ChannelReport, Response, Status, TakeoverReport};
 
-use crate::daemon::{self, Daemon};
+use crate::daemon;
 use crate::output::Format;
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +41,7 @@ enum Command {
 
 pub fn run(args: Args, out: Format, opts: &daemon::Opts) -> crate::Result {
     let Command::Show = args.command.unwrap_or(Command::Show);
-    match opts.call(Daemon::Local, Request::Status, None)? {
+    match opts.status()? {
         Response::Status(s) => out.print(s.as_ref(), text),
         other => Err(daemon::unexpected("status", &other).into()),
     }
@@ -81,7 +86,15 @@ fn takeover(w: &mut dyn Write, t: &TakeoverReport) -> io::Result<()> {
         t.channels_in_sync,
         t.entries_replayed
     )?;
-    t.channels.iter().try_for_each(|c| takeover_channel(w, c))
+    t.channels.iter().try_for_each(|c| takeover_channel(w, c))?;
+    if t.channels_omitted > 0 {
+        writeln!(
+            w,
+            "    and {} more channels out of sync (listed in hasyncd's log)",
+            t.channels_omitted
+        )?;
+    }
+    Ok(())
 }
 
 fn takeover_channel(w: &mut dyn Write, c: &ChannelReport) -> io::Result<()> {
@@ -146,6 +159,7 @@ mod tests {
                     digests: vec![],
                 },
             ],
+            next_channel: None,
             last_takeover: Some(TakeoverReport {
                 node: "cu-b".into(),
                 reason: "primary lost".into(),
@@ -180,6 +194,7 @@ mod tests {
                         relearned: true,
                     },
                 ],
+                channels_omitted: 0,
             }),
         }
     }
@@ -205,6 +220,19 @@ mod tests {
              \x20   channel 4 register 0 applied-from-pending 0 replayed-ops 2 discarded 0 \
              sections 0x0 (0) entries 0 whole-channel relearned\n"
         );
+    }
+
+    #[test]
+    fn text_counts_the_channels_left_out_of_the_report() {
+        let mut s = sample();
+        if let Some(t) = &mut s.last_takeover {
+            t.channels.truncate(1);
+            t.channels_omitted = 936;
+        }
+        assert!(render(&s).ends_with(
+            "sections 0x5 (2) entries 17\n\
+             \x20   and 936 more channels out of sync (listed in hasyncd's log)\n"
+        ));
     }
 
     #[test]

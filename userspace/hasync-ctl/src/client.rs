@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hasync_tipc::{SeqPacketStream, ServiceAddr, TIPC_MAX_USER_MSG_SIZE};
 
-use crate::proto::{Request, RequestFrame, Response, ResponseFrame};
+use crate::proto::{ChannelsRequest, Request, RequestFrame, Response, ResponseFrame};
 use crate::service::Services;
 
 /// Why a call failed (a refusal by the daemon is not an error here: it is
@@ -103,4 +103,48 @@ impl Client {
             }
         }
     }
+
+    /// `status` with every channel: the reply to [`Request::Status`] and
+    /// then, while channels were left out, [`Request::Channels`] pages
+    /// (see [`follow_pages`]). A reply that is neither (a refusal) is
+    /// returned as it came.
+    pub fn status_all(&mut self) -> Result<Response, ClientError> {
+        let first = self.call(Request::Status)?;
+        follow_pages(first, |from| {
+            self.call(Request::Channels(ChannelsRequest { from }))
+        })
+    }
+}
+
+/// Completes a `status` reply: while its channel list is cut (a
+/// `next_channel`, then a page's `next`), `fetch(from)` asks for the next
+/// page and its channels are appended. The result has no `next_channel`.
+/// Pages are snapshots of their own moment: a channel added or removed
+/// during the walk may be missing, never listed twice. A page that does not
+/// advance is [`ClientError::Malformed`], so a walk always ends; a reply
+/// that is neither a status nor a page is returned as it came.
+pub fn follow_pages(
+    first: Response,
+    mut fetch: impl FnMut(u32) -> Result<Response, ClientError>,
+) -> Result<Response, ClientError> {
+    let Response::Status(mut s) = first else {
+        return Ok(first);
+    };
+    let mut next = s.next_channel.take();
+    while let Some(from) = next {
+        match fetch(from)? {
+            Response::Channels(page) => {
+                if let Some(n) = page.next.filter(|&n| n <= from) {
+                    return Err(ClientError::Malformed(format!(
+                        "the channel page from {from} does not advance (next {n})"
+                    )));
+                }
+                s.channels
+                    .extend(page.channels.into_iter().filter(|c| c.id >= from));
+                next = page.next;
+            }
+            other => return Ok(other),
+        }
+    }
+    Ok(Response::Status(s))
 }

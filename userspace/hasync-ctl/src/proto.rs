@@ -25,8 +25,14 @@ pub enum Request {
     Set(SetIface),
     /// Delete an interface record (primary only).
     Del(DelIface),
-    /// The daemon's role, peers, channels and last takeover report.
+    /// The daemon's role, peers, channels and last takeover report. The
+    /// reply holds as many channels as fit in one frame; when some were
+    /// left out, [`Status::next_channel`] names the first of them and
+    /// [`Request::Channels`] fetches the rest.
     Status,
+    /// The next page of channels after a [`Request::Status`] whose reply
+    /// was cut at [`Status::next_channel`] (answered wherever `status` is).
+    Channels(ChannelsRequest),
     /// Hand the primary role to a hot standby without replay (primary only).
     Switchover,
     /// Compare the primary's per-section digests with the kernel's and the
@@ -86,6 +92,15 @@ pub struct AuditRequest {
     pub channel: Option<u32>,
 }
 
+/// `channels`: one page of [`ChannelStatus`] entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsRequest {
+    /// Lowest channel id wanted (the `next_channel` or `next` of the
+    /// previous reply).
+    pub from: u32,
+}
+
 /// Daemon → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +120,8 @@ pub enum Response {
     Confirmed(Confirmed),
     /// Status.
     Status(Box<Status>),
+    /// A page of channels (the answer to [`Request::Channels`]).
+    Channels(ChannelsPage),
     /// Switchover started: the named standby is taking over.
     Switchover(SwitchoverReply),
     /// Audit result.
@@ -201,11 +218,30 @@ pub struct Status {
     /// Primary: assigned minus kernel-ACKed opids; standby: ACKed minus
     /// applied, summed over channels.
     pub lag: u64,
-    /// Per channel.
+    /// Per channel, by id: as many as fit in one frame (see
+    /// [`crate::page`]).
     pub channels: Vec<ChannelStatus>,
-    /// The last takeover this daemon performed.
+    /// Set when `channels` is not complete: the id of the first channel
+    /// left out, to ask for with [`Request::Channels`]. Each page is a
+    /// snapshot of its own moment, not of the whole walk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_channel: Option<u32>,
+    /// The last takeover this daemon performed (its channel list capped at
+    /// [`REPORT_CHANNELS_MAX`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_takeover: Option<TakeoverReport>,
+}
+
+/// The answer to [`Request::Channels`]: channels from the requested id on,
+/// by id, as many as fit in one frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsPage {
+    /// Channels with ids at or above the requested one.
+    pub channels: Vec<ChannelStatus>,
+    /// The id of the first channel left out; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u32>,
 }
 
 /// A peer daemon as seen from this one.
@@ -237,7 +273,9 @@ pub struct ChannelStatus {
     /// Records held.
     pub records: u64,
     /// Per-section digests of the table this daemon holds (compare with
-    /// `hasync channel show`).
+    /// `hasync channel show`). Empty when they would make this entry
+    /// longer than [`crate::page::CHANNEL_ENTRY_MAX`] bytes, which the
+    /// kernel's 64-section limit never comes near.
     pub digests: Vec<u64>,
 }
 
@@ -265,8 +303,37 @@ pub struct TakeoverReport {
     pub channels_in_sync: u32,
     /// Entries (records) sent in section replays.
     pub entries_replayed: u64,
-    /// Out-of-sync channels only.
+    /// Out-of-sync channels only, by channel id. In `status` at most
+    /// [`REPORT_CHANNELS_MAX`] of them (the lowest ids), the rest counted
+    /// in `channels_omitted`; the daemon's log lists every one.
     pub channels: Vec<ChannelReport>,
+    /// Out-of-sync channels left out of `channels` (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub channels_omitted: u32,
+}
+
+/// Most [`ChannelReport`] entries a [`TakeoverReport`] carries in `status`
+/// (64 entries are about 20 KB of JSON, a third of a frame).
+pub const REPORT_CHANNELS_MAX: usize = 64;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl TakeoverReport {
+    /// This report with at most `max` channel entries, the lowest channel
+    /// ids, and the others counted in `channels_omitted`.
+    pub fn capped(mut self, max: usize) -> Self {
+        if self.channels.len() > max {
+            self.channels.sort_by_key(|c| c.channel);
+            let omitted = self.channels.len() - max;
+            self.channels.truncate(max);
+            self.channels_omitted = self
+                .channels_omitted
+                .saturating_add(u32::try_from(omitted).unwrap_or(u32::MAX));
+        }
+        self
+    }
 }
 
 /// One out-of-sync channel in a takeover report.
@@ -393,6 +460,129 @@ mod tests {
         assert_eq!(RequestFrame::decode(&b), Ok(r));
         let s = RequestFrame::decode(br#"{"id":1,"body":"status"}"#).expect("status");
         assert_eq!(s.body, Request::Status);
+    }
+
+    #[test]
+    fn channel_pages_on_the_wire() {
+        let r = RequestFrame {
+            id: 2,
+            body: Request::Channels(ChannelsRequest { from: 513 }),
+        };
+        let b = r.encode();
+        assert_eq!(
+            std::str::from_utf8(&b).expect("utf8"),
+            r#"{"id":2,"body":{"channels":{"from":513}}}"#
+        );
+        assert_eq!(RequestFrame::decode(&b), Ok(r));
+        for bad in [
+            &br#"{"id":2,"body":{"channels":{}}}"#[..],
+            br#"{"id":2,"body":{"channels":{"from":1,"to":2}}}"#,
+            br#"{"id":2,"body":"channels"}"#,
+        ] {
+            assert!(RequestFrame::decode(bad).is_err(), "{bad:?}");
+        }
+        let page = |next| ResponseFrame {
+            id: 2,
+            body: Response::Channels(ChannelsPage {
+                channels: vec![ChannelStatus {
+                    id: 513,
+                    mode: "primary".into(),
+                    opid: 9,
+                    acked: 9,
+                    pending: 0,
+                    records: 3,
+                    digests: vec![7],
+                }],
+                next,
+            }),
+        };
+        let ch = r#"{"id":513,"mode":"primary","opid":9,"acked":9,"pending":0,"records":3,"digests":[7]}"#;
+        for (next, json) in [
+            (
+                Some(640),
+                format!(r#"{{"id":2,"body":{{"channels":{{"channels":[{ch}],"next":640}}}}}}"#),
+            ),
+            (
+                None,
+                format!(r#"{{"id":2,"body":{{"channels":{{"channels":[{ch}]}}}}}}"#),
+            ),
+        ] {
+            let f = page(next);
+            assert_eq!(String::from_utf8(f.encode()).expect("utf8"), json);
+            assert_eq!(ResponseFrame::decode(json.as_bytes()), Ok(f));
+        }
+        let bad = br#"{"id":2,"body":{"channels":{"channels":[],"more":true}}}"#;
+        assert!(ResponseFrame::decode(bad).is_err());
+    }
+
+    #[test]
+    fn status_without_the_paging_fields_still_parses() {
+        // A status from a daemon that never pages: no next_channel, no
+        // channels_omitted.
+        let json = r#"{"id":1,"body":{"status":{"node":"cu-a","role":"primary","epoch":3,
+            "ack_path":"both","sync":"alone","peers":[],"pending":0,"lag":0,"channels":[],
+            "last_takeover":{"node":"cu-a","reason":"start","epoch":3,"previous_epoch":0,
+            "detection_ms":0.0,"total_ms":1.5,"channels_total":1,"channels_in_sync":1,
+            "entries_replayed":0,"channels":[]}}}}"#;
+        let f = ResponseFrame::decode(json.as_bytes()).expect("parses");
+        let Response::Status(s) = &f.body else {
+            panic!("{f:?}")
+        };
+        assert_eq!(s.next_channel, None);
+        assert_eq!(
+            s.last_takeover.as_ref().map(|t| t.channels_omitted),
+            Some(0)
+        );
+        let back = String::from_utf8(f.encode()).expect("utf8");
+        assert!(!back.contains("next_channel") && !back.contains("channels_omitted"));
+        let cut = back.replace(
+            r#""channels":[],"last"#,
+            r#""channels":[],"next_channel":7,"last"#,
+        );
+        let Response::Status(s) = ResponseFrame::decode(cut.as_bytes()).expect("parses").body
+        else {
+            panic!("{cut}")
+        };
+        assert_eq!(s.next_channel, Some(7));
+    }
+
+    #[test]
+    fn takeover_report_capped_keeps_the_lowest_channels_and_counts_the_rest() {
+        let entry = |channel| ChannelReport {
+            channel,
+            register: 1,
+            applied_from_pending: 0,
+            replayed_ops: 0,
+            discarded: 0,
+            replayed_sections: 1,
+            replayed_entries: 1,
+            whole_channel: false,
+            relearned: false,
+        };
+        let r = TakeoverReport {
+            node: "cu-b".into(),
+            reason: "primary lost".into(),
+            epoch: 3,
+            previous_epoch: 2,
+            detection_ms: 1.0,
+            total_ms: 2.0,
+            channels_total: 1000,
+            channels_in_sync: 0,
+            entries_replayed: 1000,
+            channels: (0..1000).rev().map(entry).collect(),
+            channels_omitted: 0,
+        };
+        let c = r.clone().capped(REPORT_CHANNELS_MAX);
+        assert_eq!(c.channels, (0..64).map(entry).collect::<Vec<_>>());
+        assert_eq!(c.channels_omitted, 936);
+        assert!(serde_json::to_string(&c)
+            .expect("encodes")
+            .ends_with(r#""channels_omitted":936}"#));
+        let small = TakeoverReport {
+            channels: vec![entry(5)],
+            ..r
+        };
+        assert_eq!(small.clone().capped(REPORT_CHANNELS_MAX), small);
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub fn build(
         channels_in_sync: total.saturating_sub(channels.len() as u32),
         entries_replayed,
         channels,
+        channels_omitted: 0,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The control API (see `hasync-ctl`): change requests go through the
 //! primary engine and are answered when it confirms them (kernel ACK +
-//! every hot standby holds the update) or refuses them; status, switchover
-//! and audit are answered here.
+//! every hot standby holds the update) or refuses them; status (paged:
+//! `status`, then `channels` pages), switchover and audit are answered here.
 
 use hasync_ctl::{
     AuditChannel, AuditReply, AuditRequest, CtlError, DelIface, ErrorKind, Request, RequestFrame,
@@ -73,16 +73,20 @@ impl Daemon {
 
     fn request(&mut self, t: u64, req: RequestFrame) {
         let id = req.id;
-        if let Request::Status = req.body {
-            let s = self.status();
-            self.reply(
-                t,
-                ResponseFrame {
-                    id,
-                    body: Response::Status(Box::new(s)),
-                },
-            );
-            return;
+        // Status and its channel pages, on either service and in any role;
+        // each reply holds as many channels as fit in one frame.
+        match &req.body {
+            Request::Status => {
+                let frame = ResponseFrame::status_paged(id, self.status(), self.channels_from(0));
+                self.reply(t, frame);
+                return;
+            }
+            Request::Channels(c) => {
+                let frame = ResponseFrame::channels_paged(id, self.channels_from(c.from));
+                self.reply(t, frame);
+                return;
+            }
+            _ => {}
         }
         let Role::Primary(p) = &mut self.role else {
             let primary = match &self.role {
@@ -105,7 +109,7 @@ impl Daemon {
             return;
         }
         match req.body {
-            Request::Status => {}
+            Request::Status | Request::Channels(_) => {}
             Request::Set(s) => self.submit(t, id, |d| d.set_ops(&s)),
             Request::Del(s) => self.submit(t, id, |d| d.del_ops(&s)),
             Request::Switchover => {
