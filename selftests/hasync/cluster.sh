@@ -173,8 +173,9 @@ cl_cleanup() {
 	fi
 }
 
-# Links come up with TIPC's default tolerance (1.5 s); the tests want node
-# loss seen sooner.
+# Links come up with TIPC's default tolerance (1.5 s). hasyncd sets every
+# bearer of its node to limits.link_tolerance_ms ($CL_TOL here) itself, so
+# the daemon-run tests do not call this; it is for runs without a daemon.
 cl_tolerance() {
 	for n in 1 2; do
 		for dev in $(in_ns "$n" tipc bearer list 2>/dev/null); do

@@ -19,15 +19,17 @@ POINTS="after-kernel-send after-standby-send before-ack-forward mid-bulk-sync mi
 PATHS="forward direct both"
 
 ktap_header
-ktap_plan $((3 + 15 + KILLS + 4 + 3 + 2 + 1))
+ktap_plan $((4 + 15 + KILLS + 4 + 3 + 2 + 1))
 require || exit 1
 for f in "$HASYNCD" "$HASYNC_LOAD"; do
 	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
 done
 trap cl_cleanup EXIT
 
+# The links come up with TIPC's default tolerance (1500 ms); the daemons
+# set limits.link_tolerance_ms ($CL_TOL) themselves.
 setup() {
-	module_load && "$NETNS" up 2 && cl_tolerance
+	module_load && "$NETNS" up 2
 }
 ktap_check "module loaded, two TIPC nodes" setup
 
@@ -44,6 +46,32 @@ pair() { # ACK_PATH [FAULT1] [FAULT2]
 }
 
 ktap_check "primary and hot standby" pair both
+
+# Both daemons applied link_tolerance_ms to their bearers, and through
+# them to the links that were already up.
+tolerance_applied() {
+	for n in 1 2; do
+		bearers=$(in_ns "$n" tipc bearer list) || return 1
+		[ -n "$bearers" ] || { echo "# node $n: no bearers"; return 1; }
+		for b in $bearers; do
+			t=$(in_ns "$n" tipc bearer get tolerance media eth device "${b#eth:}") || return 1
+			echo "# node $n: bearer $b tolerance $t"
+			[ "$t" = "$CL_TOL" ] || return 1
+		done
+		links=$(in_ns "$n" tipc link list | grep -v '^broadcast-link' | sed -n 's/: up$//p')
+		[ -n "$links" ] || { echo "# node $n: no link up"; return 1; }
+		for l in $links; do
+			t=$(in_ns "$n" tipc link get tolerance link "$l") || return 1
+			echo "# node $n: link $l tolerance $t"
+			[ "$t" = "$CL_TOL" ] || return 1
+		done
+		grep -q 'TIPC link tolerance set' "$CL/n$n.log" || {
+			echo "# node $n: the daemon did not log setting it"
+			return 1
+		}
+	done
+}
+ktap_check_out "daemons set the TIPC link tolerance to $CL_TOL ms" tolerance_applied
 
 basics() {
 	in_ns 2 "$HASYNC_BIN" iface set dev e2e0 mtu 1400 up addr 10.9.0.1/24 channel 2 || return 1
@@ -159,7 +187,7 @@ node_loss() {
 
 rejoin() {
 	tc -n hasync-n1 qdisc del dev "$dev12" root || return 1
-	"$NETNS" wait 2 && cl_tolerance || return 1
+	"$NETNS" wait 2 || return 1
 	cl_start 1 auto
 	cl_wait_hot 1 60
 }
@@ -189,7 +217,7 @@ ktap_check "partition: the old primary stepped down" \
 	cl_wait 2 "s['role']=='standby'" 20
 heal() {
 	in_ns 2 ip link set "$dev21" up
-	"$NETNS" wait 2 && cl_tolerance || return 1
+	"$NETNS" wait 2 || return 1
 	cl_wait_hot 2 60 || return 1
 	cl_check 1
 }

@@ -74,8 +74,11 @@ pub(crate) enum Outcome {
     Failed(KernelError),
 }
 
-/// A blocking generic netlink socket.
-pub(crate) struct Genl {
+/// A blocking generic netlink socket, for any family: [`Client`] binds one
+/// to `hasync`; `hasync-tipc` uses one for TIPC's `TIPCv2` family.
+///
+/// [`Client`]: crate::Client
+pub struct Genl {
     sock: NlSocket,
     seq: u32,
     buf: Vec<u8>,
@@ -85,7 +88,8 @@ pub(crate) struct Genl {
 }
 
 impl Genl {
-    pub(crate) fn open() -> Result<Self, Error> {
+    /// Opens a socket with extended ACKs enabled.
+    pub fn open() -> Result<Self, Error> {
         let sock = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).map_err(io_error)?;
         // Extended ACKs carry the kernel's explanation of an error. Kernels
         // before 4.12 lack the option and still work without it.
@@ -161,7 +165,7 @@ impl Genl {
     /// it, until its ACK, its error or (for a dump) its DONE. A failure of
     /// `on_data` is returned after the answers are drained, so that the
     /// socket stays usable.
-    pub(crate) fn transact_with(
+    pub fn transact_with(
         &mut self,
         nl_type: u16,
         nl_flags: u16,
@@ -312,8 +316,9 @@ impl Genl {
         Ok(())
     }
 
-    /// Looks up a family by name.
-    pub(crate) fn resolve(&mut self, name: &str) -> Result<Family, Error> {
+    /// Looks up a family by name; [`Error::FamilyNotFound`] if the kernel
+    /// has none of that name.
+    pub fn resolve(&mut self, name: &str) -> Result<Family, Error> {
         let mut w = AttrWriter::new();
         w.put_str(CTRL_ATTR_FAMILY_NAME, name);
         let attrs = w.finish()?;

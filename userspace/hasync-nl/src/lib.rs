@@ -10,7 +10,8 @@
 //! so that an error keeps every extended-ACK attribute (hasync puts the
 //! register or the owner epoch in the extack cookie), and so that every
 //! reply parser is a pure function over bytes with errors that name the
-//! attribute. One module per command family:
+//! attribute. [`Genl`], the socket, serves other families too (TIPC's, in
+//! `hasync-tipc`). One module per command family:
 //!
 //! | module | commands |
 //! |---|---|
@@ -54,6 +55,7 @@ pub use cookies::{encode_cookies, Cookies};
 pub use ctrl::Family;
 pub use entry::{encode_entry_get, Entry, EntryFilter};
 pub use error::{Error, KernelError};
+pub use genl::Genl;
 pub use iface::{Addr, Iface, Mac, DEFAULT_MTU};
 pub use info::Info;
 pub use monitor::{decode_event, Event, Groups, Monitor};

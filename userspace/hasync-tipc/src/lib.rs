@@ -15,6 +15,7 @@
 //! | [`SeqPacketListener`], [`SeqPacketStream`] | `SOCK_SEQPACKET` | the replication stream: connect by service name, message boundaries kept |
 //! | [`RdmSocket`] | `SOCK_RDM` | datagrams to a service or socket |
 //! | [`TopologyConnection`] | `SOCK_SEQPACKET` to `{1,1}` | [`Subscription`]s in, [`TopologyEvent`]s out: peer service and node up/down |
+//! | [`TipcConfig`] | generic netlink, family `TIPCv2` | the bearers' link tolerance ([`link_tolerance`]), as `tipc bearer get/set tolerance` |
 //!
 //! No framing: SEQPACKET keeps message boundaries, one `send` is one
 //! `recv`. Messages are at most [`TIPC_MAX_USER_MSG_SIZE`] bytes; larger
@@ -32,6 +33,7 @@
 pub mod addr;
 mod bytes;
 mod error;
+pub mod link_tolerance;
 mod node;
 mod rdm;
 mod seqpacket;
@@ -44,6 +46,7 @@ pub mod uapi;
 
 pub use addr::{Addr, Scope, ServiceAddr, ServiceRange, SockaddrTipc, SocketAddr};
 pub use error::{DecodeError, Error};
+pub use link_tolerance::{Applied, Bearer, TipcConfig, ToleranceError};
 pub use node::NodeId;
 pub use rdm::RdmSocket;
 pub use seqpacket::{SeqPacketListener, SeqPacketStream};

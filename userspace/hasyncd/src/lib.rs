@@ -9,6 +9,7 @@
 //! | [`handshake`] | the first frame on a replication connection |
 //! | [`report`] | the takeover report |
 //! | [`fault`] | fault-injection points for the end-to-end tests |
+//! | [`tolerance`] | keeps the TIPC bearers at `limits.link_tolerance_ms` |
 //! | [`daemon`] | the poll loop: roles, takeover, control API |
 
 pub mod config;
@@ -18,3 +19,4 @@ pub mod fault;
 pub mod handshake;
 pub mod kernel;
 pub mod report;
+pub mod tolerance;

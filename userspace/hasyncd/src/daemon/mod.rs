@@ -41,6 +41,7 @@ use crate::conn::Conn;
 use crate::fault::Faults;
 use crate::handshake::node_id;
 use crate::kernel::KernelAdapter;
+use crate::tolerance::LinkTolerance;
 
 pub use primary::PrimaryRole;
 pub use standby::StandbyRole;
@@ -125,6 +126,8 @@ pub struct Daemon {
     faults: Faults,
     next_tick: Instant,
     next_audit: Option<Instant>,
+    /// Keeps the TIPC bearers at the configured link tolerance.
+    tolerance: LinkTolerance,
     /// The last takeover this daemon made.
     report: Option<TakeoverReport>,
     /// Names of peers by engine node id (from handshakes).
@@ -151,6 +154,9 @@ impl Daemon {
     /// Set up kernel, TIPC and signals; nothing is claimed or published
     /// yet.
     pub fn new(cfg: Config, opts: Options, faults: Faults) -> Result<Self, DaemonError> {
+        // First, so that links to the peers already run with it when the
+        // services are published and watched.
+        let tolerance = LinkTolerance::start(cfg.limits.link_tolerance_ms, Instant::now());
         let me = node_id(&cfg.node);
         let services = Services {
             service_type: cfg.tipc.service_type,
@@ -204,6 +210,7 @@ impl Daemon {
             faults,
             next_tick: now + TICK,
             next_audit: None,
+            tolerance,
             report: None,
             names: BTreeMap::new(),
             buf: vec![0; TIPC_MAX_USER_MSG_SIZE],
@@ -233,6 +240,7 @@ impl Daemon {
                 self.next_audit = Some(now + Duration::from_secs(u64::from(self.cfg.audit_period)));
                 self.periodic_audit();
             }
+            self.tolerance.poll(now);
             self.check_role(Instant::now());
         }
         tracing::info!("hasyncd stopped");
