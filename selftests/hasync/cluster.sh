@@ -120,17 +120,8 @@ cl_load_start() {
 # reports a stream that never resumed).
 cl_load_stop() {
 	_deadline=$(($(date +%s) + 20))
-	while [ "$(date +%s)" -lt "$_deadline" ] && ! python3 - "$CL/load.log" <<'PY'
-import json, sys
-resumed = False
-for line in open(sys.argv[1]):
-    ev = json.loads(line).get("ev")
-    if ev == "reconnected":
-        resumed = False
-    elif ev == "confirmed":
-        resumed = True
-sys.exit(0 if resumed else 1)
-PY
+	while [ "$(date +%s)" -lt "$_deadline" ] &&
+		! python3 "$SELFTEST_DIR/cluster_check.py" --resumed "$CL/load.log"
 	do
 		sleep 0.2
 	done

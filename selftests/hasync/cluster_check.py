@@ -3,6 +3,9 @@
 """The invariants after a takeover, with the change stream stopped.
 
 Usage: cluster_check.py STATUS CHANNELS IFACES LOAD_LOG
+       cluster_check.py --resumed LOAD_LOG   (exit 0 once the stream has
+                                              a change confirmed since its
+                                              last reconnection)
 
 STATUS is `hasync -j status` of the primary, CHANNELS and IFACES are
 `hasync -j channel show` and `hasync -j iface show` (the kernel), LOAD_LOG
@@ -29,7 +32,31 @@ def load(path):
         return json.load(f)
 
 
+def resumed_after_reconnect(evs):
+    """Some change confirmed after the stream's last reconnection (or,
+    never reconnected, at all)."""
+    resumed = None
+    for ev in evs:
+        if ev == "reconnected":
+            resumed = False
+        elif ev == "confirmed":
+            resumed = True
+    return bool(resumed)
+
+
+def log_events(path):
+    with open(path) as f:
+        for line in f:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
 def main():
+    if sys.argv[1] == "--resumed":
+        evs = (ev.get("ev") for ev in log_events(sys.argv[2]))
+        return 0 if resumed_after_reconnect(evs) else 1
     status, channels, ifaces = (load(p) for p in sys.argv[1:4])
     log_path = sys.argv[4]
     bad = []
@@ -57,24 +84,17 @@ def main():
     confirmed = {}
     lost = set()
     n_conf = 0
-    resumed = True
     events = {}
-    with open(log_path) as f:
-        for line in f:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            events[ev.get("ev")] = events.get(ev.get("ev"), 0) + 1
-            if ev.get("ev") == "reconnected":
-                resumed = False
-            if ev.get("ev") == "confirmed":
-                n_conf += 1
-                resumed = True
-                key = (ev["channel"], ev["name"])
-                confirmed[key] = max(confirmed.get(key, 0), ev["seq"])
-            elif ev.get("ev") == "lost":
-                lost.add(ev["channel"])
+    kinds = []
+    for ev in log_events(log_path):
+        kinds.append(ev.get("ev"))
+        events[ev.get("ev")] = events.get(ev.get("ev"), 0) + 1
+        if ev.get("ev") == "confirmed":
+            n_conf += 1
+            key = (ev["channel"], ev["name"])
+            confirmed[key] = max(confirmed.get(key, 0), ev["seq"])
+        elif ev.get("ev") == "lost":
+            lost.add(ev["channel"])
     for key, seq in sorted(confirmed.items()):
         have = held.get(key)
         if have is None or have < seq:
@@ -82,7 +102,7 @@ def main():
                        f"{'nothing' if have is None else 's%d' % have}")
     if n_conf == 0:
         bad.append("the stream had no change confirmed: nothing was checked")
-    elif not resumed:
+    elif not resumed_after_reconnect(kinds):
         bad.append("no change confirmed since the stream's last reconnection")
     report = status.get("last_takeover") or {}
     replayed = {c["channel"] for c in report.get("channels", [])
