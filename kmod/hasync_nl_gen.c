@@ -53,8 +53,13 @@ static const struct nla_policy hasync_channel_del_nl_policy[HASYNC_A_CHANNEL_ID 
 };
 
 /* HASYNC_CMD_CHANNEL_GET - do */
-static const struct nla_policy hasync_channel_get_nl_policy[HASYNC_A_CHANNEL_ID + 1] = {
+static const struct nla_policy hasync_channel_get_do_nl_policy[HASYNC_A_CHANNEL_ID + 1] = {
 	[HASYNC_A_CHANNEL_ID] = { .type = NLA_U32, },
+};
+
+/* HASYNC_CMD_CHANNEL_GET - dump */
+static const struct nla_policy hasync_channel_get_dump_nl_policy[HASYNC_A_CHANNEL_BRIEF + 1] = {
+	[HASYNC_A_CHANNEL_BRIEF] = { .type = NLA_FLAG, },
 };
 
 /* HASYNC_CMD_UPDATE - do */
@@ -67,14 +72,21 @@ static const struct nla_policy hasync_update_nl_policy[HASYNC_A_UPDATE_OP + 1] =
 };
 
 /* HASYNC_CMD_CLAIM - do */
-static const struct nla_policy hasync_claim_nl_policy[HASYNC_A_CHANNEL_ALL + 1] = {
+static const struct nla_policy hasync_claim_nl_policy[HASYNC_A_CHANNEL_BRIEF + 1] = {
 	[HASYNC_A_CHANNEL_ID] = { .type = NLA_U32, },
 	[HASYNC_A_CHANNEL_ALL] = { .type = NLA_FLAG, },
 	[HASYNC_A_CHANNEL_EPOCH] = { .type = NLA_U32, },
+	[HASYNC_A_CHANNEL_BRIEF] = { .type = NLA_FLAG, },
 };
 
 /* HASYNC_CMD_COOKIES - do */
-static const struct nla_policy hasync_cookies_nl_policy[HASYNC_A_COOKIES_AFTER_OPID + 1] = {
+static const struct nla_policy hasync_cookies_do_nl_policy[HASYNC_A_COOKIES_AFTER_OPID + 1] = {
+	[HASYNC_A_COOKIES_CHANNEL] = { .type = NLA_U32, },
+	[HASYNC_A_COOKIES_AFTER_OPID] = { .type = NLA_UINT, },
+};
+
+/* HASYNC_CMD_COOKIES - dump */
+static const struct nla_policy hasync_cookies_dump_nl_policy[HASYNC_A_COOKIES_AFTER_OPID + 1] = {
 	[HASYNC_A_COOKIES_CHANNEL] = { .type = NLA_U32, },
 	[HASYNC_A_COOKIES_AFTER_OPID] = { .type = NLA_UINT, },
 };
@@ -139,14 +151,16 @@ static const struct genl_split_ops hasync_nl_ops[] = {
 	{
 		.cmd		= HASYNC_CMD_CHANNEL_GET,
 		.doit		= hasync_nl_channel_get_doit,
-		.policy		= hasync_channel_get_nl_policy,
+		.policy		= hasync_channel_get_do_nl_policy,
 		.maxattr	= HASYNC_A_CHANNEL_ID,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
-		.cmd	= HASYNC_CMD_CHANNEL_GET,
-		.dumpit	= hasync_nl_channel_get_dumpit,
-		.flags	= GENL_CMD_CAP_DUMP,
+		.cmd		= HASYNC_CMD_CHANNEL_GET,
+		.dumpit		= hasync_nl_channel_get_dumpit,
+		.policy		= hasync_channel_get_dump_nl_policy,
+		.maxattr	= HASYNC_A_CHANNEL_BRIEF,
+		.flags		= GENL_CMD_CAP_DUMP,
 	},
 	{
 		.cmd		= HASYNC_CMD_UPDATE,
@@ -159,15 +173,22 @@ static const struct genl_split_ops hasync_nl_ops[] = {
 		.cmd		= HASYNC_CMD_CLAIM,
 		.doit		= hasync_nl_claim_doit,
 		.policy		= hasync_claim_nl_policy,
-		.maxattr	= HASYNC_A_CHANNEL_ALL,
+		.maxattr	= HASYNC_A_CHANNEL_BRIEF,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
 		.cmd		= HASYNC_CMD_COOKIES,
 		.doit		= hasync_nl_cookies_doit,
-		.policy		= hasync_cookies_nl_policy,
+		.policy		= hasync_cookies_do_nl_policy,
 		.maxattr	= HASYNC_A_COOKIES_AFTER_OPID,
 		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= HASYNC_CMD_COOKIES,
+		.dumpit		= hasync_nl_cookies_dumpit,
+		.policy		= hasync_cookies_dump_nl_policy,
+		.maxattr	= HASYNC_A_COOKIES_AFTER_OPID,
+		.flags		= GENL_CMD_CAP_DUMP,
 	},
 	{
 		.cmd		= HASYNC_CMD_REPLAY_BEGIN,

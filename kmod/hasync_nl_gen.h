@@ -26,6 +26,7 @@ int hasync_nl_channel_get_dumpit(struct sk_buff *skb,
 int hasync_nl_update_doit(struct sk_buff *skb, struct genl_info *info);
 int hasync_nl_claim_doit(struct sk_buff *skb, struct genl_info *info);
 int hasync_nl_cookies_doit(struct sk_buff *skb, struct genl_info *info);
+int hasync_nl_cookies_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 int hasync_nl_replay_begin_doit(struct sk_buff *skb, struct genl_info *info);
 int hasync_nl_replay_entries_doit(struct sk_buff *skb, struct genl_info *info);
 int hasync_nl_replay_commit_doit(struct sk_buff *skb, struct genl_info *info);

@@ -6,6 +6,10 @@
 //! High-availability state replication: the data plane's interface state
 //! tables, per-channel acked-opid registers and owner epochs, kept by the
 //! hasync kernel module and written by the hasyncd replication daemons.
+//! One set of tables serves every network namespace: requests from any
+//! namespace see and (with CAP_NET_ADMIN in the initial user namespace)
+//! change the same channels, and notifications reach subscribers in every
+//! namespace.
 
 #![allow(clippy::doc_lazy_continuation)]
 
@@ -38,9 +42,11 @@ pub mod cmd {
     pub const CHANNEL_GET: u8 = 4;
 
     /// Apply a state update of 1 to 64 ops atomically (all ops or none).
-    /// Replies with the ACK and publishes it on the acks group.  Duplicates
-    /// (opid at or below the register) are re-ACKed with the duplicate flag,
-    /// change nothing and are not published.
+    /// Replies with the ACK and publishes it on the acks group of every
+    /// network namespace.  The ACK's epoch is the update's; a duplicate
+    /// (opid at or below the register) is re-ACKed with the duplicate flag
+    /// and the epoch the log holds for that opid (absent when the log no
+    /// longer does), changes nothing and is not published.
     ///
     /// Attribute set `update`; do; needs CAP_NET_ADMIN.
     pub const UPDATE: u8 = 5;
@@ -52,16 +58,24 @@ pub mod cmd {
 
     /// Raise the owner epoch of the named channels (`id`, repeated for
     /// several, or `all`) to `epoch`, fencing every older owner and
-    /// discarding replays they left open; the reply lists each claimed
-    /// channel with its register.  Claiming with an epoch below any named
-    /// channel's is fenced and changes nothing.
+    /// discarding replays they left open.  All or nothing: claiming with an
+    /// epoch below any named channel's is fenced, and a claim whose reply
+    /// would not fit one message is refused, both before any epoch changes.
+    /// The reply lists each claimed channel with its register and the
+    /// register's epoch; with `brief` it carries only claimed-count and
+    /// epoch, so a claim of any size fits, and the registers are read with
+    /// a brief channel-get dump.
     ///
     /// Attribute set `channel`; do; needs CAP_NET_ADMIN.
     pub const CLAIM: u8 = 7;
 
-    /// OR of the cookies of the applied opids above after-opid, or log-short.
+    /// Which sections the applied opids above after-opid touched: do answers
+    /// with their OR (or log-short) and the register it runs up to; dump
+    /// pages through the log's entries themselves, (opid, epoch, sections)
+    /// oldest first, and ends with log-short if the log no longer reaches
+    /// back to after-opid.
     ///
-    /// Attribute set `cookies`; do.
+    /// Attribute set `cookies`; do, dump.
     pub const COOKIES: u8 = 8;
 
     /// Open a section replay on this socket.
@@ -394,6 +408,24 @@ pub mod attr {
         /// Wire type: `nest`, attribute set `claimed`, may repeat.
         pub const CLAIMED: u16 = 10;
 
+        /// Epoch of the update or replay that set the register (0 = none):
+        /// which owner's stream the register counts.
+        ///
+        /// Wire type: `u32`.
+        pub const REGISTER_EPOCH: u16 = 11;
+
+        /// In a claim request: reply with claimed-count only, however many
+        /// channels are claimed (read the registers with a brief dump).  In a
+        /// channel-get dump request: leave out the per-section digests.
+        ///
+        /// Wire type: `flag`.
+        pub const BRIEF: u16 = 12;
+
+        /// In a brief claim's reply, the number of channels claimed.
+        ///
+        /// Wire type: `u32`.
+        pub const CLAIMED_COUNT: u16 = 13;
+
         /// The spec's name for attribute type `attr`.
         pub const fn name(attr: u16) -> Option<&'static str> {
             match attr {
@@ -407,6 +439,9 @@ pub mod attr {
                 LOG_FIRST_OPID => Some("log-first-opid"),
                 ALL => Some("all"),
                 CLAIMED => Some("claimed"),
+                REGISTER_EPOCH => Some("register-epoch"),
+                BRIEF => Some("brief"),
+                CLAIMED_COUNT => Some("claimed-count"),
                 _ => None,
             }
         }
@@ -422,12 +457,18 @@ pub mod attr {
         /// Wire type: `u32`.
         pub const EPOCH: u16 = 3;
 
+        /// Epoch of the update or replay that set the register (0 = none).
+        ///
+        /// Wire type: `u32`.
+        pub const REGISTER_EPOCH: u16 = 4;
+
         /// The spec's name for attribute type `attr`.
         pub const fn name(attr: u16) -> Option<&'static str> {
             match attr {
                 ID => Some("id"),
                 REGISTER => Some("register"),
                 EPOCH => Some("epoch"),
+                REGISTER_EPOCH => Some("register-epoch"),
                 _ => None,
             }
         }
@@ -492,6 +533,16 @@ pub mod attr {
         /// Wire type: `flag`.
         pub const LOG_SHORT: u16 = 4;
 
+        /// The register the answer runs up to.
+        ///
+        /// Wire type: `uint`.
+        pub const REGISTER: u16 = 5;
+
+        /// In a dump, the logged updates and replays above after-opid, oldest first.
+        ///
+        /// Wire type: `nest`, attribute set `cookie-entry`, may repeat.
+        pub const ENTRY: u16 = 6;
+
         /// The spec's name for attribute type `attr`.
         pub const fn name(attr: u16) -> Option<&'static str> {
             match attr {
@@ -499,6 +550,37 @@ pub mod attr {
                 AFTER_OPID => Some("after-opid"),
                 COOKIE => Some("cookie"),
                 LOG_SHORT => Some("log-short"),
+                REGISTER => Some("register"),
+                ENTRY => Some("entry"),
+                _ => None,
+            }
+        }
+    }
+
+    /// One entry of a channel's cookie log.
+    pub mod cookie_entry {
+        /// The register after the update or replay; a replay may advance it by
+        /// more than one, so an entry covers the opids above the previous one.
+        ///
+        /// Wire type: `uint`.
+        pub const OPID: u16 = 1;
+
+        /// Epoch of the update or replay.
+        ///
+        /// Wire type: `u32`.
+        pub const EPOCH: u16 = 2;
+
+        /// Sections it touched (the update's cookie, or the replayed mask).
+        ///
+        /// Wire type: `uint`.
+        pub const SECTIONS: u16 = 3;
+
+        /// The spec's name for attribute type `attr`.
+        pub const fn name(attr: u16) -> Option<&'static str> {
+            match attr {
+                OPID => Some("opid"),
+                EPOCH => Some("epoch"),
+                SECTIONS => Some("sections"),
                 _ => None,
             }
         }
