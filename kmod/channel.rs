@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! One replication channel: its table split into sections, the acked-opid
-//! register, the owner epoch, the cookie log and an open section replay.
+//! register and the epoch that wrote it, the owner epoch, the cookie log and
+//! an open section replay.
 //!
 //! Everything here runs under the channel's lock (see `state.rs`); the
-//! methods either change the channel completely or not at all: allocations
-//! happen before the first change, in the callers' parse step.
+//! methods either change the channel completely or not at all: every check
+//! and every allocation comes before the first change.
 
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 
-use crate::cookie_log::{CookieLog, Cookies};
+use crate::cookie_log::{CookieLog, Cookies, Entry};
 use crate::error::{fail, HResult};
 use crate::record::{Iface, Name};
 
@@ -36,11 +37,22 @@ impl Section {
         }
     }
 
-    /// Inserts or replaces; keeps the invariant.
-    fn put(&mut self, node: RBTreeNode<Name, Iface>, hash: u64) {
-        self.digest = self.digest.wrapping_add(hash);
-        match self.tree.insert(node) {
+    /// Replaces the value of an existing record in place; keeps the
+    /// invariant.  Returns the old value, for the caller to free.
+    fn replace(&mut self, name: &Name, rec: Iface) -> Option<Iface> {
+        let slot = self.tree.get_mut(name)?;
+        let old = core::mem::replace(slot, rec);
+        self.digest = self.digest.wrapping_sub(old.hash).wrapping_add(slot.hash);
+        Some(old)
+    }
+
+    /// Inserts a record known to be absent; keeps the invariant.
+    fn insert(&mut self, node: RBTreeNodeReservation<Name, Iface>, name: Name, rec: Iface) {
+        self.digest = self.digest.wrapping_add(rec.hash);
+        match self.tree.insert(node.into_node(name, rec)) {
             Some(old) => {
+                // Not reached (the caller checked the name is absent), but
+                // the invariant holds either way.
                 let (_, old) = old.to_key_value();
                 self.digest = self.digest.wrapping_sub(old.hash);
             }
@@ -55,6 +67,18 @@ impl Section {
             self.count -= 1;
         }
     }
+
+    /// Inserts or replaces a staged record (replays); keeps the invariant.
+    fn put(&mut self, node: kernel::rbtree::RBTreeNode<Name, Iface>, hash: u64) {
+        self.digest = self.digest.wrapping_add(hash);
+        match self.tree.insert(node) {
+            Some(old) => {
+                let (_, old) = old.to_key_value();
+                self.digest = self.digest.wrapping_sub(old.hash);
+            }
+            None => self.count += 1,
+        }
+    }
 }
 
 fn new_sections(n: u32) -> Result<KVec<Section>> {
@@ -65,13 +89,16 @@ fn new_sections(n: u32) -> Result<KVec<Section>> {
     Ok(v)
 }
 
-/// One op of an update, fully allocated before the channel is locked.
+/// One op of an update, validated and hashed before the channel is locked.
+/// A `set` of a record that does not exist yet gets its tree node under the
+/// lock, before anything changes; one that replaces a record reuses the
+/// node already in the tree.
 pub(crate) enum Op {
     Set {
         section: u32,
-        node: RBTreeNode<Name, Iface>,
         name: Name,
-        hash: u64,
+        rec: Iface,
+        node: Option<RBTreeNodeReservation<Name, Iface>>,
     },
     Del {
         section: u32,
@@ -80,7 +107,7 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    fn name(&self) -> &Name {
+    pub(crate) fn name(&self) -> &Name {
         match self {
             Op::Set { name, .. } | Op::Del { name, .. } => name,
         }
@@ -109,21 +136,30 @@ pub(crate) struct Staging {
 pub(crate) struct Applied {
     pub(crate) opid: u64,
     pub(crate) cookie: u64,
+    /// The epoch of the update at `opid`: the sender's when applied, the
+    /// logged one for a duplicate (`None` once the log has dropped it).
+    pub(crate) epoch: Option<u32>,
     pub(crate) duplicate: bool,
 }
 
 /// The mutable part of a channel.
 ///
 /// INVARIANT: `sections.len() == nsections`; `entries` is the sum of the
-/// sections' counts; `register` only grows.
+/// sections' counts; `register` only grows; `register_epoch` is the epoch
+/// of the update or replay that last set the register (0 before any).
 pub(crate) struct Channel {
     pub(crate) nsections: u32,
     pub(crate) register: u64,
+    pub(crate) register_epoch: u32,
     pub(crate) epoch: u32,
     pub(crate) entries: u32,
     pub(crate) sections: KVec<Section>,
     pub(crate) log: CookieLog,
     pub(crate) replay: Option<Staging>,
+    /// ACKs issued (updates applied, replays committed) and ops applied,
+    /// for `stats`: counted here, under the lock the update holds anyway.
+    pub(crate) acks: u64,
+    pub(crate) ops_applied: u64,
 }
 
 impl Channel {
@@ -131,16 +167,28 @@ impl Channel {
         Ok(Channel {
             nsections,
             register: 0,
+            register_epoch: 0,
             epoch: 0,
             entries: 0,
             sections: new_sections(nsections)?,
-            log: CookieLog::new(log_len)?,
+            log: CookieLog::new(log_len),
             replay: None,
+            acks: 0,
+            ops_applied: 0,
         })
     }
 
-    /// The fencing rule shared by updates and replays.
-    fn check_epoch(&self, epoch: u32) -> HResult<()> {
+    /// Every section of the channel, as a mask.
+    pub(crate) fn all_sections(&self) -> u64 {
+        if self.nsections >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.nsections) - 1
+        }
+    }
+
+    /// The fencing rule shared by updates, replays and claims.
+    pub(crate) fn check_epoch(&self, epoch: u32) -> HResult<()> {
         if epoch < self.epoch {
             return Err(fail!(
                 crate::error::ESTALE(),
@@ -154,23 +202,30 @@ impl Channel {
         Ok(())
     }
 
-    /// Applies an update atomically: the checks come first, then changes
-    /// that cannot fail.
+    /// Applies an update atomically: the checks and allocations come
+    /// first, then changes that cannot fail.  The names of the records it
+    /// changed go to `changed` when the caller wants them (notifications).
     pub(crate) fn apply(
         &mut self,
         epoch: u32,
         opid: u64,
         cookie: u64,
-        ops: KVec<Op>,
+        mut ops: KVec<Op>,
         max_entries: u32,
-        changed: &mut KVec<(u32, Name)>,
+        changed: Option<&mut KVec<(u32, Name)>>,
     ) -> HResult<Applied> {
         self.check_epoch(epoch)?;
         if opid <= self.register {
             // A retransmission: ACK it again, change nothing.
+            let logged = if opid == self.register {
+                Some(self.register_epoch)
+            } else {
+                self.log.epoch_of(opid)
+            };
             return Ok(Applied {
                 opid,
                 cookie,
+                epoch: logged,
                 duplicate: true,
             });
         }
@@ -184,12 +239,15 @@ impl Channel {
             )
             .cookie_u64(self.register));
         }
-        // Net change in the record count, with later ops on a name seeing
-        // the earlier ones of the same update.
+        self.check_no_live_replay(epoch)?;
+        // Whether each op's record exists when the op runs, with later ops
+        // on a name seeing the earlier ones of the same update; a `set` of
+        // an absent record needs a node, reserved here.
         let mut count = i64::from(self.entries);
-        for (i, op) in ops.iter().enumerate() {
-            let earlier = ops[..i].iter().rev().find(|o| o.name() == op.name());
-            let existed = match earlier {
+        for i in 0..ops.len() {
+            let (earlier, rest) = ops.split_at_mut(i);
+            let op = &mut rest[0];
+            let existed = match earlier.iter().rev().find(|o| o.name() == op.name()) {
                 Some(o) => matches!(o, Op::Set { .. }),
                 None => self.sections[op.section() as usize]
                     .tree
@@ -197,7 +255,10 @@ impl Channel {
                     .is_some(),
             };
             match (op, existed) {
-                (Op::Set { .. }, false) => count += 1,
+                (Op::Set { node, .. }, false) => {
+                    count += 1;
+                    *node = Some(RBTreeNodeReservation::new(GFP_KERNEL)?);
+                }
                 (Op::Del { .. }, true) => count -= 1,
                 _ => {}
             }
@@ -206,46 +267,79 @@ impl Channel {
             return Err(fail!(
                 ENOSPC,
                 Limit,
-                "channel would hold {} entries, limit {}",
+                "channel would hold {} entries, more than max_entries {}",
                 count,
                 max_entries
             ));
         }
-        changed.reserve(ops.len(), GFP_KERNEL)?;
-        self.check_no_live_replay(epoch)?;
+        let mut changed = changed;
+        if let Some(c) = changed.as_deref_mut() {
+            c.reserve(ops.len(), GFP_KERNEL)?;
+        }
+        self.log.reserve()?;
 
         // From here on nothing fails.
         self.drop_fenced_replay(epoch);
         self.epoch = epoch;
+        let nops = ops.len() as u64;
         for op in ops {
             let section = op.section();
-            let name = *op.name();
             let s = &mut self.sections[section as usize];
-            match op {
-                Op::Set { node, hash, .. } => s.put(node, hash),
-                Op::Del { name, .. } => s.del(&name),
+            let name = match op {
+                Op::Set { name, rec, node, .. } => {
+                    match node {
+                        Some(node) => s.insert(node, name, rec),
+                        // Present (checked above): replaced in place; the
+                        // old value is freed as it goes out of scope.
+                        None => drop(s.replace(&name, rec)),
+                    }
+                    name
+                }
+                Op::Del { name, .. } => {
+                    s.del(&name);
+                    name
+                }
+            };
+            if let Some(c) = changed.as_deref_mut() {
+                // Capacity reserved above.
+                let _ = c.push((section, name), GFP_KERNEL);
             }
-            // Capacity reserved above.
-            let _ = changed.push((section, name), GFP_KERNEL);
         }
         // `count` was bounded by max_entries (a u32) above.
         self.entries = count as u32;
-        self.register = opid;
-        self.log.push(opid, cookie);
+        self.set_register(opid, epoch, cookie);
+        self.acks += 1;
+        self.ops_applied += nops;
         Ok(Applied {
             opid,
             cookie,
+            epoch: Some(epoch),
             duplicate: false,
         })
+    }
+
+    /// Moves the register to `opid`, written by `epoch`, touching `cookie`;
+    /// the log has room (the caller reserved it).
+    fn set_register(&mut self, opid: u64, epoch: u32, cookie: u64) {
+        self.register = opid;
+        self.register_epoch = epoch;
+        self.log.push(Entry {
+            opid,
+            cookie,
+            epoch,
+        });
     }
 
     /// A replay opened under the same or a newer epoch blocks other writers
     /// until it is committed or aborted.
     fn check_no_live_replay(&self, epoch: u32) -> HResult<()> {
         match &self.replay {
-            Some(st) if st.epoch >= epoch => {
-                Err(fail!(EBUSY, Busy, "a section replay is open on this channel"))
-            }
+            Some(st) if st.epoch >= epoch => Err(fail!(
+                EBUSY,
+                Busy,
+                "a section replay by epoch {} is open on this channel",
+                st.epoch
+            )),
             _ => Ok(()),
         }
     }
@@ -256,6 +350,12 @@ impl Channel {
         if matches!(&self.replay, Some(st) if st.epoch < epoch) {
             self.replay = None;
         }
+    }
+
+    /// Raises the owner epoch to `epoch` (a claim that passed its checks).
+    pub(crate) fn claim(&mut self, epoch: u32) {
+        self.drop_fenced_replay(epoch);
+        self.epoch = self.epoch.max(epoch);
     }
 
     /// A replay installs the state as of its opid: never older than the
@@ -279,16 +379,11 @@ impl Channel {
         self.check_epoch(epoch)?;
         self.check_no_live_replay(epoch)?;
         self.check_replay_opid(opid)?;
-        let all = if self.nsections == 64 {
-            u64::MAX
-        } else {
-            (1u64 << self.nsections) - 1
-        };
-        if mask == 0 || mask & !all != 0 {
+        if mask == 0 || mask & !self.all_sections() != 0 {
             return Err(fail!(
                 EINVAL,
                 Invalid,
-                "sections mask {:#x} is empty or beyond the channel's {} sections",
+                "replay sections {:#x} empty or beyond the channel's {} sections",
                 mask,
                 self.nsections
             ));
@@ -333,20 +428,21 @@ impl Channel {
             .map(|(_, s)| s.count)
             .sum();
         let st = self.staging_of(owner)?;
-        for (i, (section, name, _, _, offset)) in records.iter().enumerate() {
-            if st.mask & (1u64 << section) == 0 {
+        for (i, r) in records.iter().enumerate() {
+            if st.mask & (1u64 << r.section) == 0 {
                 return Err(fail!(
                     EINVAL,
                     Invalid,
-                    "entry hashes to section {}, outside the replay's sections",
-                    section
+                    "iface hashes to section {}, outside the replay's sections {:#x}",
+                    r.section,
+                    st.mask
                 )
-                .at(*offset));
+                .at(r.offset));
             }
-            let dup_staged = st.sections[*section as usize].tree.get(name).is_some();
-            let dup_here = records[..i].iter().any(|r| r.1 == *name);
+            let dup_staged = st.sections[r.section as usize].tree.get(&r.name).is_some();
+            let dup_here = records[..i].iter().any(|o| o.name == r.name);
             if dup_staged || dup_here {
-                return Err(fail!(EINVAL, Invalid, "entry staged twice in one replay").at(*offset));
+                return Err(fail!(EINVAL, Invalid, "iface staged twice in one replay").at(r.offset));
             }
         }
         let total = u64::from(kept) + u64::from(st.count) + records.len() as u64;
@@ -354,32 +450,31 @@ impl Channel {
             return Err(fail!(
                 ENOSPC,
                 Limit,
-                "replay would leave {} entries, limit {}",
+                "replay would leave {} entries, more than max_entries {}",
                 total,
                 max_entries
             ));
         }
-        for (section, _, node, hash, _) in records {
-            st.sections[section as usize].put(node, hash);
+        for r in records {
+            st.sections[r.section as usize].put(r.node, r.hash);
             st.count += 1;
         }
         Ok(())
     }
 
-    /// Installs `owner`'s replay in one step.  Returns (opid, mask) and the
-    /// replaced sections' old contents, which the caller frees after
+    /// Installs `owner`'s replay in one step.  Returns (opid, epoch, mask)
+    /// and the replaced sections' old contents, which the caller frees after
     /// unlocking.
-    pub(crate) fn replay_commit(&mut self, owner: Owner) -> HResult<(u64, u64, KVec<Section>)> {
+    pub(crate) fn replay_commit(&mut self, owner: Owner) -> HResult<(u64, u32, u64, KVec<Section>)> {
         let st = self.staging_of(owner)?;
         let (epoch, opid, mask) = (st.epoch, st.opid, st.mask);
-        if let Err(e) = self.check_epoch(epoch) {
-            // The replay's owner was fenced while staging: it can never commit.
+        if let Err(e) = self.check_epoch(epoch).and_then(|()| self.check_replay_opid(opid)) {
+            // Fenced, or overtaken while staging: it can never commit.
             self.replay = None;
             return Err(e);
         }
-        if let Err(e) = self.check_replay_opid(opid) {
-            self.replay = None;
-            return Err(e);
+        if opid > self.register {
+            self.log.reserve()?;
         }
         let Some(mut st) = self.replay.take() else {
             return Err(fail!(ENOENT, Noent, "no replay is open on this channel"));
@@ -398,11 +493,14 @@ impl Channel {
         }
         self.entries = entries;
         self.epoch = epoch;
+        // A replay at the register's own opid rewrites sections but moves
+        // neither the register nor its epoch: those name the update the
+        // log holds for that opid.
         if opid > self.register {
-            self.register = opid;
-            self.log.push(opid, mask);
+            self.set_register(opid, epoch, mask);
         }
-        Ok((opid, mask, st.sections))
+        self.acks += 1;
+        Ok((opid, epoch, mask, st.sections))
     }
 
     pub(crate) fn cookies(&self, after: u64) -> Cookies {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Refusals: an errno, the class `stats` counts it under, and what the
-//! extack tells the caller (a message, the offending attribute, and for the
-//! two protocol errors a machine-readable cookie with the value to resync to).
+//! extack tells the caller (a message, the offending or missing attribute,
+//! and for the two protocol errors a machine-readable cookie with the value
+//! to resync to).
 
 use core::fmt::{self, Write};
 
@@ -21,6 +22,16 @@ pub(crate) fn ESTALE() -> Error {
     Error::from_errno(-(kernel::bindings::ESTALE as i32))
 }
 
+#[allow(non_snake_case)]
+pub(crate) fn EMSGSIZE() -> Error {
+    Error::from_errno(-(kernel::bindings::EMSGSIZE as i32))
+}
+
+#[allow(non_snake_case)]
+pub(crate) fn EOPNOTSUPP() -> Error {
+    Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32))
+}
+
 /// Longest extack message (`NETLINK_MAX_FMTMSG_LEN`).
 pub(crate) const MSG_MAX: usize = 80;
 
@@ -32,6 +43,8 @@ pub(crate) struct Failure {
     pub(crate) msg_len: u8,
     /// Offset of the offending attribute in the request's attribute stream.
     pub(crate) bad_attr: Option<u32>,
+    /// Type of a required attribute the request lacks.
+    pub(crate) missing: Option<u16>,
     /// Extack cookie: the register (8 bytes) or the owner epoch (4 bytes).
     pub(crate) cookie: [u8; 8],
     pub(crate) cookie_len: u8,
@@ -64,6 +77,7 @@ impl Failure {
             msg: [0; MSG_MAX],
             msg_len: 0,
             bad_attr: None,
+            missing: None,
             cookie: [0; 8],
             cookie_len: 0,
         };
@@ -80,6 +94,16 @@ impl Failure {
         // Offsets within one netlink message fit a u32.
         self.bad_attr = u32::try_from(offset).ok();
         self
+    }
+
+    pub(crate) fn missing(mut self, kind: u16) -> Self {
+        self.missing = Some(kind);
+        self
+    }
+
+    /// The message, without the NUL the buffer keeps after it.
+    pub(crate) fn message(&self) -> &[u8] {
+        &self.msg[..usize::from(self.msg_len)]
     }
 
     pub(crate) fn cookie_u64(mut self, v: u64) -> Self {
@@ -112,8 +136,15 @@ impl From<kernel::alloc::AllocError> for Failure {
     }
 }
 
+/// Errors of kernel calls inside a handler: an allocation failure, in
+/// practice; anything else is named by its errno rather than passed off as
+/// memory.
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        fail!(e, Nomem, "out of memory")
+        if e == ENOMEM {
+            fail!(e, Nomem, "out of memory")
+        } else {
+            fail!(e, Invalid, "internal error {}", e.to_errno())
+        }
     }
 }

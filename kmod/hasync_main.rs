@@ -5,33 +5,44 @@
 //! The module keeps, per replication channel, the interface state tables
 //! written by the `hasyncd` daemons, the acked-opid register and the owner
 //! epoch the daemons trust after a failover, a log of which sections recent
-//! opids touched, and per-section digests.  It speaks the generic netlink
-//! family `hasync` described by `hasync.yaml`; the C files next to this one
-//! are the generated genetlink tables and a thin dispatch layer, everything
-//! stateful lives in Rust.
+//! updates touched and under which epoch, and per-section digests.  It
+//! speaks the generic netlink family `hasync` described by `hasync.yaml`,
+//! one set of tables for every network namespace.
+//!
+//! The core (`state`, `channel`, `cookie_log`, `record`, `parse`, `hash`)
+//! is safe Rust and is also built into `hasync_kunit.ko` for its KUnit
+//! suites.  The netlink side (`request`, `ops`, `dump`, `emit`, `notify`,
+//! `msg`) parses requests and formats every message; `glue` is the FFI edge
+//! to the C file, which holds only what the 6.12 `kernel` crate cannot: the
+//! module parameters, the generated genetlink tables and inline helpers.
 
 use kernel::prelude::*;
 
 mod channel;
 mod cookie_log;
+mod dump;
+mod emit;
 mod error;
 mod glue;
 mod hash;
+mod msg;
 mod nla;
+mod notify;
+mod ops;
 mod params;
 mod parse;
 mod record;
+mod request;
 mod state;
 mod stats;
 
-/// Attribute and command numbers, generated from `hasync.yaml`: the very
-/// file userspace compiles, so both sides read one numbering.
+/// Attribute and command numbers, generated from `hasync.yaml`.
 #[allow(dead_code, unreachable_pub, missing_docs, clippy::all)]
-#[path = "../userspace/hasync-nl/src/generated.rs"]
+#[path = "uapi_gen.rs"]
 mod uapi;
 
-/// The module version, reported by `info` (NUL-terminated for the C glue).
-pub(crate) const VERSION_C: &CStr = kernel::c_str!("0.1.0");
+/// The module version, reported by `info`.
+pub(crate) const VERSION: &str = "0.2.0";
 
 module! {
     type: HasyncModule,
@@ -42,30 +53,27 @@ module! {
 }
 
 struct HasyncModule {
-    state: Pin<KBox<state::State>>,
+    _family: glue::Registration,
 }
 
 impl kernel::Module for HasyncModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let params = params::Params::from_module_params()?;
+        let params = params::Params::validate(&glue::module_params())?;
         let state = KBox::pin_init(state::State::new(params), GFP_KERNEL)?;
-        glue::register_family(&state)?;
+        let family = glue::Registration::new(state)?;
         pr_info!(
             "version {} loaded (channels <= {}, entries <= {}, cookie log {})\n",
-            VERSION_C,
+            VERSION,
             params.max_channels,
             params.max_entries,
             params.cookie_log_len
         );
-        Ok(HasyncModule { state })
+        Ok(HasyncModule { _family: family })
     }
 }
 
 impl Drop for HasyncModule {
     fn drop(&mut self) {
-        // The family goes first: once it is unregistered no handler can
-        // reach `self.state`, which is freed right after this.
-        glue::unregister_family(&self.state);
         pr_info!("unloaded\n");
     }
 }

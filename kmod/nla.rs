@@ -22,6 +22,7 @@ pub(crate) struct Attr<'a> {
 }
 
 /// Iterator over a stream of attributes.
+#[derive(Clone)]
 pub(crate) struct Attrs<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -79,6 +80,20 @@ impl<'a> Attr<'a> {
     pub(crate) fn u32(&self) -> Option<u32> {
         let b = self.payload.get(..4)?;
         Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// An NLA_UINT: 4 or 8 bytes (the policy checked which).
+    pub(crate) fn uint(&self) -> Option<u64> {
+        match self.payload.len() {
+            4 => self.u32().map(u64::from),
+            8 => {
+                let b = self.payload.get(..8)?;
+                let mut v = [0u8; 8];
+                v.copy_from_slice(b);
+                Some(u64::from_ne_bytes(v))
+            }
+            _ => None,
+        }
     }
 
     /// NLA_NUL_STRING without its terminator.

@@ -6,7 +6,14 @@
 
 use kernel::prelude::*;
 
-use crate::glue;
+/// Twin of `struct hasync_params`: the values as `insmod` gave them.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct RawParams {
+    pub(crate) max_channels: u32,
+    pub(crate) max_entries: u32,
+    pub(crate) cookie_log_len: u32,
+}
 
 /// Validated module parameters.
 ///
@@ -32,8 +39,7 @@ fn check(name: &str, value: u32, (lo, hi): (u32, u32)) -> Result<u32> {
 }
 
 impl Params {
-    pub(crate) fn from_module_params() -> Result<Self> {
-        let raw = glue::module_params();
+    pub(crate) fn validate(raw: &RawParams) -> Result<Self> {
         // INVARIANT: each field passes `check` against its documented range.
         Ok(Params {
             max_channels: check("max_channels", raw.max_channels, MAX_CHANNELS)?,

@@ -18,9 +18,15 @@ use crate::uapi::{attr, OpKind};
 /// Most ops one update may carry.
 pub(crate) const MAX_OPS: usize = 64;
 
-/// A parsed record: its name, section, allocated tree node, hash and the
-/// offset of its attribute (for errors found later).
-pub(crate) type Record = (u32, Name, RBTreeNode<Name, Iface>, u64, usize);
+/// A record of a replay, ready for its staging tree: the offset of its
+/// attribute is kept for errors found later.
+pub(crate) struct Record {
+    pub(crate) section: u32,
+    pub(crate) name: Name,
+    pub(crate) node: RBTreeNode<Name, Iface>,
+    pub(crate) hash: u64,
+    pub(crate) offset: usize,
+}
 
 fn record_error(e: RecordError, at: usize) -> Failure {
     let f = match e {
@@ -108,13 +114,19 @@ pub(crate) fn parse_iface(a: Attr<'_>) -> HResult<(Name, Iface)> {
     Ok((name, rec))
 }
 
-/// A record ready to be inserted into a channel of `nsections` sections.
+/// A record ready to be staged into a channel of `nsections` sections.
 pub(crate) fn parse_record(a: Attr<'_>, nsections: u32) -> HResult<Record> {
     let (name, rec) = parse_iface(a)?;
     let section = section_of(name.as_bytes(), nsections);
     let hash = rec.hash;
     let node = RBTreeNode::new(name, rec, GFP_KERNEL)?;
-    Ok((section, name, node, hash, a.offset))
+    Ok(Record {
+        section,
+        name,
+        node,
+        hash,
+        offset: a.offset,
+    })
 }
 
 fn parse_op(a: Attr<'_>, nsections: u32) -> HResult<Op> {
@@ -138,12 +150,12 @@ fn parse_op(a: Attr<'_>, nsections: u32) -> HResult<Op> {
     };
     match kind {
         OpKind::Set => {
-            let (section, name, node, hash, _) = parse_record(iface, nsections)?;
+            let (name, rec) = parse_iface(iface)?;
             Ok(Op::Set {
-                section,
-                node,
+                section: section_of(name.as_bytes(), nsections),
                 name,
-                hash,
+                rec,
+                node: None,
             })
         }
         OpKind::Del => {
@@ -162,12 +174,16 @@ fn parse_op(a: Attr<'_>, nsections: u32) -> HResult<Op> {
 
 /// The `op` attributes of an update and the cookie they imply.
 pub(crate) fn parse_ops(attrs: Attrs<'_>, nsections: u32) -> HResult<(KVec<Op>, u64)> {
-    let mut ops = KVec::new();
+    let ops_attrs = || attrs.clone().filter(|a| a.kind == attr::update::OP);
+    let n = ops_attrs().count();
+    if n > MAX_OPS {
+        let at = ops_attrs().nth(MAX_OPS).map_or(0, |a| a.offset);
+        return Err(fail!(E2BIG, Limit, "update carries {} op, more than {}", n, MAX_OPS).at(at));
+    }
+    // One allocation, sized by the count above.
+    let mut ops = KVec::with_capacity(n, GFP_KERNEL)?;
     let mut cookie = 0u64;
-    for a in attrs.filter(|a| a.kind == attr::update::OP) {
-        if ops.len() == MAX_OPS {
-            return Err(fail!(E2BIG, Limit, "update carries more than {} op", MAX_OPS).at(a.offset));
-        }
+    for a in ops_attrs() {
         let op = parse_op(a, nsections)?;
         cookie |= 1u64 << op.section();
         ops.push(op, GFP_KERNEL)?;

@@ -71,9 +71,8 @@ impl PartialOrd for Name {
 ///
 /// INVARIANT: `family` is 4 or 6; `prefix_len` is at most 32 or 128 to
 /// match; for family 4 only the first 4 bytes of `addr` are used, the rest
-/// are zero.  Laid out as `struct hasync_addr` so the C glue reads it as is.
+/// are zero.
 #[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
 pub(crate) struct Addr {
     pub(crate) family: u8,
     pub(crate) prefix_len: u8,

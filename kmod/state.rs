@@ -2,16 +2,19 @@
 
 //! The module's state: the channels, each behind its own lock so that
 //! senders on different channels do not wait for each other, and the
-//! counters.
+//! counters.  One `State` serves every network namespace.
 //!
 //! Lock order: the channel map, then one channel.  No path holds two
 //! channels' locks at once; claims hold the map lock across their two passes
-//! so that two claims cannot interleave.
+//! so that two claims cannot interleave, and no channel can come or go
+//! between the check and the change.
+
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
-use kernel::rbtree::RBTree;
-use kernel::sync::{Arc, Mutex, SpinLock};
-use kernel::{new_mutex, new_spinlock};
+use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::sync::{Arc, Mutex};
+use kernel::new_mutex;
 
 use crate::channel::{Applied, Channel, Owner, Section};
 use crate::cookie_log::Cookies;
@@ -20,8 +23,8 @@ use crate::nla::Attrs;
 use crate::params::Params;
 use crate::parse;
 use crate::record::Name;
-use crate::stats::Stats;
-use crate::uapi::{attr, ErrClass};
+use crate::stats::{Counters, Stats};
+use crate::uapi::ErrClass;
 
 /// Version of the netlink protocol in `hasync.yaml`.
 pub(crate) const PROTO_VERSION: u32 = 1;
@@ -34,8 +37,8 @@ pub(crate) const CHANNEL_NAME_MAX: usize = 31;
 pub(crate) struct ChannelRef {
     pub(crate) id: u32,
     pub(crate) nsections: u32,
-    pub(crate) name: [u8; CHANNEL_NAME_MAX],
-    pub(crate) name_len: usize,
+    name: [u8; CHANNEL_NAME_MAX],
+    name_len: usize,
     #[pin]
     pub(crate) inner: Mutex<Channel>,
 }
@@ -46,6 +49,14 @@ impl ChannelRef {
     }
 }
 
+/// The channels by id.
+///
+/// INVARIANT: `count` is the number of channels in `tree`.
+struct Channels {
+    tree: RBTree<u32, Arc<ChannelRef>>,
+    count: u32,
+}
+
 /// What the `info` command reports.
 pub(crate) struct InfoSnapshot {
     pub(crate) params: Params,
@@ -53,56 +64,68 @@ pub(crate) struct InfoSnapshot {
     pub(crate) entries: u64,
 }
 
+/// Which channels a claim takes.
+pub(crate) enum Target<'a> {
+    All,
+    /// The `id` attributes of the request.
+    Ids(Attrs<'a>),
+}
+
 #[pin_data]
 pub(crate) struct State {
     pub(crate) params: Params,
     #[pin]
-    channels: Mutex<RBTree<u32, Arc<ChannelRef>>>,
-    #[pin]
-    stats: SpinLock<Stats>,
+    channels: Mutex<Channels>,
+    counters: Counters,
+    /// ACKs and ops of deleted channels, so `stats` never goes backwards.
+    retired_acks: AtomicU64,
+    retired_ops: AtomicU64,
 }
 
 impl State {
     pub(crate) fn new(params: Params) -> impl PinInit<Self> {
         pin_init!(State {
             params,
-            channels <- new_mutex!(RBTree::new(), "hasync_channels"),
-            stats <- new_spinlock!(Stats::new(), "hasync_stats"),
+            channels <- new_mutex!(Channels { tree: RBTree::new(), count: 0 }, "hasync_channels"),
+            counters: Counters::new(),
+            retired_acks: AtomicU64::new(0),
+            retired_ops: AtomicU64::new(0),
         })
     }
 
     pub(crate) fn info(&self) -> InfoSnapshot {
         let map = self.channels.lock();
-        let mut entries = 0u64;
-        let mut channels = 0u32;
-        for ch in map.values() {
-            channels += 1;
-            entries += u64::from(ch.inner.lock().entries);
-        }
+        let entries = map
+            .tree
+            .values()
+            .map(|ch| u64::from(ch.inner.lock().entries))
+            .sum();
         InfoSnapshot {
             params: self.params,
-            channels,
+            channels: map.count,
             entries,
         }
     }
 
     pub(crate) fn count(&self, cmd: u8, failed: Option<ErrClass>) {
-        self.stats.lock().record(cmd, failed);
-    }
-
-    pub(crate) fn count_ack(&self, ops: u64) {
-        let mut s = self.stats.lock();
-        s.acks_published += 1;
-        s.ops_applied += ops;
+        self.counters.record(cmd, failed);
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        *self.stats.lock()
+        let mut acks = self.retired_acks.load(Ordering::Relaxed);
+        let mut ops = self.retired_ops.load(Ordering::Relaxed);
+        for ch in self.channels.lock().tree.values() {
+            let c = ch.inner.lock();
+            acks += c.acks;
+            ops += c.ops_applied;
+        }
+        self.counters.read(acks, ops)
     }
 
     pub(crate) fn channel(&self, id: u32) -> HResult<Arc<ChannelRef>> {
         self.channels
             .lock()
+            .tree
             .get(&id)
             .cloned()
             .ok_or_else(|| fail!(ENOENT, Noent, "no channel {}", id))
@@ -114,12 +137,18 @@ impl State {
             return Err(fail!(
                 EINVAL,
                 Invalid,
-                "channel sections {} is not a power of two from 1 to 64",
-                sections
+                "channel sections {} is not a power of two from 1 to {}",
+                sections,
+                MAX_SECTIONS
             ));
         }
         if name.len() > CHANNEL_NAME_MAX || name.iter().any(|&b| !(0x20..=0x7e).contains(&b)) {
-            return Err(fail!(EINVAL, Invalid, "channel name must be printable, at most 31 bytes"));
+            return Err(fail!(
+                EINVAL,
+                Invalid,
+                "channel name must be printable ASCII, at most {} bytes",
+                CHANNEL_NAME_MAX
+            ));
         }
         let mut name_buf = [0u8; CHANNEL_NAME_MAX];
         name_buf[..name.len()].copy_from_slice(name);
@@ -136,35 +165,42 @@ impl State {
             }),
             GFP_KERNEL,
         )?;
-        let node = kernel::rbtree::RBTreeNode::new(id, ch.clone(), GFP_KERNEL)?;
+        let node = RBTreeNode::new(id, ch.clone(), GFP_KERNEL)?;
         let mut map = self.channels.lock();
-        if map.get(&id).is_some() {
+        if map.tree.get(&id).is_some() {
             return Err(fail!(EEXIST, Exists, "channel {} exists", id));
         }
-        let n = map.iter().count();
-        if n >= self.params.max_channels as usize {
+        if map.count >= self.params.max_channels {
             return Err(fail!(
                 ENOSPC,
                 Limit,
-                "{} channels exist, the limit (max_channels)",
-                n
+                "{} channels exist, the max_channels limit",
+                map.count
             ));
         }
-        map.insert(node);
+        map.tree.insert(node);
+        map.count += 1;
         Ok(ch)
     }
 
     pub(crate) fn channel_del(&self, id: u32) -> HResult<Arc<ChannelRef>> {
-        self.channels
-            .lock()
+        let mut map = self.channels.lock();
+        let ch = map
+            .tree
             .remove(&id)
-            .ok_or_else(|| fail!(ENOENT, Noent, "no channel {}", id))
+            .ok_or_else(|| fail!(ENOENT, Noent, "no channel {}", id))?;
+        map.count -= 1;
+        let c = ch.inner.lock();
+        self.retired_acks.fetch_add(c.acks, Ordering::Relaxed);
+        self.retired_ops.fetch_add(c.ops_applied, Ordering::Relaxed);
+        drop(c);
+        Ok(ch)
     }
 
     /// Channels with an id at or above `from`, in id order, at most `max`.
     pub(crate) fn channels_from(&self, from: u32, out: &mut KVec<Arc<ChannelRef>>, max: usize) -> HResult<()> {
         let mut map = self.channels.lock();
-        let Some(mut cur) = map.cursor_lower_bound(&from) else {
+        let Some(mut cur) = map.tree.cursor_lower_bound(&from) else {
             return Ok(());
         };
         loop {
@@ -179,17 +215,18 @@ impl State {
         }
     }
 
+    /// Applies an update to its channel.  `changed` collects the names of
+    /// the records it changed, for notifications, when given.
     pub(crate) fn update(
         &self,
-        channel: u32,
+        ch: &ChannelRef,
         epoch: u32,
         opid: u64,
         cookie: u64,
-        attrs: Attrs<'_>,
-        changed: &mut KVec<(u32, Name)>,
-    ) -> HResult<(Arc<ChannelRef>, Applied)> {
-        let ch = self.channel(channel)?;
-        let (ops, touched) = parse::parse_ops(attrs, ch.nsections)?;
+        ops: Attrs<'_>,
+        changed: Option<&mut KVec<(u32, Name)>>,
+    ) -> HResult<Applied> {
+        let (ops, touched) = parse::parse_ops(ops, ch.nsections)?;
         if touched != cookie {
             return Err(fail!(
                 EINVAL,
@@ -199,43 +236,45 @@ impl State {
                 touched
             ));
         }
-        let nops = ops.len();
-        let applied = ch
-            .inner
+        ch.inner
             .lock()
-            .apply(epoch, opid, cookie, ops, self.params.max_entries, changed)?;
-        if !applied.duplicate {
-            self.count_ack(nops as u64);
-        }
-        Ok((ch, applied))
+            .apply(epoch, opid, cookie, ops, self.params.max_entries, changed)
     }
 
-    /// Raises the owner epoch of `ids` (or every channel) to `epoch`.  All
-    /// or nothing: a channel already owned by a newer epoch fences the
-    /// whole claim.
-    pub(crate) fn claim(
+    /// Raises the owner epoch of the target channels to `epoch`, all or
+    /// nothing: a channel already owned by a newer epoch fences the whole
+    /// claim, and so does a failing `prepare`, which is told the number of
+    /// channels once they have all passed and before any changes (the
+    /// reply is allocated there).  `each` then sees every channel as
+    /// claimed.  Returns `prepare`'s result and the claimed channels.
+    pub(crate) fn claim<R>(
         &self,
         epoch: u32,
-        all: bool,
-        ids: Attrs<'_>,
-        out: &mut KVec<Arc<ChannelRef>>,
-    ) -> HResult<()> {
+        target: Target<'_>,
+        prepare: impl FnOnce(usize) -> HResult<R>,
+        mut each: impl FnMut(&mut R, &ChannelRef, &Channel),
+    ) -> HResult<(R, KVec<Arc<ChannelRef>>)> {
         let map = self.channels.lock();
         let mut chans: KVec<Arc<ChannelRef>> = KVec::new();
-        if all {
-            for ch in map.values() {
-                chans.push(ch.clone(), GFP_KERNEL)?;
+        match target {
+            Target::All => {
+                chans.reserve(map.count as usize, GFP_KERNEL)?;
+                for ch in map.tree.values() {
+                    chans.push(ch.clone(), GFP_KERNEL)?;
+                }
             }
-        } else {
-            for a in ids.filter(|a| a.kind == attr::channel::ID) {
-                let id = a.u32().unwrap_or(0);
-                let ch = map
-                    .get(&id)
-                    .ok_or_else(|| fail!(ENOENT, Noent, "no channel {}", id).at(a.offset))?;
-                chans.push(ch.clone(), GFP_KERNEL)?;
-            }
-            if chans.is_empty() {
-                return Err(fail!(EINVAL, Invalid, "claim needs channel ids or the all flag"));
+            Target::Ids(ids) => {
+                for a in ids.filter(|a| a.kind == crate::uapi::attr::channel::ID) {
+                    let id = a.u32().unwrap_or(0);
+                    let ch = map
+                        .tree
+                        .get(&id)
+                        .ok_or_else(|| fail!(ENOENT, Noent, "claim: no channel {}", id).at(a.offset))?;
+                    chans.push(ch.clone(), GFP_KERNEL)?;
+                }
+                if chans.is_empty() {
+                    return Err(fail!(EINVAL, Invalid, "claim needs channel ids or the all flag"));
+                }
             }
         }
         for ch in chans.iter() {
@@ -252,17 +291,23 @@ impl State {
                 .cookie_u32(owner));
             }
         }
+        let mut out = prepare(chans.len())?;
+        // From here on nothing fails.  A writer with a newer epoch may have
+        // claimed a channel since the check: the claim then linearizes
+        // before that write, and the channel keeps the newer epoch.
         for ch in chans.iter() {
             let mut c = ch.inner.lock();
-            c.drop_fenced_replay(epoch);
-            c.epoch = c.epoch.max(epoch);
+            c.claim(epoch);
+            each(&mut out, ch, &c);
         }
-        *out = chans;
-        Ok(())
+        drop(map);
+        Ok((out, chans))
     }
 
-    pub(crate) fn cookies(&self, channel: u32, after: u64) -> HResult<Cookies> {
-        Ok(self.channel(channel)?.inner.lock().cookies(after))
+    pub(crate) fn cookies(&self, channel: u32, after: u64) -> HResult<(Cookies, u64)> {
+        let ch = self.channel(channel)?;
+        let c = ch.inner.lock();
+        Ok((c.cookies(after), c.register))
     }
 
     pub(crate) fn replay_begin(&self, owner: Owner, channel: u32, epoch: u32, opid: u64, mask: u64) -> HResult<()> {
@@ -291,13 +336,13 @@ impl State {
         r
     }
 
-    pub(crate) fn replay_commit(&self, owner: Owner, channel: u32) -> HResult<(Arc<ChannelRef>, u64, u64)> {
+    /// Commits `owner`'s replay; returns the channel, opid, epoch and mask.
+    pub(crate) fn replay_commit(&self, owner: Owner, channel: u32) -> HResult<(Arc<ChannelRef>, u64, u32, u64)> {
         let ch = self.channel(channel)?;
-        let (opid, mask, old): (u64, u64, KVec<Section>) = ch.inner.lock().replay_commit(owner)?;
+        let (opid, epoch, mask, old): (u64, u32, u64, KVec<Section>) = ch.inner.lock().replay_commit(owner)?;
         // The replaced records are freed outside the channel lock.
         drop(old);
-        self.count_ack(0);
-        Ok((ch, opid, mask))
+        Ok((ch, opid, epoch, mask))
     }
 
     pub(crate) fn replay_abort(&self, owner: Owner, channel: u32) -> HResult<()> {
@@ -313,7 +358,7 @@ impl State {
     /// so a closing socket can never leave its replay behind.
     fn replay_owned_by(&self, owner: Owner, discard: bool) -> Option<u32> {
         let map = self.channels.lock();
-        for ch in map.values() {
+        for ch in map.tree.values() {
             let mut c = ch.inner.lock();
             if matches!(&c.replay, Some(st) if st.owner == owner) {
                 if discard {

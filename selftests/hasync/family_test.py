@@ -134,7 +134,7 @@ def update_ok(cid, epoch, opid, ops, sections, cookie=None):
         raise Fail(f"update {cid} opid {opid}: {r.describe()}")
     ack = raw().decode("update", r.msgs[0][1])
     want_cookie = H.cookie_of(H.ops_names(ops), sections) if cookie is None else cookie
-    want = {"channel": cid, "opid": opid, "cookie": want_cookie}
+    want = {"channel": cid, "epoch": epoch, "opid": opid, "cookie": want_cookie}
     expect(ack == want, f"update {cid} opid {opid}: ACK {ack}, want {want}")
     return ack
 
@@ -335,7 +335,7 @@ def _():
     expect(not r.error and len(r.msgs) == 1, r.describe())
     expect(r.msgs[0][0] == S.cmd("update"), f"reply cmd {r.msgs[0][0]}, want update ({S.cmd('update')})")
     ack = raw().decode("update", r.msgs[0][1])
-    expect(ack == {"channel": cid, "opid": 1, "cookie": 1 << 4}, f"ACK {ack}")
+    expect(ack == {"channel": cid, "epoch": 0, "opid": 1, "cookie": 1 << 4}, f"ACK {ack}")
     e = ok("entry-get", {"channel": cid, "name": "eth0"})
     expect(e["channel"] == cid, f"entry channel {e}")
     expect(H.canonical(e["iface"]) == H.canonical(rec), f"record {e['iface']}")
@@ -345,7 +345,7 @@ def _():
     expect(ch["section"][4] == {"index": 4, "entries": 1, "digest": 0x391C75C0E67D04BE},
            f"section 4 {ch['section'][4]} (want the table.rs SAMPLE_HASH)")
     y = c().update(cid, 0, 2, [("set", "lo")], 64)
-    expect(y == {"channel": cid, "opid": 2, "cookie": 1 << 0x2C}, f"YNL ACK {y}")
+    expect(y == {"channel": cid, "epoch": 0, "opid": 2, "cookie": 1 << 0x2C}, f"YNL ACK {y}")
 
 
 @case("set replaces the whole record: omitted fields return to their defaults")
@@ -549,7 +549,7 @@ def _():
     want = []
     for i in range(1, 6):
         ops = [("set", f"if{i}"), ("set", f"ag{i}")]
-        want.append({"channel": cid, "opid": i, "cookie": H.cookie_of([f"if{i}", f"ag{i}"], 16)})
+        want.append({"channel": cid, "epoch": 0, "opid": i, "cookie": H.cookie_of([f"if{i}", f"ag{i}"], 16)})
         update_ok(cid, 0, i, ops, 16)
     update_fails(errno.EPROTO, cid, 0, 9, [("set", "x")], 16)
     update(cid, 0, 2, [("set", "x")], 16)  # a duplicate
@@ -629,12 +629,14 @@ def _():
     update_ok(a, 0, 2, [("set", "y")], 8)
     r = ok("claim", {"id": [a, b], "epoch": 4})
     got = sorted(r.get("claimed", []), key=lambda x: x["id"])
-    expect(got == [{"id": a, "register": 2, "epoch": 4}, {"id": b, "register": 0, "epoch": 4}], f"claimed {got}")
+    expect(got == [{"id": a, "register": 2, "epoch": 4, "register-epoch": 0},
+                   {"id": b, "register": 0, "epoch": 4, "register-epoch": 0}], f"claimed {got}")
     expect(chan(a)["epoch"] == 4 and chan(b)["epoch"] == 4, "epochs not raised")
     r = ok("claim", {"id": [a], "epoch": 4})
-    expect(r.get("claimed") == [{"id": a, "register": 2, "epoch": 4}], f"re-claim at the same epoch: {r}")
+    expect(r.get("claimed") == [{"id": a, "register": 2, "epoch": 4, "register-epoch": 0}],
+           f"re-claim at the same epoch: {r}")
     y = c().do("claim", {"id": b, "epoch": 6})
-    expect(y == {"claimed": [{"id": b, "register": 0, "epoch": 6}]}, f"YNL claim {y}")
+    expect(y == {"claimed": [{"id": b, "register": 0, "epoch": 6, "register-epoch": 0}]}, f"YNL claim {y}")
 
 
 @case("claim all: every channel claimed")
@@ -680,10 +682,10 @@ def _():
         for i in range(after + 1, 6):
             want |= cookies[i]
         r = ok("cookies", {"channel": cid, "after-opid": after})
-        expect(r == {"channel": cid, "cookie": want}, f"after {after}: {r}, want cookie {want:#x}")
+        expect(r == {"channel": cid, "cookie": want, "register": 5}, f"after {after}: {r}, want cookie {want:#x}")
     fresh = new_chan()
     r = ok("cookies", {"channel": fresh, "after-opid": 0})
-    expect(r == {"channel": fresh, "cookie": 0}, f"fresh channel: {r}")
+    expect(r == {"channel": fresh, "cookie": 0, "register": 0}, f"fresh channel: {r}")
     fails(errno.ENOENT, "cookies", {"channel": next(_ids), "after-opid": 0})
 
 
@@ -702,10 +704,11 @@ def _():
         for i in range(after + 1, 13):
             want |= cookies[i]
         r = ok("cookies", {"channel": cid, "after-opid": after})
-        expect(r == {"channel": cid, "cookie": want}, f"after {after}: {r}, want {want:#x}")
+        expect(r == {"channel": cid, "cookie": want, "register": 12}, f"after {after}: {r}, want {want:#x}")
     for after in (0, 1, 3):
         r = ok("cookies", {"channel": cid, "after-opid": after})
-        expect(r == {"channel": cid, "log-short": True}, f"after {after}: {r}, want log-short and no cookie")
+        expect(r == {"channel": cid, "log-short": True, "register": 12},
+               f"after {after}: {r}, want log-short and no cookie")
     y = c().do("cookies", {"channel": cid, "after-opid": 2})
     expect(y.get("log-short") is True and "cookie" not in y, f"YNL {y}")
 
@@ -741,7 +744,7 @@ def _():
     check(cid, m)  # staging is invisible
     expect(chan(cid) == before_chan, "channel changed before the commit")
     reply = rp.do("replay-commit", {"channel": cid})
-    expect(reply == {"channel": cid, "opid": reg + 4, "sections": mask}, f"commit reply {reply}")
+    expect(reply == {"channel": cid, "epoch": 0, "opid": reg + 4, "sections": mask}, f"commit reply {reply}")
     m.replace_sections(mask, staged)
     check(cid, m)
     ch = chan(cid)
@@ -750,7 +753,7 @@ def _():
         if not mask >> s & 1:
             expect(ch["section"][s] == before_chan["section"][s], f"unmasked section {s} changed")
     acks = [raw().decode("update", p) for _, p in lis.wait_ntf(1, cmds={S.cmd("ack-ntf")})]
-    expect({"channel": cid, "opid": reg + 4, "cookie": mask} in acks,
+    expect({"channel": cid, "epoch": 0, "opid": reg + 4, "cookie": mask} in acks,
            f"no ack-ntf {{channel, opid {reg + 4}, cookie {mask:#x}}} for the commit: {acks}")
     update_ok(cid, 0, reg + 5, [("set", "after")], 8)
     rp.do("replay-begin", {"channel": cid, "epoch": 0, "opid": reg + 5, "sections": 1})
@@ -765,7 +768,7 @@ def _():
     mask = sum(1 << s for s in full)
     ok("replay-begin", {"channel": cid, "epoch": 0, "opid": reg, "sections": mask})
     r = ok("replay-commit", {"channel": cid})
-    expect(r == {"channel": cid, "opid": reg, "sections": mask}, f"commit reply {r}")
+    expect(r == {"channel": cid, "epoch": 0, "opid": reg, "sections": mask}, f"commit reply {r}")
     m.replace_sections(mask, [])
     check(cid, m)
     ch = chan(cid)
@@ -1061,7 +1064,7 @@ def _():
     expect(not bad, f"{len(bad)} of 256 not answered with one ACK: {bad[:5]}")
     for i, r in enumerate(replies):
         ack = rs.decode("update", r.msgs[0][1])
-        want = {"channel": cid, "opid": i + 1, "cookie": H.cookie_of(H.ops_names(opss[i]), 64)}
+        want = {"channel": cid, "epoch": 0, "opid": i + 1, "cookie": H.cookie_of(H.ops_names(opss[i]), 64)}
         expect(ack == want, f"reply {i}: {ack}, want {want}")
         m.apply(opss[i])
     expect([r.arrival for r in replies] == list(range(256)), "answers not in request order")

@@ -9,8 +9,10 @@ ktap_plan 6
 require || exit 1
 module_load max_channels=7 max_entries=100 cookie_log_len=33 || exit 1
 
-ktap_check "text output names version and protocol" \
-	sh -c "\"$HASYNC_BIN\" info | grep -q '^hasync 0.1.0 proto 1\$'"
+# The version the module's source declares.
+version=$(sed -n 's/^pub(crate) const VERSION: &str = "\(.*\)";$/\1/p' "$TOP/kmod/hasync_main.rs")
+ktap_check "text output names version $version and protocol 1" \
+	sh -c "\"$HASYNC_BIN\" info | grep -qx 'hasync $version proto 1'"
 
 json_reports_params() {
 	out=$(hasync -j info) || return 1

@@ -321,7 +321,7 @@ def _(ctx):
 
 @category("do-only commands sent as dumps")
 def _(ctx):
-    for cmd in ("info", "stats", "channel-new", "channel-del", "update", "claim", "cookies", "replay-begin",
+    for cmd in ("info", "stats", "channel-new", "channel-del", "update", "claim", "replay-begin",
                 "replay-entries", "replay-commit", "replay-abort"):
         payload = (lambda c, cmd=cmd: valid(cmd, c)) if cmd not in ("info", "stats") else b""
         yield Case(f"{cmd} with NLM_F_DUMP", cmd, payload, dump=True)

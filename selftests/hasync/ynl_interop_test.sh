@@ -72,9 +72,9 @@ update() {
 				 {\"family\": 6, \"prefix-len\": 64, \"address\": \"20010db8000000000000000000000001\"}],
 			\"desc\": \"uplink\"}},
 			 {\"kind\": \"set\", \"iface\": {\"name\": \"eth1\"}}]}") || { echo "$out"; return 1; }
-	echo "$out" | jcheck "o == {'channel': 42, 'opid': 1, 'cookie': $C1}"
+	echo "$out" | jcheck "o == {'channel': 42, 'epoch': 0, 'opid': 1, 'cookie': $C1}"
 }
-ktap_check "--do update: the reply is the ACK {channel, opid, cookie}" update
+ktap_check "--do update: the reply is the ACK {channel, epoch, opid, cookie}" update
 
 entries() {
 	ynl --dump entry-get --json "{\"channel\": $CH}" --output-json | jcheck '
@@ -157,7 +157,7 @@ replay() {
 		--multi replay-begin "{\"channel\":$CH,\"epoch\":2,\"opid\":$opid,\"sections\":255}" \
 		--multi replay-entries "{\"channel\":$CH,\"iface\":[{\"name\":\"r1\",\"mtu\":1400},{\"name\":\"r2\"}]}" \
 		--multi replay-commit "{\"channel\":$CH}") || { echo "$out"; return 1; }
-	echo "$out" | jcheck "o[2] == {'channel': 42, 'opid': $opid, 'sections': 255}" || return 1
+	echo "$out" | jcheck "o[2] == {'channel': 42, 'epoch': 2, 'opid': $opid, 'sections': 255}" || return 1
 	ynl --dump entry-get --json "{\"channel\": $CH}" --output-json |
 		jcheck 'sorted(e["iface"]["name"] for e in o) == ["r1", "r2"]' || return 1
 	ynl --do channel-get --json "{\"id\": $CH}" --output-json | jcheck "o['register'] == $opid and o['entries'] == 2"
