@@ -2,9 +2,9 @@
 //! of an update: the bitmask of the sections its ops touch.
 //!
 //! A copy of `fnv1a64` and `section_of` from `hasync-engine/src/hash.rs`,
-//! kept here so that the netlink client does not depend on the engine; the
-//! test vectors below are the engine's, and the kernel's KUnit tests pin
-//! the same ones, so a divergence fails on every side.
+//! kept here so that the netlink client does not depend on the engine; its
+//! tests check the vectors of `kmod/kunit/vectors.rs`, which the engine and
+//! the kernel's KUnit suites check too, so a divergence fails on every side.
 
 /// FNV-1a 64 over `bytes` (offset basis `0xcbf29ce484222325`, prime
 /// `0x100000001b3`).
@@ -41,18 +41,20 @@ pub fn valid_sections(sections: u32) -> bool {
 mod tests {
     use super::*;
 
-    /// The vectors of hasync-engine's `hash::tests`.
+    /// The vectors the engine and the kernel's KUnit suites check too.
+    mod vectors {
+        include!("../../../kmod/kunit/vectors.rs");
+    }
+
     #[test]
-    fn engine_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
-        assert_eq!(fnv1a64(b"eth0"), 0xc41bf7607a25a404);
-        assert_eq!(section_of("eth0", 1), 0);
-        assert_eq!(section_of("eth0", 64), 0x04);
-        assert_eq!(section_of("eth0", 8), 0x04);
-        assert_eq!(fnv1a64(b"lo"), 0x08ad3907b553f8ec);
-        assert_eq!(section_of("lo", 64), 0x2c);
+    fn shared_vectors() {
+        for &(bytes, want) in vectors::FNV1A64 {
+            assert_eq!(fnv1a64(bytes), want, "{bytes:?}");
+        }
+        for &(name, sections, want) in vectors::SECTION_OF {
+            let name = std::str::from_utf8(name).expect("ASCII names");
+            assert_eq!(section_of(name, sections), want, "{name} in {sections}");
+        }
     }
 
     #[test]
