@@ -1,10 +1,13 @@
 //! `hasync channel`: list, create and delete channels.
 //!
 //! ```text
-//! hasync channel show [id N]
+//! hasync channel show [id N] [brief]
 //! hasync channel add id N [name NAME] [sections N]
 //! hasync channel del id N
 //! ```
+//!
+//! `brief` leaves out the per-section digests: one line per channel, and a
+//! fraction of the bytes to read at thousands of channels.
 
 use std::io::{self, Write};
 
@@ -25,7 +28,7 @@ enum Command {
     /// Show channels: registers, epochs, counts and section digests (the default).
     #[command(visible_alias = "list")]
     Show {
-        /// [id N]
+        /// [id N] [brief]
         #[arg(value_name = "WORDS")]
         words: Vec<String>,
     },
@@ -44,14 +47,21 @@ enum Command {
     },
 }
 
-/// Reads `[id N]`; `required` makes it mandatory.
-fn read_id(words: Vec<String>, required: bool) -> crate::Result<Option<u32>> {
+/// Reads `[id N]`, and `[brief]` where `brief` is allowed; `required`
+/// makes the id mandatory.
+fn read_id(
+    words: Vec<String>,
+    required: bool,
+    brief: Option<&mut bool>,
+) -> crate::Result<Option<u32>> {
     let mut w = Words::new(words);
     let mut id = None;
+    let mut brief = brief;
     while let Some(word) = w.next_word() {
-        match word.as_str() {
-            "id" => once(&mut id, "id", w.number("id")?)?,
-            other => unknown::<()>(other)?,
+        match (word.as_str(), brief.as_deref_mut()) {
+            ("id", _) => once(&mut id, "id", w.number("id")?)?,
+            ("brief", Some(b)) => *b = true,
+            (other, _) => unknown::<()>(other)?,
         }
     }
     if required && id.is_none() {
@@ -80,11 +90,18 @@ fn read_new(words: Vec<String>) -> crate::Result<NewChannel> {
 pub fn run(args: Args, out: Format) -> crate::Result {
     match args.command.unwrap_or(Command::Show { words: Vec::new() }) {
         Command::Show { words } => {
-            let id = read_id(words, false)?;
+            let mut brief = false;
+            let id = read_id(words, false, Some(&mut brief))?;
             let mut client = Client::connect()?;
-            let channels = match id {
-                Some(id) => vec![client.channel(id)?],
-                None => client.channels()?,
+            let channels = match (id, brief) {
+                (Some(id), false) => vec![client.channel(id)?],
+                (Some(id), true) => {
+                    let mut c = client.channel(id)?;
+                    c.section.clear();
+                    vec![c]
+                }
+                (None, false) => client.channels()?,
+                (None, true) => client.channels_brief()?,
             };
             out.print(&channels, |w, cs| cs.iter().try_for_each(|c| text(w, c)))
         }
@@ -93,7 +110,7 @@ pub fn run(args: Args, out: Format) -> crate::Result {
             Ok(Client::connect()?.channel_new(&req)?)
         }
         Command::Del { words } => {
-            let id = read_id(words, true)?.unwrap_or_default();
+            let id = read_id(words, true, None)?.unwrap_or_default();
             Ok(Client::connect()?.channel_del(id)?)
         }
     }
@@ -106,11 +123,15 @@ fn text(w: &mut dyn Write, c: &Channel) -> io::Result<()> {
     if let Some(name) = &c.name {
         write!(w, " name {name}")?;
     }
-    writeln!(
+    write!(
         w,
         " sections {} register {} epoch {} entries {} log-first {}",
         c.sections, c.register, c.epoch, c.entries, c.log_first_opid
     )?;
+    match c.register_epoch {
+        Some(e) => writeln!(w, " register-epoch {e}")?,
+        None => writeln!(w)?,
+    }
     for s in c.section.iter().filter(|s| s.entries > 0 || s.digest != 0) {
         writeln!(
             w,
@@ -133,6 +154,7 @@ mod tests {
             sections: 2,
             register: 10,
             epoch: 2,
+            register_epoch: Some(1),
             entries: 3,
             section: vec![
                 SectionInfo {
@@ -156,7 +178,7 @@ mod tests {
         text(&mut buf, &sample()).expect("writes");
         assert_eq!(
             String::from_utf8(buf).expect("UTF-8"),
-            "channel 1 name links sections 2 register 10 epoch 2 entries 3 log-first 1\n\
+            "channel 1 name links sections 2 register 10 epoch 2 entries 3 log-first 1 register-epoch 1\n\
              \x20   section 1 entries 3 digest 0x0000000000000abc\n"
         );
     }
@@ -164,10 +186,18 @@ mod tests {
     #[test]
     fn grammar() {
         let w = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-        assert_eq!(read_id(w("id 3"), false).ok(), Some(Some(3)));
-        assert_eq!(read_id(w(""), false).ok(), Some(None));
-        assert!(read_id(w(""), true).is_err());
-        assert!(read_id(w("id 3 bogus"), false).is_err());
+        assert_eq!(read_id(w("id 3"), false, None).ok(), Some(Some(3)));
+        assert_eq!(read_id(w(""), false, None).ok(), Some(None));
+        assert!(read_id(w(""), true, None).is_err());
+        assert!(read_id(w("id 3 bogus"), false, None).is_err());
+        // brief where the command takes it, and only there.
+        let mut brief = false;
+        assert_eq!(
+            read_id(w("brief id 3"), false, Some(&mut brief)).ok(),
+            Some(Some(3))
+        );
+        assert!(brief);
+        assert!(read_id(w("id 3 brief"), true, None).is_err());
         let req = read_new(w("id 7 name links sections 0x8")).expect("valid");
         assert_eq!(
             req,

@@ -5,10 +5,16 @@
 //! hasync kernel update channel N epoch E opid O [cookie C]
 //!        [set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr P/L]... [desc S]]...
 //!        [del dev NAME]...
-//! hasync kernel claim epoch E (all | id N...)
-//! hasync kernel cookies channel N after OPID
+//! hasync kernel claim epoch E (all | id N...) [brief]
+//! hasync kernel cookies channel N after OPID [entries]
 //! hasync kernel replay channel N epoch E opid O sections MASK [set RECORD]...
 //! ```
+//!
+//! `claim` lists every claimed channel with its register; `brief` only
+//! counts them, for any number of channels (the full list fits one reply
+//! up to about 1 600). `cookies` gives the OR of the sections touched above
+//! OPID; `entries` lists the cookie log's entries instead, with their
+//! epochs.
 //!
 //! `update` computes the cookie from the channel's section count unless
 //! `cookie` is given (to test the kernel's check). `replay` installs the
@@ -21,7 +27,7 @@ use std::io::{self, BufRead, IsTerminal};
 use clap::Subcommand;
 use hasync_nl::section::cookie_of;
 use hasync_nl::{
-    ClaimTarget, Claimed, Client, Cookies, Iface, Op, ReplayBegin, ReplayDone, Update,
+    ClaimTarget, Claimed, Client, CookieLog, Cookies, Iface, Op, ReplayBegin, ReplayDone, Update,
 };
 use serde::Serialize;
 
@@ -43,15 +49,15 @@ enum Command {
         #[arg(value_name = "WORDS")]
         words: Vec<String>,
     },
-    /// Raise owner epochs: epoch E (all | id N...).
+    /// Raise owner epochs: epoch E (all | id N...) [brief].
     Claim {
-        /// epoch E (all | id N...)
+        /// epoch E (all | id N...) [brief]
         #[arg(value_name = "WORDS")]
         words: Vec<String>,
     },
-    /// Sections touched above an opid: channel N after OPID.
+    /// Sections touched above an opid: channel N after OPID [entries].
     Cookies {
-        /// channel N after OPID
+        /// channel N after OPID [entries]
         #[arg(value_name = "WORDS")]
         words: Vec<String>,
     },
@@ -117,16 +123,26 @@ fn read_update(words: Vec<String>) -> Result<(Update, bool), Usage> {
     Ok((u, h.cookie.is_none()))
 }
 
-fn read_claim(words: Vec<String>) -> Result<(u32, ClaimTarget), Usage> {
+/// A claim as the words ask it.
+#[derive(Debug, PartialEq, Eq)]
+struct ClaimArgs {
+    epoch: u32,
+    target: ClaimTarget,
+    brief: bool,
+}
+
+fn read_claim(words: Vec<String>) -> Result<ClaimArgs, Usage> {
     let mut w = Words::new(words);
     let mut epoch = None;
     let mut all = false;
+    let mut brief = false;
     let mut ids = Vec::new();
     while let Some(word) = w.next_word() {
         match word.as_str() {
             "epoch" => once(&mut epoch, "epoch", w.number("epoch")?)?,
             "all" => all = true,
             "id" => ids.push(w.number("id")?),
+            "brief" => brief = true,
             other => return unknown(other),
         }
     }
@@ -136,20 +152,30 @@ fn read_claim(words: Vec<String>) -> Result<(u32, ClaimTarget), Usage> {
         (true, false) => return usage("\"all\" and \"id\" exclude each other"),
         (false, true) => return usage("missing \"all\" or \"id N\""),
     };
-    Ok((need(epoch, "epoch E")?, target))
+    Ok(ClaimArgs {
+        epoch: need(epoch, "epoch E")?,
+        target,
+        brief,
+    })
 }
 
-fn read_cookies(words: Vec<String>) -> Result<(u32, u64), Usage> {
+/// channel, after-opid, and whether to list the log's entries.
+fn read_cookies(words: Vec<String>) -> Result<(u32, u64, bool), Usage> {
     let mut w = Words::new(words);
-    let (mut channel, mut after) = (None, None);
+    let (mut channel, mut after, mut entries) = (None, None, false);
     while let Some(word) = w.next_word() {
         match word.as_str() {
             "channel" => once(&mut channel, "channel", w.number("channel")?)?,
             "after" => once(&mut after, "after", w.number("after")?)?,
+            "entries" => entries = true,
             other => return unknown(other),
         }
     }
-    Ok((need(channel, "channel N")?, need(after, "after OPID")?))
+    Ok((
+        need(channel, "channel N")?,
+        need(after, "after OPID")?,
+        entries,
+    ))
 }
 
 /// The replay's header and the records given as words (`None`: read stdin).
@@ -199,6 +225,14 @@ struct CookiesOut {
     channel: u32,
     #[serde(flatten)]
     cookies: Cookies,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    register: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct BriefClaimOut {
+    claimed: u32,
+    epoch: u32,
 }
 
 pub fn run(args: Args, out: Format) -> crate::Result {
@@ -226,24 +260,65 @@ pub fn run(args: Args, out: Format) -> crate::Result {
             })
         }
         Command::Claim { words } => {
-            let (epoch, target) = read_claim(words)?;
-            let claimed = Client::connect()?.claim(epoch, &target)?;
+            let c = read_claim(words)?;
+            let mut client = Client::connect()?;
+            if c.brief {
+                let claimed = client.claim_brief(c.epoch, &c.target)?;
+                let o = BriefClaimOut {
+                    claimed,
+                    epoch: c.epoch,
+                };
+                return out.print(&o, |w, o| {
+                    writeln!(w, "claimed {} channels epoch {}", o.claimed, o.epoch)
+                });
+            }
+            let claimed = client.claim(c.epoch, &c.target)?;
             out.print(&claimed, |w, cs: &Vec<Claimed>| {
                 cs.iter().try_for_each(|c| {
-                    writeln!(
+                    write!(
                         w,
                         "claimed channel {} register {} epoch {}",
                         c.id, c.register, c.epoch
-                    )
+                    )?;
+                    match c.register_epoch {
+                        Some(e) => writeln!(w, " register-epoch {e}"),
+                        None => writeln!(w),
+                    }
                 })
             })
         }
         Command::Cookies { words } => {
-            let (channel, after) = read_cookies(words)?;
-            let cookies = Client::connect()?.cookies(channel, after)?;
-            out.print(&CookiesOut { channel, cookies }, |w, c| match c.cookies {
-                Cookies::Cookie(v) => writeln!(w, "channel {} cookie {v:#x}", c.channel),
-                Cookies::LogShort => writeln!(w, "channel {} log-short", c.channel),
+            let (channel, after, entries) = read_cookies(words)?;
+            let mut client = Client::connect()?;
+            if entries {
+                let log = client.cookie_log(channel, after)?;
+                return out.print(&log, |w, l: &CookieLog| {
+                    for e in &l.entries {
+                        writeln!(
+                            w,
+                            "opid {} epoch {} sections {:#x}",
+                            e.opid, e.epoch, e.sections
+                        )?;
+                    }
+                    let short = if l.log_short { " log-short" } else { "" };
+                    writeln!(w, "channel {channel} register {}{short}", l.register)
+                });
+            }
+            let r = client.cookies(channel, after)?;
+            let o = CookiesOut {
+                channel,
+                cookies: r.cookies,
+                register: r.register,
+            };
+            out.print(&o, |w, c| {
+                match c.cookies {
+                    Cookies::Cookie(v) => write!(w, "channel {} cookie {v:#x}", c.channel)?,
+                    Cookies::LogShort => write!(w, "channel {} log-short", c.channel)?,
+                }
+                match c.register {
+                    Some(r) => writeln!(w, " register {r}"),
+                    None => writeln!(w),
+                }
             })
         }
         Command::Replay { words } => {
@@ -301,10 +376,22 @@ mod tests {
 
     #[test]
     fn claim_grammar() {
-        assert_eq!(read_claim(w("epoch 3 all")), Ok((3, ClaimTarget::All)));
+        let claim = |epoch, target, brief| ClaimArgs {
+            epoch,
+            target,
+            brief,
+        };
+        assert_eq!(
+            read_claim(w("epoch 3 all")),
+            Ok(claim(3, ClaimTarget::All, false))
+        );
+        assert_eq!(
+            read_claim(w("epoch 3 all brief")),
+            Ok(claim(3, ClaimTarget::All, true))
+        );
         assert_eq!(
             read_claim(w("id 1 id 2 epoch 3")),
-            Ok((3, ClaimTarget::Ids(vec![1, 2])))
+            Ok(claim(3, ClaimTarget::Ids(vec![1, 2]), false))
         );
         assert!(read_claim(w("epoch 3")).is_err());
         assert!(read_claim(w("epoch 3 all id 1")).is_err());
@@ -313,7 +400,11 @@ mod tests {
 
     #[test]
     fn cookies_grammar() {
-        assert_eq!(read_cookies(w("channel 1 after 5")), Ok((1, 5)));
+        assert_eq!(read_cookies(w("channel 1 after 5")), Ok((1, 5, false)));
+        assert_eq!(
+            read_cookies(w("channel 1 after 5 entries")),
+            Ok((1, 5, true))
+        );
         assert!(read_cookies(w("channel 1")).is_err());
     }
 

@@ -60,14 +60,19 @@ pub fn run(args: Args, out: Format) -> crate::Result {
 
 fn text(w: &mut dyn Write, ev: &Event) -> io::Result<()> {
     match ev {
-        Event::Ack(a) => writeln!(
-            w,
-            "ack channel:{} opid:{} cookie:{:#x} duplicate:{}",
-            a.channel,
-            a.opid,
-            a.cookie,
-            yes_no(a.duplicate)
-        ),
+        Event::Ack(a) => {
+            write!(w, "ack channel:{}", a.channel)?;
+            if let Some(e) = a.epoch {
+                write!(w, " epoch:{e}")?;
+            }
+            writeln!(
+                w,
+                " opid:{} cookie:{:#x} duplicate:{}",
+                a.opid,
+                a.cookie,
+                yes_no(a.duplicate)
+            )
+        }
         Event::Entry(e) => {
             let i = &e.iface;
             write!(w, "entry channel:{} name:{}", e.channel, i.name)?;
@@ -93,11 +98,15 @@ fn text(w: &mut dyn Write, ev: &Event) -> io::Result<()> {
             if let Some(name) = &c.name {
                 write!(w, " name:{name}")?;
             }
-            writeln!(
+            write!(
                 w,
                 " sections:{} register:{} epoch:{} entries:{}",
                 c.sections, c.register, c.epoch, c.entries
-            )
+            )?;
+            match c.register_epoch {
+                Some(e) => writeln!(w, " register-epoch:{e}"),
+                None => writeln!(w),
+            }
         }
         Event::ChannelDeleted { id } => writeln!(w, "channel-deleted id:{id}"),
         Event::Lost => writeln!(w, "lost"),
@@ -128,11 +137,22 @@ mod tests {
         assert_eq!(
             line(Event::Ack(Ack {
                 channel: 1,
+                epoch: None,
                 opid: 5,
                 cookie: 16,
                 duplicate: false
             })),
             "ack channel:1 opid:5 cookie:0x10 duplicate:no\n"
+        );
+        assert_eq!(
+            line(Event::Ack(Ack {
+                channel: 1,
+                epoch: Some(4),
+                opid: 5,
+                cookie: 16,
+                duplicate: false
+            })),
+            "ack channel:1 epoch:4 opid:5 cookie:0x10 duplicate:no\n"
         );
         let i = Iface {
             admin_up: true,
@@ -165,13 +185,14 @@ mod tests {
             sections: 64,
             register: 9,
             epoch: 3,
+            register_epoch: Some(2),
             entries: 0,
             section: vec![],
             log_first_opid: 0,
         };
         assert_eq!(
             line(Event::Channel(c)),
-            "channel id:2 sections:64 register:9 epoch:3 entries:0\n"
+            "channel id:2 sections:64 register:9 epoch:3 entries:0 register-epoch:2\n"
         );
         assert_eq!(
             line(Event::ChannelDeleted { id: 2 }),

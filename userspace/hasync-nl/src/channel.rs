@@ -56,9 +56,13 @@ pub struct Channel {
     pub register: u64,
     /// Owner epoch.
     pub epoch: u32,
+    /// Epoch of the update that set the register (`None` from a module
+    /// that does not report it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register_epoch: Option<u32>,
     /// Records in the table.
     pub entries: u32,
-    /// Per-section counts and digests.
+    /// Per-section counts and digests (empty in a brief dump).
     pub section: Vec<SectionInfo>,
     /// Lowest opid the cookie log still holds (0 = empty log).
     pub log_first_opid: u64,
@@ -82,6 +86,7 @@ impl Channel {
                 channel::SECTIONS => set_once(&mut c.sections, a.u32(n)?, n)?,
                 channel::REGISTER => set_once(&mut c.register, a.uint(n)?, n)?,
                 channel::EPOCH => set_once(&mut c.epoch, a.u32(n)?, n)?,
+                channel::REGISTER_EPOCH => set_once(&mut c.register_epoch, a.u32(n)?, n)?,
                 channel::ENTRIES => set_once(&mut c.entries, a.u32(n)?, n)?,
                 channel::SECTION => c.section.push(SectionInfo::from_attrs(a.payload)?),
                 channel::LOG_FIRST_OPID => set_once(&mut c.log_first_opid, a.uint(n)?, n)?,
@@ -101,6 +106,7 @@ pub(crate) struct PartialChannel {
     sections: Option<u32>,
     register: Option<u64>,
     epoch: Option<u32>,
+    register_epoch: Option<u32>,
     entries: Option<u32>,
     section: Vec<SectionInfo>,
     log_first_opid: Option<u64>,
@@ -126,6 +132,7 @@ impl PartialChannel {
             sections: self.sections.ok_or(need("sections"))?,
             register: self.register.ok_or(need("register"))?,
             epoch: self.epoch.ok_or(need("epoch"))?,
+            register_epoch: self.register_epoch,
             entries: self.entries.ok_or(need("entries"))?,
             section: self.section,
             log_first_opid: self.log_first_opid.ok_or(need("log-first-opid"))?,
@@ -203,6 +210,20 @@ impl Client {
         })?;
         Ok(out)
     }
+
+    /// Every channel without its per-section digests: registers, epochs
+    /// and counts, a fraction of the bytes of [`Client::channels`] (how a
+    /// new owner reads the registers after a brief claim).
+    pub fn channels_brief(&mut self) -> Result<Vec<Channel>, Error> {
+        let mut w = AttrWriter::new();
+        w.put_flag(channel::BRIEF);
+        let mut out = Vec::new();
+        self.dump(cmd::CHANNEL_GET, &w.finish()?, |attrs| {
+            out.push(Channel::from_attrs(attrs)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +269,7 @@ pub(crate) mod tests {
             raw_nest(&mut b, 7, &s);
         }
         raw(&mut b, 8, &100u32.to_ne_bytes());
+        raw(&mut b, 11, &7u32.to_ne_bytes());
         b
     }
 
@@ -258,6 +280,7 @@ pub(crate) mod tests {
             sections: 2,
             register: 1 << 40,
             epoch: 9,
+            register_epoch: Some(7),
             entries: 5,
             section: vec![
                 SectionInfo {
@@ -335,6 +358,7 @@ pub(crate) mod tests {
     fn json_shape() {
         let mut c = reply();
         c.name = None;
+        c.register_epoch = None;
         c.section.truncate(1);
         assert_eq!(
             serde_json::to_string(&c).expect("serializes"),

@@ -19,7 +19,7 @@
 //! | `channel` | `channel-new`, `channel-del`, `channel-get` |
 //! | `claim` | `claim` |
 //! | `update`, `batch` | `update`, one at a time or pipelined |
-//! | `cookies` | `cookies` |
+//! | `cookies` | `cookies` (do: the OR; dump: the log's entries) |
 //! | `replay` | `replay-begin`, `-entries`, `-commit`, `-abort` |
 //! | `entry` | `entry-get` |
 //! | `stats` | `stats` |
@@ -49,9 +49,9 @@ mod update;
 pub use baseline::CtrlBaseline;
 pub use batch::MAX_SEND;
 pub use channel::{Channel, NewChannel, SectionInfo};
-pub use claim::{encode_claim, parse_claim_reply, ClaimTarget, Claimed};
+pub use claim::{encode_claim, parse_brief_claim_reply, parse_claim_reply, ClaimTarget, Claimed};
 pub use client::Client;
-pub use cookies::{encode_cookies, Cookies};
+pub use cookies::{encode_cookies, CookieEntry, CookieLog, Cookies, CookiesReply};
 pub use ctrl::Family;
 pub use entry::{encode_entry_get, Entry, EntryFilter};
 pub use error::{Error, KernelError};

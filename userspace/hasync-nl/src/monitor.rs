@@ -179,6 +179,7 @@ mod tests {
             decode_event(cmd::ACK_NTF, &ack_bytes(1, 2, 3, true)),
             Ok(Some(Event::Ack(Ack {
                 channel: 1,
+                epoch: None,
                 opid: 2,
                 cookie: 3,
                 duplicate: true
@@ -257,11 +258,22 @@ mod tests {
         assert_eq!(
             j(&Event::Ack(Ack {
                 channel: 1,
+                epoch: None,
                 opid: 2,
                 cookie: 4,
                 duplicate: false
             })),
             "{\"event\":\"ack\",\"channel\":1,\"opid\":2,\"cookie\":4,\"duplicate\":false}"
+        );
+        assert_eq!(
+            j(&Event::Ack(Ack {
+                channel: 1,
+                epoch: Some(3),
+                opid: 2,
+                cookie: 4,
+                duplicate: false
+            })),
+            "{\"event\":\"ack\",\"channel\":1,\"epoch\":3,\"opid\":2,\"cookie\":4,\"duplicate\":false}"
         );
         assert_eq!(
             j(&Event::EntryDeleted {

@@ -45,6 +45,8 @@ impl ReplayBegin {
 pub struct ReplayDone {
     /// Channel id.
     pub channel: u32,
+    /// The replay's epoch (`None` from a module that does not report it).
+    pub epoch: Option<u32>,
     /// The register now.
     pub opid: u64,
     /// The sections replaced.
@@ -55,6 +57,7 @@ impl ReplayDone {
     /// Parses the attributes of a `replay-commit` reply.
     pub fn from_attrs(buf: &[u8]) -> Result<Self, ParseError> {
         let mut channel = None;
+        let mut epoch = None;
         let mut opid = None;
         let mut sections = None;
         for a in Attrs::new(buf) {
@@ -62,6 +65,7 @@ impl ReplayDone {
             let n = replay::name(a.kind).unwrap_or("?");
             match a.kind {
                 replay::CHANNEL => set_once(&mut channel, a.u32(n)?, n)?,
+                replay::EPOCH => set_once(&mut epoch, a.u32(n)?, n)?,
                 replay::OPID => set_once(&mut opid, a.uint(n)?, n)?,
                 replay::SECTIONS => set_once(&mut sections, a.uint(n)?, n)?,
                 _ => {}
@@ -69,6 +73,7 @@ impl ReplayDone {
         }
         Ok(ReplayDone {
             channel: channel.ok_or(ParseError::Missing("channel"))?,
+            epoch,
             opid: opid.ok_or(ParseError::Missing("opid"))?,
             sections: sections.ok_or(ParseError::Missing("sections"))?,
         })
@@ -216,6 +221,7 @@ mod tests {
             ReplayDone::from_attrs(&b),
             Ok(ReplayDone {
                 channel: 3,
+                epoch: None,
                 opid: 10,
                 sections: 1 << 40
             })

@@ -42,6 +42,7 @@ mod tests {
     use super::*;
 
     /// The vectors the engine and the kernel's KUnit suites check too.
+    #[allow(dead_code)]
     mod vectors {
         include!("../../../kmod/kunit/vectors.rs");
     }

@@ -89,6 +89,11 @@ impl Update {
 pub struct Ack {
     /// Channel id.
     pub channel: u32,
+    /// The epoch of the update at `opid`: the sender's when applied, the
+    /// one the cookie log holds for a duplicate. `None` from a module that
+    /// does not report it, or for a duplicate the log has forgotten.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
     /// The acknowledged opid.
     pub opid: u64,
     /// The update's cookie (for a replay, the replayed sections).
@@ -101,6 +106,7 @@ impl Ack {
     /// Parses the attributes of an `update` reply or `ack-ntf`.
     pub fn from_attrs(buf: &[u8]) -> Result<Self, ParseError> {
         let mut channel = None;
+        let mut epoch = None;
         let mut opid = None;
         let mut cookie = None;
         let mut duplicate = None;
@@ -109,6 +115,7 @@ impl Ack {
             let n = update::name(a.kind).unwrap_or("?");
             match a.kind {
                 update::CHANNEL => set_once(&mut channel, a.u32(n)?, n)?,
+                update::EPOCH => set_once(&mut epoch, a.u32(n)?, n)?,
                 update::OPID => set_once(&mut opid, a.uint(n)?, n)?,
                 update::COOKIE => set_once(&mut cookie, a.uint(n)?, n)?,
                 update::DUPLICATE => set_once(&mut duplicate, a.flag(n)?, n)?,
@@ -117,6 +124,7 @@ impl Ack {
         }
         Ok(Ack {
             channel: channel.ok_or(ParseError::Missing("channel"))?,
+            epoch,
             opid: opid.ok_or(ParseError::Missing("opid"))?,
             cookie: cookie.ok_or(ParseError::Missing("cookie"))?,
             duplicate: duplicate.unwrap_or(false),
@@ -199,11 +207,15 @@ pub(crate) mod tests {
             Ack::answering(&u, &ack_bytes(3, 7, 16, false)),
             Ok(Ack {
                 channel: 3,
+                epoch: None,
                 opid: 7,
                 cookie: 16,
                 duplicate: false
             })
         );
+        let mut b = ack_bytes(3, 7, 16, false);
+        raw(&mut b, 2, &5u32.to_ne_bytes());
+        assert_eq!(Ack::from_attrs(&b).map(|a| a.epoch), Ok(Some(5)));
         assert!(
             Ack::from_attrs(&ack_bytes(3, 7, 16, true))
                 .expect("valid")
