@@ -12,24 +12,15 @@
 //! |---|---|
 //! | runs of `Update` (set/del ops) | one `update_batch` per run, up to `max_batch` |
 //! | `Update` of `ReplaceSection` ops | `replay-begin` + `-entries` + `-commit` |
-//! | runs of `Claim` with one epoch | one `claim` of all their ids (one by one if it fails, to say which) |
-//! | `Cookies` | `channel-get` (the register) + `cookies` |
+//! | runs of `Claim` with one epoch | one brief `claim` of all their ids and one brief `channel-get` dump, whatever their number; on a refusal the dump tells which channels refuse and the rest are claimed at once |
+//! | `Cookies` | a `cookies` dump: the log's `(opid, epoch, sections)` entries |
 //! | `Dump` | `channel-get` + `entry-get` dump + `channel-get` (register unchanged?) |
 //! | `Digests` | `channel-get` |
 //!
-//! # What the kernel does not say
-//!
-//! The engine's model kernel logs `(opid, epoch, cookie)` and reports the
-//! epoch of the op at the register; `hasync.ko` keeps `(opid, cookie)` only
-//! and `cookies` answers with the OR of the cookies. The adapter therefore
-//! fills the missing epochs with the **stream epoch** the caller sets
-//! ([`KernelAdapter::set_stream_epoch`]: the epoch of the stream the
-//! standby followed), and turns a `cookies` answer into one entry per opid
-//! of the range, each carrying the whole OR. That is exact while one
-//! primary's stream wrote every opid above the standby's applied point (one
-//! standby, no missed takeover), and over-approximates the sections to
-//! replay otherwise; it cannot tell two streams' ops at the same opid apart.
-//! A duplicate ACK is likewise given the epoch of the update it answers.
+//! The module reports what the engine's model of it keeps: the epoch of
+//! every logged update and of the one at the register, and the ACK's
+//! epoch. A module that leaves the register's epoch out (one older than
+//! these replies) is a [`Fault::Malformed`]: the adapter never guesses it.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -44,11 +35,6 @@ use hasync_nl as nl;
 /// Default most updates per `update_batch` call: the replies to one send
 /// must fit the socket's receive buffer (`ENOBUFS` otherwise).
 pub const DEFAULT_MAX_BATCH: usize = 256;
-
-/// Longest opid range a `cookies` answer is expanded over; beyond it the
-/// answer is treated as "log too short" (a whole-channel replay, the safe
-/// side). The kernel's cookie log is far shorter.
-pub const COOKIE_RANGE_MAX: u64 = 1 << 16;
 
 /// A command the adapter could not turn into a [`KernelReply`]. The engine
 /// has no reply for these: the loop logs them and lets the engine's timers
@@ -312,9 +298,9 @@ pub fn update_reply(u: &Update, r: Result<nl::Ack, nl::KernelError>) -> Outcome 
     match r {
         Ok(a) if a.opid == u.opid && a.channel == u.channel => Ok(KernelReply::Ack(Ack {
             channel: a.channel,
-            // Applied: this update's epoch. Duplicate: the op at the opid
-            // is taken to be this one, sent before (see module docs).
-            epoch: u.epoch,
+            // The epoch of the update the kernel holds at the opid: this
+            // one's, or (a duplicate the log forgot) taken to be this one.
+            epoch: a.epoch.map_or(u.epoch, Epoch::from),
             opid: a.opid,
             cookie: a.cookie,
         })),
@@ -340,7 +326,7 @@ pub fn replay_reply(u: &Update, sections: u64, r: Result<nl::ReplayDone, nl::Err
     match r {
         Ok(d) if d.channel == channel && d.opid == u.opid => Ok(KernelReply::Ack(Ack {
             channel,
-            epoch: u.epoch,
+            epoch: d.epoch.map_or(u.epoch, Epoch::from),
             opid: d.opid,
             cookie: d.sections,
         })),
@@ -364,40 +350,50 @@ pub fn replay_reply(u: &Update, sections: u64, r: Result<nl::ReplayDone, nl::Err
     }
 }
 
-/// A `claimed` entry as the engine's reply; `register_epoch` is the
-/// assumed epoch of the op at the register (0 when the register is 0).
-pub fn claimed_reply(c: &nl::Claimed, stream_epoch: Epoch) -> KernelReply {
-    KernelReply::Claimed {
-        channel: c.id,
-        epoch: Epoch::from(c.epoch),
-        register: c.register,
-        register_epoch: if c.register == 0 { 0 } else { stream_epoch },
+/// What a module too old for the adapter's questions leaves out.
+fn unreported(channel: ChannelId, what: &str) -> Fault {
+    Fault::Malformed {
+        channel,
+        why: format!("hasync.ko does not report {what}: it predates this hasyncd"),
     }
 }
 
-/// A `cookies` answer for `(after, register]` as the engine's cookie-log
-/// entries: one per opid, each with the whole OR and the stream epoch.
-pub fn cookies_reply(
-    channel: ChannelId,
-    after: Opid,
-    register: Opid,
-    cookies: nl::Cookies,
-    stream_epoch: Epoch,
-) -> KernelReply {
-    let entries = match cookies {
-        _ if after >= register => Some(Vec::new()),
-        nl::Cookies::LogShort => None,
-        nl::Cookies::Cookie(_) if register - after > COOKIE_RANGE_MAX => None,
-        nl::Cookies::Cookie(cookie) => Some(
-            (after + 1..=register)
-                .map(|opid| CookieEntry {
-                    opid,
-                    epoch: stream_epoch,
-                    cookie,
-                })
-                .collect(),
-        ),
-    };
+/// A claimed channel as the engine's reply.
+pub fn claimed_reply(c: &nl::Claimed) -> Outcome {
+    let register_epoch = c
+        .register_epoch
+        .ok_or_else(|| unreported(c.id, "the register's epoch"))?;
+    Ok(KernelReply::Claimed {
+        channel: c.id,
+        epoch: Epoch::from(c.epoch),
+        register: c.register,
+        register_epoch: Epoch::from(register_epoch),
+    })
+}
+
+/// A channel of a brief dump as what a claim of it reports.
+pub fn claimed_of(c: &nl::Channel) -> nl::Claimed {
+    nl::Claimed {
+        id: c.id,
+        register: c.register,
+        epoch: c.epoch,
+        register_epoch: c.register_epoch,
+    }
+}
+
+/// A `cookies` dump as the engine's cookie-log entries above `after`;
+/// `None` ("log too short") when the log no longer reaches back there.
+pub fn cookies_reply(channel: ChannelId, after: Opid, log: nl::CookieLog) -> KernelReply {
+    let entries = (!log.log_short).then(|| {
+        log.entries
+            .iter()
+            .map(|e| CookieEntry {
+                opid: e.opid,
+                epoch: Epoch::from(e.epoch),
+                cookie: e.sections,
+            })
+            .collect()
+    });
     KernelReply::Cookies {
         channel,
         after,
@@ -439,7 +435,10 @@ pub fn digests_reply(c: &nl::Channel) -> Outcome {
 }
 
 /// A channel's records as the engine's dump reply.
-pub fn dump_reply(c: &nl::Channel, entries: &[nl::Entry], stream_epoch: Epoch) -> Outcome {
+pub fn dump_reply(c: &nl::Channel, entries: &[nl::Entry]) -> Outcome {
+    let register_epoch = c
+        .register_epoch
+        .ok_or_else(|| unreported(c.id, "the register's epoch"))?;
     let records = entries
         .iter()
         .map(|e| {
@@ -453,17 +452,18 @@ pub fn dump_reply(c: &nl::Channel, entries: &[nl::Entry], stream_epoch: Epoch) -
     Ok(KernelReply::Dump {
         channel: c.id,
         register: c.register,
-        register_epoch: if c.register == 0 { 0 } else { stream_epoch },
+        register_epoch: Epoch::from(register_epoch),
         records,
     })
 }
 
 /// An `ack-ntf` from the `acks` multicast group (the direct ACK path) as
-/// the engine's ACK, with the stream epoch the standby follows.
+/// the engine's ACK; `stream_epoch`, the epoch of the stream the standby
+/// follows, stands in only where the module sends none.
 pub fn ack_from_ntf(a: &nl::Ack, stream_epoch: Epoch) -> Ack {
     Ack {
         channel: a.channel,
-        epoch: stream_epoch,
+        epoch: a.epoch.map_or(stream_epoch, Epoch::from),
         opid: a.opid,
         cookie: a.cookie,
     }
@@ -479,10 +479,12 @@ pub trait Port {
         &mut self,
         updates: &[nl::Update],
     ) -> Result<Vec<Result<nl::Ack, nl::KernelError>>, nl::Error>;
-    /// `claim` of the given channels.
+    /// `claim` of the given channels, all or none, with their registers.
     fn claim(&mut self, epoch: u32, ids: &[ChannelId]) -> Result<Vec<nl::Claimed>, nl::Error>;
-    /// `cookies`.
-    fn cookies(&mut self, channel: ChannelId, after: Opid) -> Result<nl::Cookies, nl::Error>;
+    /// Every channel's register and epochs (a brief `channel-get` dump).
+    fn registers(&mut self) -> Result<Vec<nl::Channel>, nl::Error>;
+    /// The cookie log's entries above `after` (a `cookies` dump).
+    fn cookie_log(&mut self, channel: ChannelId, after: Opid) -> Result<nl::CookieLog, nl::Error>;
     /// `channel-get` (do).
     fn channel(&mut self, id: ChannelId) -> Result<nl::Channel, nl::Error>;
     /// `entry-get` dump of one channel.
@@ -503,12 +505,25 @@ impl Port for nl::Client {
         nl::Client::update_batch(self, updates)
     }
 
+    /// Two round trips whatever the number of channels: a brief claim,
+    /// then a brief dump for the registers.
     fn claim(&mut self, epoch: u32, ids: &[ChannelId]) -> Result<Vec<nl::Claimed>, nl::Error> {
-        nl::Client::claim(self, epoch, &nl::ClaimTarget::Ids(ids.to_vec()))
+        nl::Client::claim_brief(self, epoch, &nl::ClaimTarget::Ids(ids.to_vec()))?;
+        let wanted: std::collections::BTreeSet<ChannelId> = ids.iter().copied().collect();
+        Ok(self
+            .channels_brief()?
+            .iter()
+            .filter(|c| wanted.contains(&c.id))
+            .map(claimed_of)
+            .collect())
     }
 
-    fn cookies(&mut self, channel: ChannelId, after: Opid) -> Result<nl::Cookies, nl::Error> {
-        nl::Client::cookies(self, channel, after)
+    fn registers(&mut self) -> Result<Vec<nl::Channel>, nl::Error> {
+        self.channels_brief()
+    }
+
+    fn cookie_log(&mut self, channel: ChannelId, after: Opid) -> Result<nl::CookieLog, nl::Error> {
+        nl::Client::cookie_log(self, channel, after)
     }
 
     fn channel(&mut self, id: ChannelId) -> Result<nl::Channel, nl::Error> {
@@ -537,7 +552,6 @@ impl Port for nl::Client {
 /// Runs the engine's kernel commands through a [`Port`].
 pub struct KernelAdapter<P> {
     port: P,
-    stream_epoch: Epoch,
     max_batch: usize,
 }
 
@@ -546,15 +560,8 @@ impl<P: Port> KernelAdapter<P> {
     pub fn new(port: P, max_batch: usize) -> Self {
         KernelAdapter {
             port,
-            stream_epoch: 0,
             max_batch: max_batch.max(1),
         }
-    }
-
-    /// The epoch assumed for ops the kernel reports without one (see the
-    /// module docs): the epoch of the stream this node followed.
-    pub fn set_stream_epoch(&mut self, epoch: Epoch) {
-        self.stream_epoch = epoch;
     }
 
     /// The port (for calls outside the engine's commands).
@@ -701,34 +708,94 @@ impl<P: Port> KernelAdapter<P> {
             }
         };
         match self.port.claim(e32, &ids) {
-            Ok(claimed) => {
-                for &id in &ids {
-                    out.push(match claimed.iter().find(|c| c.id == id) {
-                        Some(c) => Ok(claimed_reply(c, self.stream_epoch)),
-                        None => Err(Fault::Malformed {
-                            channel: id,
-                            why: "claim reply lacks the channel".into(),
-                        }),
-                    });
-                }
-            }
-            // All or nothing in the kernel: ask one by one to learn which
-            // channel refused (fenced, absent) and take the others.
+            Ok(claimed) => Self::claimed(&ids, &claimed, out),
+            // All or nothing in the kernel: one brief dump says which
+            // channels refuse (absent, or owned by a newer epoch); the
+            // others are claimed again, at once.
             Err(nl::Error::Kernel(_)) if ids.len() > 1 => {
-                for &id in &ids {
-                    self.claims(&[KernelCmd::Claim { channel: id, epoch }], epoch, out);
-                }
+                self.claim_around_refusals(&ids, e32, out)
             }
             Err(e @ nl::Error::Kernel(_)) => out.push(failed("claim", first, 0, e, true)),
-            Err(e) => {
-                let e = Arc::new(e);
-                for &id in &ids {
-                    out.push(Err(Fault::Io {
-                        channel: id,
-                        error: e.clone(),
-                    }));
-                }
+            Err(e) => Self::io_all(&ids, e, out),
+        }
+    }
+
+    fn claimed(ids: &[ChannelId], claimed: &[nl::Claimed], out: &mut Vec<Outcome>) {
+        for &id in ids {
+            out.push(match claimed.iter().find(|c| c.id == id) {
+                Some(c) => claimed_reply(c),
+                None => Err(Fault::Malformed {
+                    channel: id,
+                    why: "claim reply lacks the channel".into(),
+                }),
+            });
+        }
+    }
+
+    fn io_all(ids: &[ChannelId], e: nl::Error, out: &mut Vec<Outcome>) {
+        let e = Arc::new(e);
+        for &id in ids {
+            out.push(Err(Fault::Io {
+                channel: id,
+                error: e.clone(),
+            }));
+        }
+    }
+
+    fn claim_around_refusals(&mut self, ids: &[ChannelId], epoch: u32, out: &mut Vec<Outcome>) {
+        let now = match self.port.registers() {
+            Ok(r) => r,
+            Err(e) => return Self::io_all(ids, e, out),
+        };
+        let mut verdicts: Vec<Option<Outcome>> = Vec::with_capacity(ids.len());
+        let mut rest = Vec::new();
+        for &id in ids {
+            let refusal = match now.iter().find(|c| c.id == id) {
+                None => Some(KernelError::NoChannel),
+                Some(c) if c.epoch > epoch => Some(KernelError::Fenced {
+                    owner: Epoch::from(c.epoch),
+                }),
+                Some(_) => None,
+            };
+            verdicts.push(refusal.map(|error| {
+                Ok(KernelReply::Reject {
+                    channel: id,
+                    opid: 0,
+                    error,
+                })
+            }));
+            if verdicts.last().is_some_and(Option::is_none) {
+                rest.push(id);
             }
+        }
+        let mut claimed = Vec::new();
+        if !rest.is_empty() {
+            match self.port.claim(epoch, &rest) {
+                Ok(c) => Self::claimed(&rest, &c, &mut claimed),
+                // Refused again: the channels changed in between; each is
+                // asked alone (rare, and each answer is then exact).
+                Err(nl::Error::Kernel(_)) => {
+                    for &id in &rest {
+                        match self.port.claim(epoch, &[id]) {
+                            Ok(c) => Self::claimed(&[id], &c, &mut claimed),
+                            Err(e) => claimed.push(failed("claim", id, 0, e, true)),
+                        }
+                    }
+                }
+                Err(e) => Self::io_all(&rest, e, &mut claimed),
+            }
+        }
+        let mut claimed = claimed.into_iter();
+        for v in verdicts {
+            out.push(match v {
+                Some(o) => o,
+                None => claimed.next().unwrap_or_else(|| {
+                    Err(Fault::Malformed {
+                        channel: 0,
+                        why: "claim outcomes out of step".into(),
+                    })
+                }),
+            });
         }
     }
 
@@ -740,18 +807,8 @@ impl<P: Port> KernelAdapter<P> {
     }
 
     fn cookies(&mut self, channel: ChannelId, after: Opid) -> Outcome {
-        let register = match self.read_channel(channel) {
-            Ok(c) => c.register,
-            Err(o) => return o,
-        };
-        match self.port.cookies(channel, after) {
-            Ok(c) => Ok(cookies_reply(
-                channel,
-                after,
-                register,
-                c,
-                self.stream_epoch,
-            )),
+        match self.port.cookie_log(channel, after) {
+            Ok(log) => Ok(cookies_reply(channel, after, log)),
             Err(e) => failed("cookies", channel, 0, e, true),
         }
     }
@@ -785,7 +842,7 @@ impl<P: Port> KernelAdapter<P> {
                 ),
             });
         }
-        dump_reply(&before, &entries, self.stream_epoch)
+        dump_reply(&before, &entries)
     }
 }
 

@@ -243,7 +243,6 @@ impl Daemon {
                     s.handshaken = true;
                     s.following = true;
                     self.names.insert(h.node, h.name);
-                    self.kernel.set_stream_epoch(h.epoch);
                     let acts = s.engine.on_tick();
                     self.act(acts);
                     true

@@ -92,7 +92,6 @@ impl Daemon {
             reason = reason.as_str(),
             "claiming every channel"
         );
-        self.kernel.set_stream_epoch(previous_epoch);
         let (engine, acts) = Takeover::start(
             standby,
             epoch,

@@ -201,6 +201,7 @@ fn update_answers_become_replies() {
     let u = update(7, vec![Op::Del(name("a"))]);
     let ack = |opid, duplicate| nl::Ack {
         channel: 3,
+        epoch: Some(2),
         opid,
         cookie: 0b100,
         duplicate,
@@ -213,6 +214,21 @@ fn update_answers_become_replies() {
     });
     assert_eq!(update_reply(&u, Ok(ack(7, false))).expect("ack"), want);
     assert_eq!(update_reply(&u, Ok(ack(7, true))).expect("dup ack"), want);
+    // A duplicate of another owner's update: the kernel's epoch, not ours.
+    let theirs = nl::Ack {
+        epoch: Some(9),
+        ..ack(7, true)
+    };
+    assert!(matches!(
+        update_reply(&u, Ok(theirs)),
+        Ok(KernelReply::Ack(Ack { epoch: 9, .. }))
+    ));
+    // A duplicate the log forgot: taken to be this update.
+    let forgotten = nl::Ack {
+        epoch: None,
+        ..ack(7, true)
+    };
+    assert_eq!(update_reply(&u, Ok(forgotten)).expect("dup ack"), want);
     assert!(matches!(
         update_reply(&u, Ok(ack(6, false))),
         Err(Fault::Malformed { channel: 3, .. })
@@ -255,6 +271,7 @@ fn replay_answers_become_replies() {
     );
     let done = nl::ReplayDone {
         channel: 3,
+        epoch: Some(2),
         opid: 8,
         sections: 0b100,
     };
@@ -299,9 +316,10 @@ fn claims_cookies_digests_dumps_and_ntfs_convert() {
         id: 3,
         register: 12,
         epoch: 5,
+        register_epoch: Some(4),
     };
     assert_eq!(
-        claimed_reply(&c, 4),
+        claimed_reply(&c).expect("claimed"),
         KernelReply::Claimed {
             channel: 3,
             epoch: 5,
@@ -309,22 +327,38 @@ fn claims_cookies_digests_dumps_and_ntfs_convert() {
             register_epoch: 4
         }
     );
-    let empty = nl::Claimed { register: 0, ..c };
-    assert!(matches!(
-        claimed_reply(&empty, 4),
-        KernelReply::Claimed {
-            register_epoch: 0,
-            ..
-        }
-    ));
+    let old = nl::Claimed {
+        register_epoch: None,
+        ..c
+    };
+    assert!(
+        matches!(claimed_reply(&old), Err(f @ Fault::Malformed { .. }) if f.to_string().contains("predates")),
+        "a module that does not report the register's epoch is refused"
+    );
 
     let entries = |r| match r {
         KernelReply::Cookies { entries, .. } => entries,
         other => panic!("{other:?}"),
     };
-    let got = entries(cookies_reply(3, 5, 7, nl::Cookies::Cookie(0b110), 4)).expect("log");
+    let log = nl::CookieLog {
+        register: 9,
+        entries: vec![
+            nl::CookieEntry {
+                opid: 6,
+                epoch: 4,
+                sections: 0b110,
+            },
+            // A replay that moved the register from 6 to 9.
+            nl::CookieEntry {
+                opid: 9,
+                epoch: 5,
+                sections: 0b1,
+            },
+        ],
+        log_short: false,
+    };
     assert_eq!(
-        got,
+        entries(cookies_reply(3, 5, log.clone())).expect("log"),
         vec![
             CookieEntry {
                 opid: 6,
@@ -332,29 +366,20 @@ fn claims_cookies_digests_dumps_and_ntfs_convert() {
                 cookie: 0b110
             },
             CookieEntry {
-                opid: 7,
-                epoch: 4,
-                cookie: 0b110
+                opid: 9,
+                epoch: 5,
+                cookie: 0b1
             }
         ]
     );
+    let short = nl::CookieLog {
+        log_short: true,
+        ..log
+    };
+    assert_eq!(entries(cookies_reply(3, 0, short)), None);
     assert_eq!(
-        entries(cookies_reply(3, 5, 7, nl::Cookies::LogShort, 4)),
-        None
-    );
-    assert_eq!(
-        entries(cookies_reply(3, 7, 7, nl::Cookies::LogShort, 4)),
+        entries(cookies_reply(3, 9, nl::CookieLog::default())),
         Some(vec![])
-    );
-    assert_eq!(
-        entries(cookies_reply(
-            3,
-            0,
-            COOKIE_RANGE_MAX + 1,
-            nl::Cookies::Cookie(1),
-            4
-        )),
-        None
     );
 
     let ch = channel(3, 9);
@@ -384,7 +409,7 @@ fn claims_cookies_digests_dumps_and_ntfs_convert() {
         iface: iface_of(&record(n)).expect("ok"),
     };
     assert_eq!(
-        dump_reply(&ch, &[e(3, "eth0")], 4).expect("dump"),
+        dump_reply(&ch, &[e(3, "eth0")]).expect("dump"),
         KernelReply::Dump {
             channel: 3,
             register: 9,
@@ -393,18 +418,19 @@ fn claims_cookies_digests_dumps_and_ntfs_convert() {
         }
     );
     assert!(matches!(
-        dump_reply(&ch, &[e(4, "eth0")], 4),
+        dump_reply(&ch, &[e(4, "eth0")]),
         Err(Fault::Malformed { .. })
     ));
     let mut bad = e(3, "eth0");
     bad.iface.vlan = 4095;
     assert!(matches!(
-        dump_reply(&ch, &[bad], 4),
+        dump_reply(&ch, &[bad]),
         Err(Fault::Malformed { .. })
     ));
 
     let ntf = nl::Ack {
         channel: 3,
+        epoch: Some(8),
         opid: 7,
         cookie: 1,
         duplicate: false,
@@ -413,11 +439,13 @@ fn claims_cookies_digests_dumps_and_ntfs_convert() {
         ack_from_ntf(&ntf, 6),
         Ack {
             channel: 3,
-            epoch: 6,
+            epoch: 8,
             opid: 7,
             cookie: 1
         }
     );
+    let unsaid = nl::Ack { epoch: None, ..ntf };
+    assert_eq!(ack_from_ntf(&unsaid, 6).epoch, 6);
 }
 
 fn channel(id: ChannelId, register: u64) -> nl::Channel {
@@ -427,6 +455,7 @@ fn channel(id: ChannelId, register: u64) -> nl::Channel {
         sections: 2,
         register,
         epoch: 5,
+        register_epoch: Some(4),
         entries: 1,
         section: vec![
             nl::SectionInfo {
@@ -475,6 +504,7 @@ impl Port for Script {
                 } else {
                     Ok(nl::Ack {
                         channel: u.channel,
+                        epoch: Some(u.epoch),
                         opid: u.opid,
                         cookie: u.cookie,
                         duplicate: false,
@@ -495,13 +525,38 @@ impl Port for Script {
                 id,
                 register: 5,
                 epoch,
+                register_epoch: Some(4),
             })
             .collect())
     }
 
-    fn cookies(&mut self, channel: ChannelId, after: Opid) -> Result<nl::Cookies, nl::Error> {
-        self.calls.push(format!("cookies {channel} {after}"));
-        Ok(nl::Cookies::Cookie(0b10))
+    fn registers(&mut self) -> Result<Vec<nl::Channel>, nl::Error> {
+        self.calls.push("registers".into());
+        Ok((1..=3)
+            .map(|id| nl::Channel {
+                epoch: if Some(id) == self.fenced { 9 } else { 0 },
+                section: vec![],
+                ..channel(id, 5)
+            })
+            .collect())
+    }
+
+    fn cookie_log(&mut self, channel: ChannelId, after: Opid) -> Result<nl::CookieLog, nl::Error> {
+        self.calls.push(format!("cookie_log {channel} {after}"));
+        if channel == 404 {
+            return Err(nl::Error::Kernel(kerr(libc::ENOENT, None)));
+        }
+        Ok(nl::CookieLog {
+            register: after + 2,
+            entries: (after + 1..=after + 2)
+                .map(|opid| nl::CookieEntry {
+                    opid,
+                    epoch: 4,
+                    sections: 0b10,
+                })
+                .collect(),
+            log_short: false,
+        })
     }
 
     fn channel(&mut self, id: ChannelId) -> Result<nl::Channel, nl::Error> {
@@ -536,6 +591,7 @@ impl Port for Script {
         ));
         Ok(nl::ReplayDone {
             channel: begin.channel,
+            epoch: Some(begin.epoch),
             opid: begin.opid,
             sections: begin.sections,
         })
@@ -559,7 +615,6 @@ fn commands_run_in_order_grouped_into_calls() {
         },
         2,
     );
-    a.set_stream_epoch(4);
     let replace = KernelCmd::Update(update(
         4,
         vec![Op::ReplaceSection {
@@ -592,8 +647,7 @@ fn commands_run_in_order_grouped_into_calls() {
             "replay 4 0x2 0",
             "claim 6 [1, 2]",
             "claim 7 [3]",
-            "channel 1",
-            "cookies 1 5",
+            "cookie_log 1 5",
             "channel 1",
             "channel 2",
             "entries 2",
@@ -644,7 +698,7 @@ fn commands_run_in_order_grouped_into_calls() {
 }
 
 #[test]
-fn a_refused_group_claim_is_retried_per_channel() {
+fn a_refused_group_claim_claims_the_others_at_once() {
     let mut a = KernelAdapter::new(
         Script {
             fenced: Some(2),
@@ -655,12 +709,7 @@ fn a_refused_group_claim_is_retried_per_channel() {
     let out = a.execute(&[claim(1, 6), claim(2, 6), claim(3, 6)]);
     assert_eq!(
         a.port_mut().calls,
-        vec![
-            "claim 6 [1, 2, 3]",
-            "claim 6 [1]",
-            "claim 6 [2]",
-            "claim 6 [3]"
-        ]
+        vec!["claim 6 [1, 2, 3]", "registers", "claim 6 [1, 3]"]
     );
     assert!(matches!(
         out[0],
