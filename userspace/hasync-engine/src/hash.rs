@@ -56,6 +56,7 @@ mod tests {
     use super::*;
 
     /// The vectors the kernel's KUnit suites check too (`hasync_hash`).
+    #[allow(dead_code)]
     mod vectors {
         include!("../../../kmod/kunit/vectors.rs");
     }

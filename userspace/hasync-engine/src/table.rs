@@ -636,6 +636,7 @@ mod tests {
     }
 
     /// The vectors the kernel's KUnit suites check too (`hasync_hash`).
+    #[allow(dead_code)]
     mod vectors {
         include!("../../../kmod/kunit/vectors.rs");
     }
