@@ -120,6 +120,22 @@ impl Op {
     }
 }
 
+/// An update's ops.  Most updates carry one: it is kept inline, so that
+/// parsing it allocates nothing.
+pub(crate) enum Ops {
+    One(Op),
+    Many(KVec<Op>),
+}
+
+impl Ops {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [Op] {
+        match self {
+            Ops::One(op) => core::slice::from_mut(op),
+            Ops::Many(v) => v.as_mut_slice(),
+        }
+    }
+}
+
 /// A section replay being staged by one socket.
 pub(crate) struct Staging {
     /// The socket that opened it.
@@ -210,10 +226,11 @@ impl Channel {
         epoch: u32,
         opid: u64,
         cookie: u64,
-        mut ops: KVec<Op>,
+        mut ops: Ops,
         max_entries: u32,
         changed: Option<&mut KVec<(u32, Name)>>,
     ) -> HResult<Applied> {
+        let ops = ops.as_mut_slice();
         self.check_epoch(epoch)?;
         if opid <= self.register {
             // A retransmission: ACK it again, change nothing.
@@ -282,22 +299,25 @@ impl Channel {
         self.drop_fenced_replay(epoch);
         self.epoch = epoch;
         let nops = ops.len() as u64;
-        for op in ops {
+        for op in ops.iter_mut() {
             let section = op.section();
             let s = &mut self.sections[section as usize];
             let name = match op {
                 Op::Set { name, rec, node, .. } => {
-                    match node {
-                        Some(node) => s.insert(node, name, rec),
+                    // Taken out of the op: an empty default allocates
+                    // nothing.
+                    let rec = core::mem::replace(rec, Iface::new_default());
+                    match node.take() {
+                        Some(node) => s.insert(node, *name, rec),
                         // Present (checked above): replaced in place; the
                         // old value is freed as it goes out of scope.
-                        None => drop(s.replace(&name, rec)),
+                        None => drop(s.replace(name, rec)),
                     }
-                    name
+                    *name
                 }
                 Op::Del { name, .. } => {
-                    s.del(&name);
-                    name
+                    s.del(name);
+                    *name
                 }
             };
             if let Some(c) = changed.as_deref_mut() {

@@ -8,7 +8,7 @@
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNode;
 
-use crate::channel::Op;
+use crate::channel::{Op, Ops};
 use crate::error::{fail, Failure, HResult};
 use crate::hash::section_of;
 use crate::nla::{Attr, Attrs};
@@ -173,26 +173,36 @@ fn parse_op(a: Attr<'_>, nsections: u32) -> HResult<Op> {
 }
 
 /// The `op` attributes of an update and the cookie they imply.
-pub(crate) fn parse_ops(attrs: Attrs<'_>, nsections: u32) -> HResult<(KVec<Op>, u64)> {
+pub(crate) fn parse_ops(attrs: Attrs<'_>, nsections: u32) -> HResult<(Ops, u64)> {
     let ops_attrs = || attrs.clone().filter(|a| a.kind == attr::update::OP);
     let n = ops_attrs().count();
     if n > MAX_OPS {
         let at = ops_attrs().nth(MAX_OPS).map_or(0, |a| a.offset);
         return Err(fail!(E2BIG, Limit, "update carries {} op, more than {}", n, MAX_OPS).at(at));
     }
-    // One allocation, sized by the count above.
-    let mut ops = KVec::with_capacity(n, GFP_KERNEL)?;
     let mut cookie = 0u64;
-    for a in ops_attrs() {
+    let mut parse = |a| -> HResult<Op> {
         let op = parse_op(a, nsections)?;
         cookie |= 1u64 << op.section();
-        ops.push(op, GFP_KERNEL)?;
-    }
-    // The engine never sends one; an update that changes nothing but the
-    // register is a malformed request, not a way to skip opids.
-    if ops.is_empty() {
-        return Err(fail!(EINVAL, Invalid, "update carries no op"));
-    }
+        Ok(op)
+    };
+    let ops = match n {
+        // The engine never sends one; an update that changes nothing but
+        // the register is a malformed request, not a way to skip opids.
+        0 => return Err(fail!(EINVAL, Invalid, "update carries no op")),
+        1 => match ops_attrs().next() {
+            Some(a) => Ops::One(parse(a)?),
+            None => return Err(fail!(EINVAL, Invalid, "update carries no op")),
+        },
+        _ => {
+            // One allocation, sized by the count above.
+            let mut ops = KVec::with_capacity(n, GFP_KERNEL)?;
+            for a in ops_attrs() {
+                ops.push(parse(a)?, GFP_KERNEL)?;
+            }
+            Ops::Many(ops)
+        }
+    };
     Ok((ops, cookie))
 }
 

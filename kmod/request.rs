@@ -15,11 +15,18 @@ use crate::glue::{self, NlAttr, RawReq};
 use crate::nla::{Attr, Attrs};
 use crate::uapi::{attr, cmd};
 
+/// Top-level attribute types a request is indexed by: above every
+/// attribute set's largest.
+const INDEXED: usize = 16;
+
 pub(crate) struct Request<'a> {
     pub(crate) cmd: u8,
     pub(crate) portid: u32,
     pub(crate) seq: u32,
     attrs: &'a [u8],
+    /// Offset + 1 of the last top-level attribute of each type (0: none),
+    /// found in one walk, as `nla_parse` keeps the last of a repeated one.
+    index: [u32; INDEXED],
     raw: &'a RawReq,
 }
 
@@ -35,11 +42,19 @@ impl<'a> Request<'a> {
             // SAFETY: valid for `attrs_len` bytes for `'a` (function contract).
             unsafe { core::slice::from_raw_parts(raw.attrs, raw.attrs_len as usize) }
         };
+        let mut index = [0u32; INDEXED];
+        for a in Attrs::new(attrs) {
+            if let Some(slot) = index.get_mut(usize::from(a.kind)) {
+                // Offsets within one message fit a u32.
+                *slot = a.offset as u32 + 1;
+            }
+        }
         Request {
             cmd: raw.cmd,
             portid: raw.portid,
             seq: raw.seq,
             attrs,
+            index,
             raw,
         }
     }
@@ -60,7 +75,17 @@ impl<'a> Request<'a> {
 
     /// The attribute `kind`; the last one when repeated, as `nla_parse`.
     pub(crate) fn get(&self, kind: u16) -> Option<Attr<'a>> {
-        self.attrs().filter(|a| a.kind == kind).last()
+        match self.index.get(usize::from(kind)) {
+            Some(&0) => None,
+            Some(&at) => self.attrs.get(at as usize - 1..).and_then(|rest| {
+                Attrs::new(rest).next().map(|a| Attr {
+                    offset: a.offset + at as usize - 1,
+                    ..a
+                })
+            }),
+            // Beyond the index: no set has such attributes; walk anyway.
+            None => self.attrs().filter(|a| a.kind == kind).last(),
+        }
     }
 
     pub(crate) fn flag(&self, kind: u16) -> bool {

@@ -7,7 +7,7 @@ use kernel::prelude::*;
 
 use super::vectors::RECORDS;
 use super::{check, check_eq, cookie, errno, kunit_suite, must, Test};
-use crate::channel::{Channel, Op};
+use crate::channel::{Channel, Op, Ops};
 use crate::error::{EPROTO, ESTALE};
 use crate::hash::section_of;
 use crate::record::{Iface, Name};
@@ -36,8 +36,8 @@ pub(crate) fn del(name: &[u8]) -> Option<Op> {
     })
 }
 
-/// Ops and their cookie.
-pub(crate) fn ops<const N: usize>(list: [Option<Op>; N]) -> Option<(KVec<Op>, u64)> {
+/// Ops and their cookie; one op is kept inline, as the parser does.
+pub(crate) fn ops<const N: usize>(list: [Option<Op>; N]) -> Option<(Ops, u64)> {
     let mut v = KVec::with_capacity(N, GFP_KERNEL).ok()?;
     let mut cookie = 0;
     for op in list {
@@ -45,7 +45,11 @@ pub(crate) fn ops<const N: usize>(list: [Option<Op>; N]) -> Option<(KVec<Op>, u6
         cookie |= 1u64 << op.section();
         v.push(op, GFP_KERNEL).ok()?;
     }
-    Some((v, cookie))
+    if N == 1 {
+        let mut it = v.into_iter();
+        return Some((Ops::One(it.next()?), cookie));
+    }
+    Some((Ops::Many(v), cookie))
 }
 
 /// Applies `list` as update `opid` under `epoch`, limit 100 entries.
@@ -161,7 +165,7 @@ fn digests_match_the_vectors(t: &Test) {
         ck |= 1u64 << section;
         must!(t, v.push(Op::Set { section, name, rec, node: None }, GFP_KERNEL));
     }
-    must!(t, c.apply(1, 1, ck, v, 100, None));
+    must!(t, c.apply(1, 1, ck, Ops::Many(v), 100, None));
     for r in RECORDS {
         let s = section_of(r.name, 64) as usize;
         check_eq!(t, c.sections[s].digest, r.hash);

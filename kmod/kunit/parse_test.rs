@@ -5,7 +5,8 @@
 
 use kernel::prelude::*;
 
-use super::{check_eq, errno, kunit_suite, must, Test};
+use super::{check, check_eq, errno, kunit_suite, must, Test};
+use crate::channel::Ops;
 use crate::nla::Attrs;
 use crate::parse::parse_ops;
 use crate::uapi::{attr, OpKind};
@@ -63,8 +64,8 @@ fn cookie_from_ops(t: &Test) {
     must!(t, req.put(attr::update::CHANNEL, &1u32.to_ne_bytes()));
     must!(t, req.nest(attr::update::OP, &must!(t, set_op(b"eth0", 2))));
     must!(t, req.nest(attr::update::OP, &must!(t, set_op(b"eth1", 0))));
-    let (ops, cookie) = must!(t, parse_ops(req.attrs(), 64));
-    check_eq!(t, ops.len(), 2);
+    let (mut ops, cookie) = must!(t, parse_ops(req.attrs(), 64));
+    check_eq!(t, ops.as_mut_slice().len(), 2);
     check_eq!(t, cookie, 1u64 << 4 | 1u64 << 55);
 }
 
@@ -79,7 +80,8 @@ fn limits(t: &Test) {
     check_eq!(t, errno(&parse_ops(req.attrs(), 64)), E2BIG.to_errno());
     let mut req = Buf::new();
     must!(t, req.nest(attr::update::OP, &must!(t, set_op(b"eth0", 16))));
-    must!(t, parse_ops(req.attrs(), 64));
+    let (mut one, _) = must!(t, parse_ops(req.attrs(), 64));
+    check!(t, matches!(one, Ops::One(_)) && one.as_mut_slice().len() == 1);
     // No op at all is malformed, and so is a name with a '/'.
     check_eq!(t, errno(&parse_ops(Buf::new().attrs(), 64)), EINVAL.to_errno());
     let mut req = Buf::new();
