@@ -1,12 +1,16 @@
 //! `hasync-bench apply`: the module's update rate. One channel and one
 //! socket per sender; each streams `--updates` updates of one `set` op,
 //! `--batch` per `sendmsg`, waiting only for each batch's replies.
+//!
+//! The updates are encoded before the clock starts, as the `nlctrl`
+//! baseline's requests are: the figure is the module's (and netlink's),
+//! not the client's encoder.
 
 use std::sync::Barrier;
 use std::thread;
 use std::time::Instant;
 
-use hasync_nl::{Client, Iface, Op, Update};
+use hasync_nl::{Client, EncodedUpdates, Iface, Op, Update};
 
 use crate::report::Line;
 use crate::setup;
@@ -36,16 +40,12 @@ pub struct Args {
     keep: bool,
 }
 
-/// One sender's stream; returns the updates applied.
-fn send(a: &Args, channel: u32, names: &[String], start: &Barrier) -> Result<u64, String> {
-    let mut client = Client::connect().map_err(|e| e.to_string());
-    // Every thread must reach the barrier, even one that failed.
-    start.wait();
-    let client = client.as_mut().map_err(|e| e.clone())?;
+/// One sender's updates, encoded in batches of `a.batch`.
+fn encode(a: &Args, client: &Client, channel: u32, names: &[String]) -> Result<Vec<EncodedUpdates>, String> {
+    let mut out = Vec::new();
     let mut opid = 0u64;
-    let mut batch = Vec::with_capacity(a.batch);
     while opid < a.updates {
-        batch.clear();
+        let mut batch = Vec::with_capacity(a.batch.max(1));
         while batch.len() < a.batch.max(1) && opid < a.updates {
             opid += 1;
             let name = &names[(opid % names.len() as u64) as usize];
@@ -62,16 +62,32 @@ fn send(a: &Args, channel: u32, names: &[String], start: &Barrier) -> Result<u64
                 a.sections,
             ));
         }
-        let acks = client.update_batch(&batch).map_err(|e| e.to_string())?;
-        for (u, ack) in batch.iter().zip(acks) {
+        out.push(client.encode_updates(&batch).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
+}
+
+/// One sender's stream; returns the updates applied.
+fn send(a: &Args, channel: u32, names: &[String], start: &Barrier) -> Result<u64, String> {
+    let prepared = Client::connect()
+        .map_err(|e| e.to_string())
+        .and_then(|c| Ok((encode(a, &c, channel, names)?, c)));
+    // Every thread must reach the barrier, even one that failed.
+    start.wait();
+    let (batches, mut client) = prepared?;
+    let mut applied = 0u64;
+    for batch in &batches {
+        let acks = client.send_encoded(batch).map_err(|e| e.to_string())?;
+        for ack in acks {
+            applied += 1;
             match ack {
                 Ok(ack) if !ack.duplicate => {}
-                Ok(_) => return Err(format!("channel {channel} opid {}: duplicate", u.opid)),
-                Err(e) => return Err(format!("channel {channel} opid {}: {e}", u.opid)),
+                Ok(ack) => return Err(format!("channel {channel} opid {}: duplicate", ack.opid)),
+                Err(e) => return Err(format!("channel {channel} update {applied}: {e}")),
             }
         }
     }
-    Ok(opid)
+    Ok(applied)
 }
 
 pub fn run(a: Args) -> Result<(), String> {

@@ -47,7 +47,7 @@ mod stats;
 mod update;
 
 pub use baseline::CtrlBaseline;
-pub use batch::MAX_SEND;
+pub use batch::{EncodedUpdates, MAX_SEND};
 pub use channel::{Channel, NewChannel, SectionInfo};
 pub use claim::{encode_claim, parse_brief_claim_reply, parse_claim_reply, ClaimTarget, Claimed};
 pub use client::Client;
