@@ -63,12 +63,13 @@ static const struct nla_policy hasync_channel_get_dump_nl_policy[HASYNC_A_CHANNE
 };
 
 /* HASYNC_CMD_UPDATE - do */
-static const struct nla_policy hasync_update_nl_policy[HASYNC_A_UPDATE_OP + 1] = {
+static const struct nla_policy hasync_update_nl_policy[HASYNC_A_UPDATE_MORE + 1] = {
 	[HASYNC_A_UPDATE_CHANNEL] = { .type = NLA_U32, },
 	[HASYNC_A_UPDATE_EPOCH] = { .type = NLA_U32, },
 	[HASYNC_A_UPDATE_OPID] = NLA_POLICY_MIN(NLA_UINT, 1),
 	[HASYNC_A_UPDATE_COOKIE] = { .type = NLA_UINT, },
 	[HASYNC_A_UPDATE_OP] = NLA_POLICY_NESTED(hasync_op_nl_policy),
+	[HASYNC_A_UPDATE_MORE] = { .type = NLA_FLAG, },
 };
 
 /* HASYNC_CMD_CLAIM - do */
@@ -166,7 +167,7 @@ static const struct genl_split_ops hasync_nl_ops[] = {
 		.cmd		= HASYNC_CMD_UPDATE,
 		.doit		= hasync_nl_update_doit,
 		.policy		= hasync_update_nl_policy,
-		.maxattr	= HASYNC_A_UPDATE_OP,
+		.maxattr	= HASYNC_A_UPDATE_MORE,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

@@ -127,6 +127,13 @@ fn update(state: &State, req: &Request<'_>) -> HResult<()> {
     };
     if !applied.duplicate {
         notify::records(&ch, &changed);
+    }
+    // Within a run of updates of one channel in one send, the last one's
+    // ACK answers and publishes for all: ACKs are cumulative.
+    if req.flag(attr::update::MORE) {
+        return Ok(());
+    }
+    if !applied.duplicate {
         notify::ack(&ack);
     }
     reply(req, MSG_OVERHEAD + ack.size(), |w| ack.put(w))

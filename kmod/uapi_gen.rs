@@ -500,6 +500,16 @@ pub mod attr {
         /// Wire type: `flag`.
         pub const DUPLICATE: u16 = 6;
 
+        /// In a request: a later update of the same channel follows in this
+        /// send.  The update is applied as any other, but neither answered
+        /// nor published: the ACK of the last update of the run covers it
+        /// (ACKs are cumulative).  A refused update is answered as always.
+        /// If the update that ends the run is refused, the ones before it
+        /// that were applied are not published.
+        ///
+        /// Wire type: `flag`.
+        pub const MORE: u16 = 7;
+
         /// The spec's name for attribute type `attr`.
         pub const fn name(attr: u16) -> Option<&'static str> {
             match attr {
@@ -509,6 +519,7 @@ pub mod attr {
                 COOKIE => Some("cookie"),
                 OP => Some("op"),
                 DUPLICATE => Some("duplicate"),
+                MORE => Some("more"),
                 _ => None,
             }
         }
