@@ -4,7 +4,8 @@
 //!
 //! The updates are encoded before the clock starts, as the `nlctrl`
 //! baseline's requests are: the figure is the module's (and netlink's),
-//! not the client's encoder.
+//! not the client's encoder. A batch is answered by one cumulative ACK
+//! (the `more` flag), or with `--ack-each` by one ACK per update.
 
 use std::sync::Barrier;
 use std::thread;
@@ -38,10 +39,18 @@ pub struct Args {
     /// Leave the channels behind.
     #[arg(long)]
     keep: bool,
+    /// One ACK per update, instead of one per batch (the `more` flag).
+    #[arg(long)]
+    ack_each: bool,
 }
 
 /// One sender's updates, encoded in batches of `a.batch`.
-fn encode(a: &Args, client: &Client, channel: u32, names: &[String]) -> Result<Vec<EncodedUpdates>, String> {
+fn encode(
+    a: &Args,
+    client: &mut Client,
+    channel: u32,
+    names: &[String],
+) -> Result<Vec<EncodedUpdates>, String> {
     let mut out = Vec::new();
     let mut opid = 0u64;
     while opid < a.updates {
@@ -71,7 +80,10 @@ fn encode(a: &Args, client: &Client, channel: u32, names: &[String]) -> Result<V
 fn send(a: &Args, channel: u32, names: &[String], start: &Barrier) -> Result<u64, String> {
     let prepared = Client::connect()
         .map_err(|e| e.to_string())
-        .and_then(|c| Ok((encode(a, &c, channel, names)?, c)));
+        .and_then(|mut c| {
+            c.coalesce_acks(!a.ack_each);
+            Ok((encode(a, &mut c, channel, names)?, c))
+        });
     // Every thread must reach the barrier, even one that failed.
     start.wait();
     let (batches, mut client) = prepared?;
@@ -128,6 +140,7 @@ pub fn run(a: Args) -> Result<(), String> {
         .kv("updates", a.updates)
         .kv("names", a.names)
         .kv("sections", a.sections)
+        .kv("acks", if a.ack_each { "each" } else { "batch" })
         .kv("total", total)
         .timed(elapsed, "updates_per_s", total);
     println!("{line}");

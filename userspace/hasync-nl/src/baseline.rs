@@ -27,6 +27,7 @@ impl CtrlBaseline {
             cmd: CTRL_CMD_GETFAMILY,
             version: CTRL_VERSION,
             attrs: w.finish()?,
+            quiet: false,
         };
         Ok(CtrlBaseline {
             genl: Genl::open()?,

@@ -4,6 +4,8 @@
 //! ([`crate::channel`], [`crate::update`], …), which adds its methods to
 //! [`Client`]; this file holds what they share.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::attr::ParseError;
 use crate::ctrl::Family;
 use crate::error::Error;
@@ -16,6 +18,10 @@ use crate::nlmsg::flags;
 pub struct Client {
     pub(crate) genl: Genl,
     family: Family,
+    /// Attributes each command's `do` accepts, as the module said.
+    pub(crate) policies: BTreeMap<u8, BTreeSet<u16>>,
+    /// Whether update runs are answered by one ACK (see `batch`).
+    pub(crate) coalesce: bool,
 }
 
 impl Client {
@@ -23,7 +29,12 @@ impl Client {
     pub fn connect() -> Result<Self, Error> {
         let mut genl = Genl::open()?;
         let family = genl.resolve(FAMILY_NAME)?;
-        Ok(Client { genl, family })
+        Ok(Client {
+            genl,
+            family,
+            policies: BTreeMap::new(),
+            coalesce: true,
+        })
     }
 
     /// The family as the kernel registered it (id, multicast groups).
@@ -83,6 +94,7 @@ impl Client {
             cmd,
             version: FAMILY_VERSION,
             attrs,
+            quiet: false,
         }
     }
 
@@ -109,7 +121,7 @@ pub(crate) fn data_of(
             Ok(Ok(attrs))
         }
         Outcome::Failed(e) => Ok(Err(e)),
-        Outcome::Ack => Err(Error::NoReply(cmd::name(cmd).unwrap_or("request"))),
+        Outcome::Ack | Outcome::Quiet => Err(Error::NoReply(cmd::name(cmd).unwrap_or("request"))),
     }
 }
 

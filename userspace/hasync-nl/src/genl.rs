@@ -61,6 +61,8 @@ pub(crate) struct Request {
     pub cmd: u8,
     pub version: u8,
     pub attrs: Vec<u8>,
+    /// Answered only if refused (a hasync update flagged `more`).
+    pub quiet: bool,
 }
 
 /// The first answer to one pipelined request.
@@ -72,6 +74,8 @@ pub(crate) enum Outcome {
     Ack,
     /// The kernel refused the request.
     Failed(KernelError),
+    /// A quiet request the kernel did not refuse.
+    Quiet,
 }
 
 /// A blocking generic netlink socket, for any family: [`Client`] binds one
@@ -143,10 +147,20 @@ impl Genl {
 
     /// Receives one datagram; returns its length in `self.buf`.
     pub(crate) fn recv(&mut self) -> Result<usize, Error> {
-        let (len, _) = self
-            .sock
-            .recv(&mut self.buf[..], Msg::TRUNC)
-            .map_err(io_error)?;
+        self.recv_flags(Msg::TRUNC)
+    }
+
+    /// [`Genl::recv`] of a datagram already queued; `None` when none is.
+    fn try_recv(&mut self) -> Result<Option<usize>, Error> {
+        match self.recv_flags(Msg::TRUNC | Msg::DONTWAIT) {
+            Ok(len) => Ok(Some(len)),
+            Err(Error::Socket(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn recv_flags(&mut self, flags: Msg) -> Result<usize, Error> {
+        let (len, _) = self.sock.recv(&mut self.buf[..], flags).map_err(io_error)?;
         self.rx_bytes += len as u64;
         if len > self.buf.len() {
             return Err(Error::Socket(io::Error::other(format!(
@@ -229,7 +243,12 @@ impl Genl {
     /// Sends `reqs` packed into as few `sendmsg` calls as [`MAX_SEND`]
     /// allows and returns the first answer to each, in order. Each request
     /// must be answered by exactly one message: a command that replies with
-    /// data is sent without `NLM_F_ACK`, one that does not, with it.
+    /// data is sent without `NLM_F_ACK`, one that does not, with it; a
+    /// quiet request only when refused, [`Outcome::Quiet`] otherwise.
+    ///
+    /// Generic netlink runs a send's requests before `sendmsg` returns, so
+    /// once every other request is answered, whatever a quiet one drew is
+    /// already queued: the rest of the queue is read without waiting.
     ///
     /// The replies to one send queue up in the socket's receive buffer
     /// before any is read; if they overrun it the kernel drops some and
@@ -280,38 +299,53 @@ impl Genl {
 
         let base = out.len();
         let mut answers: Vec<Option<Outcome>> = vec![None; chunk.len()];
-        let mut missing = chunk.len();
-        while missing > 0 {
-            let len = match self.recv() {
+        let mut missing = chunk.iter().filter(|r| !r.quiet).count();
+        let mut drained = false;
+        while missing > 0 || !drained {
+            let got = if missing > 0 {
+                self.recv().map(Some)
+            } else {
+                self.try_recv()
+            };
+            let len = match got {
+                Ok(Some(len)) => len,
+                Ok(None) => {
+                    drained = true;
+                    continue;
+                }
                 Err(Error::Socket(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     return Err(Error::Socket(io::Error::new(
                         e.kind(),
                         "receive buffer overrun, replies were dropped (send fewer at once)",
                     )))
                 }
-                other => other?,
+                Err(e) => return Err(e),
             };
             for msg in Messages::new(&self.buf[..len]) {
                 let msg = msg?;
-                let Some(slot) = usize::try_from(msg.seq.wrapping_sub(first))
+                let Some(i) = usize::try_from(msg.seq.wrapping_sub(first))
                     .ok()
-                    .and_then(|i| answers.get_mut(i))
+                    .filter(|&i| i < answers.len())
                 else {
                     continue;
                 };
-                if slot.is_some() {
+                if answers[i].is_some() {
                     continue; // a second answer, e.g. an unasked-for ACK
                 }
-                *slot = match classify(&msg)? {
+                answers[i] = match classify(&msg)? {
                     Reply::Data { cmd, attrs } => Some(Outcome::Data(cmd, attrs.to_vec())),
                     Reply::Ack | Reply::Done => Some(Outcome::Ack),
                     Reply::Error(e) => Some(Outcome::Failed(e)),
                     Reply::Ignore => continue,
                 };
-                missing -= 1;
+                if !chunk[i].quiet {
+                    missing -= 1;
+                }
             }
         }
-        out.extend(answers.into_iter().flatten());
+        // Unanswered: quiet requests that were not refused, now that
+        // everything that could answer them has been read.
+        out.extend(answers.into_iter().map(|a| a.unwrap_or(Outcome::Quiet)));
         debug_assert_eq!(out.len() - base, chunk.len());
         Ok(())
     }
@@ -401,6 +435,7 @@ mod tests {
             cmd: CTRL_CMD_GETFAMILY,
             version: CTRL_VERSION,
             attrs: w.finish().expect("small"),
+            quiet: false,
         }
     }
 
