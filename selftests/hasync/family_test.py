@@ -669,6 +669,103 @@ def _():
     same_state(before, "a claim naming an unknown channel")
 
 
+@case("claim brief: claimed-count and epoch only; a brief channel dump has the registers, no sections")
+def _():
+    a, b = new_chan(sections=8), new_chan(sections=8)
+    update_ok(a, 3, 1, [("set", "x")], 8)
+    r = ok("claim", {"id": [a, b], "epoch": 5, "brief": True})
+    expect(r == {"claimed-count": 2, "epoch": 5}, f"brief claim reply {r}")
+    d = req("channel-get", {"brief": True}, dump=True)
+    expect(not d.error and d.msgs, f"brief dump: {d.describe()}")
+    got = {x["id"]: x for x in (raw().decode("channel-get", m[1]) for m in d.msgs)}
+    expect(a in got and b in got, f"brief dump ids {sorted(got)}")
+    for cid, reg, rep in ((a, 1, 3), (b, 0, 0)):
+        x = got[cid]
+        want = {"register": reg, "epoch": 5, "register-epoch": rep, "sections": 8}
+        expect({k: x.get(k) for k in want} == want and "section" not in x, f"channel {cid}: {x}")
+    fails(errno.ESTALE, "claim", {"id": [a, b], "epoch": 4, "brief": True})
+
+
+@case("register-epoch: the epoch of the update at the register, in channel, claim and duplicate ACKs")
+def _():
+    cid = new_chan(sections=8)
+    update_ok(cid, 2, 1, [("set", "x")], 8)
+    ok("claim", {"id": [cid], "epoch": 6})
+    ch = chan(cid)
+    expect((ch["epoch"], ch["register-epoch"]) == (6, 2), f"after a claim: {ch}")
+    update_ok(cid, 6, 2, [("set", "y")], 8)
+    expect(chan(cid)["register-epoch"] == 6, f"after epoch 6 wrote: {chan(cid)}")
+    # A duplicate is answered with the epoch that wrote its opid.
+    r = update(cid, 6, 1, [("set", "x")], 8)
+    ack = raw().decode("update", r.msgs[0][1])
+    expect(ack.get("duplicate") and ack.get("epoch") == 2, f"duplicate of opid 1: {ack}")
+
+
+@case("cookies dump: the log's entries with their epochs, oldest first; log-short past its reach")
+def _():
+    cid = new_chan(sections=64)
+    names = [f"cd{i}" for i in range(1, 11)]
+    for i, nm in enumerate(names, 1):
+        update_ok(cid, 1 if i <= 5 else 2, i, [("set", nm)], 64)
+
+    def dump(after):
+        r = req("cookies", {"channel": cid, "after-opid": after}, dump=True)
+        expect(not r.error and r.msgs, f"cookies dump after {after}: {r.describe()}")
+        msgs = [raw().decode("cookies", m[1]) for m in r.msgs]
+        entries = [e for m in msgs for e in m.get("entry", [])]
+        return msgs, entries
+
+    # cookie_log_len is 8: opids 3..10 remain.
+    msgs, entries = dump(4)
+    expect([e["opid"] for e in entries] == list(range(5, 11)), f"entries {entries}")
+    expect([e["epoch"] for e in entries] == [1, 2, 2, 2, 2, 2], f"epochs {entries}")
+    expect(all(e["sections"] == 1 << H.section_of(names[e["opid"] - 1], 64) for e in entries), f"{entries}")
+    expect(all(m.get("register") == 10 and m.get("channel") == cid for m in msgs), f"{msgs}")
+    expect(not any(m.get("log-short") for m in msgs), f"log-short at 4: {msgs}")
+    msgs, entries = dump(10)
+    expect(entries == [] and len(msgs) == 1, f"nothing above the register: {msgs}")
+    msgs, entries = dump(1)
+    expect(entries == [] and msgs[-1].get("log-short"), f"after 1 (evicted): {msgs}")
+    r = req("cookies", {"channel": next(_ids), "after-opid": 0}, dump=True)
+    expect(r.error == errno.ENOENT, f"unknown channel: {r.describe()}")
+
+
+@case("more: a run of updates in one send is answered and published once, by its last ACK")
+def _():
+    cid = new_chan(sections=16)
+    lis = rawsock(rcvbuf=1 << 20)
+    lis.subscribe("acks")
+    rs = rawsock(rcvbuf=1 << 20)
+    more = struct.pack("HH", 4, S.attr("update", "more"))
+    sent = []
+    for i in range(1, 6):
+        payload = H.update_payload(cid, 0, i, [("set", f"m{i}")], 16)
+        sent.append(rs.message("update", payload + (more if i < 5 else b""), flags=H.NLM_F_REQUEST))
+    # An unfinished run (4 quiet, then a refused one that ends it).
+    for i in (6, 7):
+        payload = H.update_payload(cid, 0, i if i == 6 else 99, [("set", f"m{i}")], 16)
+        sent.append(rs.message("update", payload + (more if i == 6 else b""), flags=H.NLM_F_REQUEST))
+    rs.send(b"".join(d for _, d in sent))
+    last, refused = rs.transact([(sent[4][0], sent[4][1], True), (sent[6][0], sent[6][1], True)],
+                                send=False)
+    expect(not last.error and len(last.msgs) == 1, f"last of the run: {last.describe()}")
+    ack = rs.decode("update", last.msgs[0][1])
+    expect(ack == {"channel": cid, "epoch": 0, "opid": 5, "cookie": 1 << H.section_of("m5", 16)}, f"ACK {ack}")
+    expect(refused.error == errno.EPROTO and refused.cookie_u64() == 6, f"gapped end: {refused.describe()}")
+    time.sleep(0.3)
+    rs.drain()
+    quiet = {seq for seq, _ in sent[:4] + sent[5:6]}
+    stray = [m for m in rs.ntf if m[2] in quiet]
+    expect(not stray, f"quiet updates were answered: {stray}")
+    expect(chan(cid)["register"] == 6, f"register {chan(cid)['register']}, want 6")
+    lis.wait_ntf(1, cmds={S.cmd("ack-ntf")})
+    time.sleep(0.3)
+    lis.drain()
+    got = [raw().decode("update", b[4:]) for (t, f, s2, p, b) in lis.ntf
+           if t == lis.family_id and b[0] == S.cmd("ack-ntf")]
+    expect([a["opid"] for a in got] == [5], f"published ACKs {got}, want opid 5 alone")
+
+
 @case("cookies: OR of the logged cookies in (after-opid, register]")
 def _():
     cid = new_chan()

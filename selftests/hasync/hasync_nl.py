@@ -819,11 +819,15 @@ def ops_names(ops):
     return [rec if isinstance(rec, str) else rec["name"] for _, rec in ops]
 
 
-def update_payload(channel, epoch, opid, ops, sections=None, cookie=None):
+def update_payload_dict(channel, epoch, opid, ops, sections=None, cookie=None):
     if cookie is None:
         cookie = cookie_of(ops_names(ops), sections)
-    return spec().encode("update", {"channel": channel, "epoch": epoch, "opid": opid, "cookie": cookie,
-                                    "op": [op_attrs(k, r) for k, r in ops]})
+    return {"channel": channel, "epoch": epoch, "opid": opid, "cookie": cookie,
+            "op": [op_attrs(k, r) for k, r in ops]}
+
+
+def update_payload(channel, epoch, opid, ops, sections=None, cookie=None):
+    return spec().encode("update", update_payload_dict(channel, epoch, opid, ops, sections, cookie))
 
 
 def channel_info(raw, cid):
