@@ -15,7 +15,7 @@ CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
 KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
 
 .PHONY: all run bench check check-debug deps kernel module module-debug userspace \
-	gen gen-check lint test-host selftests clean help
+	prev-release gen gen-check lint test-host selftests clean help
 
 all: module userspace
 
@@ -44,6 +44,12 @@ userspace: deps
 	@$(CARGO) build --release --quiet $(CARGO_FLAGS) -p hasyncd --features fault-injection
 	@cp userspace/target/release/hasyncd userspace/target/release/hasyncd-fault
 	@$(CARGO) build --release --quiet $(CARGO_FLAGS) --workspace --bins --examples
+
+# The previous release's tools, built once from the project's history, for
+# the tests that run them against today's module (scripts/selftests asks
+# for them itself).
+prev-release: deps
+	@scripts/prev-release >/dev/null
 
 gen: deps
 	@scripts/ynl-gen

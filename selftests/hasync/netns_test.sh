@@ -29,11 +29,13 @@ ip netns add "$nsa" && ip netns add "$nsb" || exit 1
 hasync channel add id 1 sections 8 || exit 1
 hasync channel add id 2 sections 8 || exit 1
 
-hasync -j monitor acks >"$d/init" 2>&1 &
+# The binaries themselves (ip netns exec execs them), not shell functions:
+# $! must be the monitor's pid for the cleanup to stop it.
+"$HASYNC_BIN" -j monitor acks >"$d/init" 2>&1 </dev/null &
 pids="$pids $!"
-ip netns exec "$nsa" "$HASYNC_BIN" -j monitor acks >"$d/a" 2>&1 &
+ip netns exec "$nsa" "$HASYNC_BIN" -j monitor acks >"$d/a" 2>&1 </dev/null &
 pids="$pids $!"
-ip netns exec "$nsb" "$HASYNC_BIN" -j monitor all >"$d/b" 2>&1 &
+ip netns exec "$nsb" "$HASYNC_BIN" -j monitor all >"$d/b" 2>&1 </dev/null &
 pids="$pids $!"
 
 # Wait until every monitor has subscribed: probe channel 2 until each of
