@@ -6,8 +6,8 @@
 //!
 //! 1. `epoch < owner` → [`KernelError::Fenced`], nothing applied. An update
 //!    with `epoch > owner` raises the owner (an implicit claim).
-//! 2. `opid <= register` → duplicate: re-ACK the register, nothing applied,
-//!    so retransmission is always safe.
+//! 2. `opid <= register` → duplicate: re-ACK the opid with the epoch the
+//!    log holds for it, nothing applied, so retransmission is always safe.
 //! 3. `opid != register + 1` → [`KernelError::OutOfOrder`] carrying the
 //!    register, nothing applied.
 //! 4. Validation/limits fail → [`KernelError::Invalid`], nothing applied.
@@ -171,8 +171,6 @@ pub struct KChannel {
     pub owner: Epoch,
     /// Last `cookie_log_len` applied ops.
     pub log: VecDeque<CookieEntry>,
-    /// Cookie of the op at the register (for re-ACKs).
-    pub last_cookie: u64,
 }
 
 /// Reference model of `hasync.ko`'s per-channel rules.
@@ -200,7 +198,6 @@ impl ModelKernel {
                         register_epoch: 0,
                         owner: 0,
                         log: VecDeque::new(),
-                        last_cookie: 0,
                     },
                 )
             })
@@ -249,11 +246,19 @@ impl ModelKernel {
                     return reject(KernelError::Fenced { owner: ch.owner });
                 }
                 if u.opid <= ch.register {
+                    // As hasync.ko: the request's opid and cookie echoed,
+                    // with the epoch the log holds for that opid; where the
+                    // log forgot it, the adapter takes the request's.
+                    let logged = if u.opid == ch.register {
+                        Some(ch.register_epoch)
+                    } else {
+                        ch.log.iter().find(|e| e.opid == u.opid).map(|e| e.epoch)
+                    };
                     return plain(KernelReply::Ack(Ack {
                         channel: u.channel,
-                        epoch: ch.register_epoch,
-                        opid: ch.register,
-                        cookie: ch.last_cookie,
+                        epoch: logged.unwrap_or(u.epoch),
+                        opid: u.opid,
+                        cookie: u.cookie,
                     }));
                 }
                 if u.opid != ch.register + 1 {
@@ -270,7 +275,6 @@ impl ModelKernel {
                 ch.owner = ch.owner.max(u.epoch);
                 ch.register = u.opid;
                 ch.register_epoch = u.epoch;
-                ch.last_cookie = cookie;
                 ch.log.push_back(CookieEntry {
                     opid: u.opid,
                     epoch: u.epoch,
