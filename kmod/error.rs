@@ -96,6 +96,15 @@ impl Failure {
         self
     }
 
+    /// [`Failure::at`], unless the failure already points at one.
+    pub(crate) fn or_at(self, offset: usize) -> Self {
+        if self.bad_attr.is_some() {
+            self
+        } else {
+            self.at(offset)
+        }
+    }
+
     pub(crate) fn missing(mut self, kind: u16) -> Self {
         self.missing = Some(kind);
         self

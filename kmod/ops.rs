@@ -7,17 +7,19 @@
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
+use crate::channel::Channel;
 use crate::cookie_log::Cookies;
 use crate::emit::{self, Ack, CLAIMED_MAX, IFACE_MAX};
 use crate::error::{fail, Failure, HResult};
-use crate::channel::Channel;
 use crate::msg::{attr_size, Dest, Full, Header, Msg, Writer, MSG_OVERHEAD};
 use crate::notify;
 use crate::record::Name;
 use crate::request::Request;
-use crate::state::{ChannelRef, State, Target, MAX_SECTIONS, PROTO_VERSION};
+use crate::state::{
+    check_channel_name, check_sections, ChannelRef, State, Target, MAX_SECTIONS, PROTO_VERSION,
+};
 use crate::stats::{CMD_SLOTS, ERR_CLASSES};
-use crate::uapi::{attr, cmd};
+use crate::uapi::{attr, cmd, ErrClass};
 
 /// The largest reply a claim without `brief` may have: what a 64 KiB
 /// receive buffer, the previous release's, takes in one datagram.
@@ -40,7 +42,12 @@ pub(crate) fn doit(state: &State, req: &Request<'_>) -> c_int {
         cmd::REPLAY_ABORT => replay_abort(state, req),
         cmd::ENTRY_GET => entry_get(state, req),
         cmd::STATS => stats(state, req),
-        _ => Err(fail!(crate::error::EOPNOTSUPP(), Invalid, "command {} is not a do command", req.cmd)),
+        _ => Err(fail!(
+            crate::error::EOPNOTSUPP(),
+            Invalid,
+            "command {} is not a do command",
+            req.cmd
+        )),
     };
     state.count(req.cmd, r.as_ref().err().map(|f| f.class));
     match r {
@@ -49,14 +56,36 @@ pub(crate) fn doit(state: &State, req: &Request<'_>) -> c_int {
     }
 }
 
+/// Points a refusal at the request attribute its class is about (unless
+/// it points at one already), so that the extack names it.
+fn blame<'a>(
+    req: &'a Request<'_>,
+    by_class: &'a [(ErrClass, u16)],
+) -> impl Fn(Failure) -> Failure + 'a {
+    move |f| match by_class.iter().find(|(c, _)| *c == f.class) {
+        Some(&(_, kind)) => req.blame(f, kind),
+        None => f,
+    }
+}
+
 /// A reply that was sized to fit and still did not: a bug, reported as
 /// such rather than as a missing reply.
 fn overflow(what: &str, size: usize) -> Failure {
-    fail!(crate::error::EMSGSIZE(), Invalid, "{} reply overflowed its {} bytes", what, size)
+    fail!(
+        crate::error::EMSGSIZE(),
+        Invalid,
+        "{} reply overflowed its {} bytes",
+        what,
+        size
+    )
 }
 
 /// Builds the reply to `req` in a message of `size` bytes and sends it.
-fn reply(req: &Request<'_>, size: usize, fill: impl FnOnce(&mut Writer<'_>) -> Result<(), Full>) -> HResult<()> {
+fn reply(
+    req: &Request<'_>,
+    size: usize,
+    fill: impl FnOnce(&mut Writer<'_>) -> Result<(), Full>,
+) -> HResult<()> {
     let mut msg = Msg::new(size)?;
     let what = cmd::name(req.cmd).unwrap_or("?");
     msg.message(Dest::reply(req), req.cmd, fill)
@@ -86,22 +115,31 @@ fn info(state: &State, req: &Request<'_>) -> HResult<()> {
 }
 
 fn channel_new(state: &State, req: &Request<'_>) -> HResult<()> {
-    let id = req.need_u32(attr::channel::ID)?;
-    let name = req.get(attr::channel::NAME).map_or(&[][..], |a| a.string());
-    let sections = req.opt_u32(attr::channel::SECTIONS)?;
-    let ch = state.channel_new(id, name, sections)?;
+    use attr::channel::{ID, NAME, SECTIONS};
+    let id = req.need_u32(ID)?;
+    let name = req.get(NAME).map_or(&[][..], |a| a.string());
+    let sections = req.opt_u32(SECTIONS)?;
+    check_sections(sections).map_err(|f| req.blame(f, SECTIONS))?;
+    check_channel_name(name).map_err(|f| req.blame(f, NAME))?;
+    let ch = state
+        .channel_new(id, name, sections)
+        .map_err(blame(req, &[(ErrClass::Exists, ID)]))?;
     notify::channel(&ch, Some(&ch.inner.lock()));
     Ok(())
 }
 
 fn channel_del(state: &State, req: &Request<'_>) -> HResult<()> {
-    let ch = state.channel_del(req.need_u32(attr::channel::ID)?)?;
+    let ch = state
+        .channel_del(req.need_u32(attr::channel::ID)?)
+        .map_err(blame(req, &[(ErrClass::Noent, attr::channel::ID)]))?;
     notify::channel(&ch, None);
     Ok(())
 }
 
 fn channel_get(state: &State, req: &Request<'_>) -> HResult<()> {
-    let ch = state.channel(req.need_u32(attr::channel::ID)?)?;
+    let ch = state
+        .channel(req.need_u32(attr::channel::ID)?)
+        .map_err(blame(req, &[(ErrClass::Noent, attr::channel::ID)]))?;
     let size = MSG_OVERHEAD + emit::channel_max(false);
     let c = ch.inner.lock();
     reply(req, size, |w| emit::channel(w, &ch, Some(&c), false))
@@ -112,12 +150,24 @@ fn update(state: &State, req: &Request<'_>) -> HResult<()> {
     let epoch = req.need_u32(attr::update::EPOCH)?;
     let opid = req.need_uint(attr::update::OPID)?;
     let cookie = req.need_uint(attr::update::COOKIE)?;
-    let ch = state.channel(channel)?;
+    let ch = state
+        .channel(channel)
+        .map_err(blame(req, &[(ErrClass::Noent, attr::update::CHANNEL)]))?;
     // Only a monitor subscriber needs the changed names: otherwise the
     // update path allocates nothing for them.
     let mut changed = KVec::new();
     let collect = notify::monitor_listening().then_some(&mut changed);
-    let applied = state.update(&ch, epoch, opid, cookie, req.attrs(), collect)?;
+    let applied = state
+        .update(&ch, epoch, opid, cookie, req.attrs(), collect)
+        .map_err(blame(
+            req,
+            &[
+                (ErrClass::Gap, attr::update::OPID),
+                (ErrClass::Fenced, attr::update::EPOCH),
+                // Parse errors point at their op; the one left is the cookie.
+                (ErrClass::Invalid, attr::update::COOKIE),
+            ],
+        ))?;
     let ack = Ack {
         channel,
         epoch: applied.epoch,
@@ -169,7 +219,9 @@ fn claim(state: &State, req: &Request<'_>) -> HResult<()> {
             ));
         }
         let mut msg = Msg::new(size)?;
-        let hdr = msg.begin(to, req.cmd).map_err(|Full| overflow("claim", size))?;
+        let hdr = msg
+            .begin(to, req.cmd)
+            .map_err(|Full| overflow("claim", size))?;
         Ok((msg, hdr, size, Ok(())))
     };
     let each = |out: &mut (Msg, Header, usize, Result<(), Full>), ch: &ChannelRef, c: &Channel| {
@@ -177,7 +229,9 @@ fn claim(state: &State, req: &Request<'_>) -> HResult<()> {
             out.3 = emit::claimed(&mut out.0, ch.id, c);
         }
     };
-    let ((mut msg, hdr, size, emitted), claimed) = state.claim(epoch, target, prepare, each)?;
+    let ((mut msg, hdr, size, emitted), claimed) = state
+        .claim(epoch, target, prepare, each)
+        .map_err(blame(req, &[(ErrClass::Fenced, attr::channel::EPOCH)]))?;
     // Sized for the largest nests: never short.
     emitted.map_err(|Full| overflow("claim", size))?;
     if brief {
@@ -196,7 +250,9 @@ fn claim(state: &State, req: &Request<'_>) -> HResult<()> {
 fn cookies(state: &State, req: &Request<'_>) -> HResult<()> {
     let channel = req.need_u32(attr::cookies::CHANNEL)?;
     let after = req.need_uint(attr::cookies::AFTER_OPID)?;
-    let (answer, register) = state.cookies(channel, after)?;
+    let (answer, register) = state
+        .cookies(channel, after)
+        .map_err(blame(req, &[(ErrClass::Noent, attr::cookies::CHANNEL)]))?;
     let size = MSG_OVERHEAD + attr_size(4) + 2 * attr_size(8);
     reply(req, size, |w| {
         w.u32(attr::cookies::CHANNEL, channel)?;
@@ -213,17 +269,31 @@ fn replay_begin(state: &State, req: &Request<'_>) -> HResult<()> {
     let epoch = req.need_u32(attr::replay::EPOCH)?;
     let opid = req.need_uint(attr::replay::OPID)?;
     let sections = req.need_uint(attr::replay::SECTIONS)?;
-    state.replay_begin(req.owner(), channel, epoch, opid, sections)
+    state
+        .replay_begin(req.owner(), channel, epoch, opid, sections)
+        .map_err(blame(
+            req,
+            &[
+                (ErrClass::Noent, attr::replay::CHANNEL),
+                (ErrClass::Gap, attr::replay::OPID),
+                (ErrClass::Fenced, attr::replay::EPOCH),
+                (ErrClass::Invalid, attr::replay::SECTIONS),
+            ],
+        ))
 }
 
 fn replay_entries(state: &State, req: &Request<'_>) -> HResult<()> {
     let channel = req.need_u32(attr::replay::CHANNEL)?;
-    state.replay_entries(req.owner(), channel, req.attrs())
+    state
+        .replay_entries(req.owner(), channel, req.attrs())
+        .map_err(blame(req, &[(ErrClass::Noent, attr::replay::CHANNEL)]))
 }
 
 fn replay_commit(state: &State, req: &Request<'_>) -> HResult<()> {
     let channel = req.need_u32(attr::replay::CHANNEL)?;
-    let (ch, opid, epoch, mask) = state.replay_commit(req.owner(), channel)?;
+    let (ch, opid, epoch, mask) = state
+        .replay_commit(req.owner(), channel)
+        .map_err(blame(req, &[(ErrClass::Noent, attr::replay::CHANNEL)]))?;
     notify::ack(&Ack {
         channel,
         epoch: Some(epoch),
@@ -243,22 +313,39 @@ fn replay_commit(state: &State, req: &Request<'_>) -> HResult<()> {
 
 fn replay_abort(state: &State, req: &Request<'_>) -> HResult<()> {
     let channel = req.need_u32(attr::replay::CHANNEL)?;
-    state.replay_abort(req.owner(), channel)
+    state
+        .replay_abort(req.owner(), channel)
+        .map_err(blame(req, &[(ErrClass::Noent, attr::replay::CHANNEL)]))
 }
 
 fn entry_get(state: &State, req: &Request<'_>) -> HResult<()> {
     let channel = req.need_u32(attr::entry::CHANNEL)?;
     let raw = req.need(attr::entry::NAME)?;
     let name = Name::new(raw.string()).ok_or_else(|| {
-        fail!(EINVAL, Invalid, "entry name must be 1-15 printable bytes without '/'").at(raw.offset)
+        fail!(
+            EINVAL,
+            Invalid,
+            "entry name must be 1-15 printable bytes without '/'"
+        )
+        .at(raw.offset)
     })?;
-    let ch = state.channel(channel)?;
+    let ch = state
+        .channel(channel)
+        .map_err(blame(req, &[(ErrClass::Noent, attr::entry::CHANNEL)]))?;
     let section = crate::hash::section_of(name.as_bytes(), ch.nsections);
     let c = ch.inner.lock();
     let rec = c.sections[section as usize]
         .tree
         .get(&name)
-        .ok_or_else(|| fail!(ENOENT, Noent, "no entry of that name in channel {}", channel).at(raw.offset))?;
+        .ok_or_else(|| {
+            fail!(
+                ENOENT,
+                Noent,
+                "no entry of that name in channel {}",
+                channel
+            )
+            .at(raw.offset)
+        })?;
     reply(req, MSG_OVERHEAD + IFACE_MAX, |w| {
         emit::iface(w, channel, section, &name, Some(rec))
     })

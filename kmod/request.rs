@@ -122,17 +122,34 @@ impl<'a> Request<'a> {
             .transpose()
     }
 
+    /// Points `f` at the request's attribute `kind` (when it has one and
+    /// `f` points nowhere yet): the attribute a refusal is about.
+    pub(crate) fn blame(&self, f: Failure, kind: u16) -> Failure {
+        match self.get(kind) {
+            Some(a) => f.or_at(a.offset),
+            None => f,
+        }
+    }
+
     /// Not reached after the policy checked the lengths; refused, not
     /// trusted.
     fn malformed(&self, a: Attr<'_>) -> Failure {
-        fail!(EINVAL, Invalid, "attribute {} has a bad length", self.attr_name(a.kind)).at(a.offset)
+        fail!(
+            EINVAL,
+            Invalid,
+            "attribute {} has a bad length",
+            self.attr_name(a.kind)
+        )
+        .at(a.offset)
     }
 
     /// The name `hasync.yaml` gives attribute `kind` of this command's set.
     pub(crate) fn attr_name(&self, kind: u16) -> &'static str {
         let name = match self.cmd {
             cmd::INFO => attr::info::name(kind),
-            cmd::CHANNEL_NEW | cmd::CHANNEL_DEL | cmd::CHANNEL_GET | cmd::CLAIM => attr::channel::name(kind),
+            cmd::CHANNEL_NEW | cmd::CHANNEL_DEL | cmd::CHANNEL_GET | cmd::CLAIM => {
+                attr::channel::name(kind)
+            }
             cmd::UPDATE => attr::update::name(kind),
             cmd::COOKIES => attr::cookies::name(kind),
             cmd::REPLAY_BEGIN | cmd::REPLAY_ENTRIES | cmd::REPLAY_COMMIT | cmd::REPLAY_ABORT => {
@@ -154,7 +171,9 @@ impl<'a> Request<'a> {
             .bad_attr
             .map(|o| o as usize)
             .filter(|&o| o + core::mem::size_of::<NlAttr>() <= self.attrs.len())
-            .map_or(core::ptr::null(), |o| self.attrs[o..].as_ptr().cast::<NlAttr>());
+            .map_or(core::ptr::null(), |o| {
+                self.attrs[o..].as_ptr().cast::<NlAttr>()
+            });
         // SAFETY: `extack` is the request's (or null, which C checks); `msg`
         // is NUL-terminated (the Failure keeps its last byte free); `bad_attr`
         // points into the request's attributes; the cookie is valid for its

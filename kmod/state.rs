@@ -11,10 +11,10 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 use kernel::sync::{Arc, Mutex};
-use kernel::new_mutex;
 
 use crate::channel::{Applied, Channel, Owner, Section};
 use crate::cookie_log::Cookies;
@@ -55,6 +55,33 @@ impl ChannelRef {
 struct Channels {
     tree: RBTree<u32, Arc<ChannelRef>>,
     count: u32,
+}
+
+/// A channel's section count: `None` is the default, 64.
+pub(crate) fn check_sections(sections: Option<u32>) -> HResult<u32> {
+    let sections = sections.unwrap_or(MAX_SECTIONS);
+    if !sections.is_power_of_two() || sections > MAX_SECTIONS {
+        return Err(fail!(
+            EINVAL,
+            Invalid,
+            "channel sections {} is not a power of two from 1 to {}",
+            sections,
+            MAX_SECTIONS
+        ));
+    }
+    Ok(sections)
+}
+
+pub(crate) fn check_channel_name(name: &[u8]) -> HResult<()> {
+    if name.len() > CHANNEL_NAME_MAX || name.iter().any(|&b| !(0x20..=0x7e).contains(&b)) {
+        return Err(fail!(
+            EINVAL,
+            Invalid,
+            "channel name must be printable ASCII, at most {} bytes",
+            CHANNEL_NAME_MAX
+        ));
+    }
+    Ok(())
 }
 
 /// What the `info` command reports.
@@ -131,25 +158,14 @@ impl State {
             .ok_or_else(|| fail!(ENOENT, Noent, "no channel {}", id))
     }
 
-    pub(crate) fn channel_new(&self, id: u32, name: &[u8], sections: Option<u32>) -> HResult<Arc<ChannelRef>> {
-        let sections = sections.unwrap_or(MAX_SECTIONS);
-        if !sections.is_power_of_two() || sections > MAX_SECTIONS {
-            return Err(fail!(
-                EINVAL,
-                Invalid,
-                "channel sections {} is not a power of two from 1 to {}",
-                sections,
-                MAX_SECTIONS
-            ));
-        }
-        if name.len() > CHANNEL_NAME_MAX || name.iter().any(|&b| !(0x20..=0x7e).contains(&b)) {
-            return Err(fail!(
-                EINVAL,
-                Invalid,
-                "channel name must be printable ASCII, at most {} bytes",
-                CHANNEL_NAME_MAX
-            ));
-        }
+    pub(crate) fn channel_new(
+        &self,
+        id: u32,
+        name: &[u8],
+        sections: Option<u32>,
+    ) -> HResult<Arc<ChannelRef>> {
+        let sections = check_sections(sections)?;
+        check_channel_name(name)?;
         let mut name_buf = [0u8; CHANNEL_NAME_MAX];
         name_buf[..name.len()].copy_from_slice(name);
         // Outside `pin_init!`, which binds each initialized field by name.
@@ -198,7 +214,12 @@ impl State {
     }
 
     /// Channels with an id at or above `from`, in id order, at most `max`.
-    pub(crate) fn channels_from(&self, from: u32, out: &mut KVec<Arc<ChannelRef>>, max: usize) -> HResult<()> {
+    pub(crate) fn channels_from(
+        &self,
+        from: u32,
+        out: &mut KVec<Arc<ChannelRef>>,
+        max: usize,
+    ) -> HResult<()> {
         let mut map = self.channels.lock();
         let Some(mut cur) = map.tree.cursor_lower_bound(&from) else {
             return Ok(());
@@ -266,14 +287,17 @@ impl State {
             Target::Ids(ids) => {
                 for a in ids.filter(|a| a.kind == crate::uapi::attr::channel::ID) {
                     let id = a.u32().unwrap_or(0);
-                    let ch = map
-                        .tree
-                        .get(&id)
-                        .ok_or_else(|| fail!(ENOENT, Noent, "claim: no channel {}", id).at(a.offset))?;
+                    let ch = map.tree.get(&id).ok_or_else(|| {
+                        fail!(ENOENT, Noent, "claim: no channel {}", id).at(a.offset)
+                    })?;
                     chans.push(ch.clone(), GFP_KERNEL)?;
                 }
                 if chans.is_empty() {
-                    return Err(fail!(EINVAL, Invalid, "claim needs channel ids or the all flag"));
+                    return Err(fail!(
+                        EINVAL,
+                        Invalid,
+                        "claim needs channel ids or the all flag"
+                    ));
                 }
             }
         }
@@ -310,7 +334,14 @@ impl State {
         Ok((c.cookies(after), c.register))
     }
 
-    pub(crate) fn replay_begin(&self, owner: Owner, channel: u32, epoch: u32, opid: u64, mask: u64) -> HResult<()> {
+    pub(crate) fn replay_begin(
+        &self,
+        owner: Owner,
+        channel: u32,
+        epoch: u32,
+        opid: u64,
+        mask: u64,
+    ) -> HResult<()> {
         // One open replay per socket: look for another one it owns.
         if let Some(id) = self.replay_owned_by(owner, false) {
             return Err(fail!(
@@ -326,7 +357,12 @@ impl State {
             .replay_begin(owner, epoch, opid, mask)
     }
 
-    pub(crate) fn replay_entries(&self, owner: Owner, channel: u32, attrs: Attrs<'_>) -> HResult<()> {
+    pub(crate) fn replay_entries(
+        &self,
+        owner: Owner,
+        channel: u32,
+        attrs: Attrs<'_>,
+    ) -> HResult<()> {
         let ch = self.channel(channel)?;
         let records = parse::parse_replay_records(attrs, ch.nsections)?;
         let r = ch
@@ -337,9 +373,14 @@ impl State {
     }
 
     /// Commits `owner`'s replay; returns the channel, opid, epoch and mask.
-    pub(crate) fn replay_commit(&self, owner: Owner, channel: u32) -> HResult<(Arc<ChannelRef>, u64, u32, u64)> {
+    pub(crate) fn replay_commit(
+        &self,
+        owner: Owner,
+        channel: u32,
+    ) -> HResult<(Arc<ChannelRef>, u64, u32, u64)> {
         let ch = self.channel(channel)?;
-        let (opid, epoch, mask, old): (u64, u32, u64, KVec<Section>) = ch.inner.lock().replay_commit(owner)?;
+        let (opid, epoch, mask, old): (u64, u32, u64, KVec<Section>) =
+            ch.inner.lock().replay_commit(owner)?;
         // The replaced records are freed outside the channel lock.
         drop(old);
         Ok((ch, opid, epoch, mask))

@@ -730,6 +730,49 @@ def _():
     expect(r.error == errno.ENOENT, f"unknown channel: {r.describe()}")
 
 
+def attr_offsets(payload):
+    """{attribute type: offset of its header from the start of the netlink
+    message} for a request's top-level attributes (the extack's 'offs')."""
+    out, off = {}, 0
+    while off + 4 <= len(payload):
+        ln, typ = struct.unpack_from("HH", payload, off)
+        out[typ & 0x3FFF] = 20 + off  # nlmsghdr + genlmsghdr
+        off += (ln + 3) & ~3
+    return out
+
+
+@case("refusals point the extack at the attribute they are about, and name a missing one")
+def _():
+    cid = new_chan(sections=8)
+    update_ok(cid, 4, 1, [("set", "x")], 8)
+    U = {n: S.attr("update", n) for n in ("channel", "epoch", "opid", "cookie")}
+    probs = []
+
+    def points(what, payload, want_err, want_attr, cmd="update"):
+        r = raw().request(cmd, payload)
+        offs = attr_offsets(payload)
+        if r.error != want_err or r.extack.get("offs") != offs.get(want_attr):
+            probs.append(f"{what}: {r.describe()}, want {H.errname(want_err)} at offset {offs.get(want_attr)}")
+
+    points("a gap", H.update_payload(cid, 4, 5, [("set", "y")], 8), errno.EPROTO, U["opid"])
+    points("a stale epoch", H.update_payload(cid, 3, 2, [("set", "y")], 8), errno.ESTALE, U["epoch"])
+    points("an unknown channel", H.update_payload(next(_ids), 4, 1, [("set", "y")], 8), errno.ENOENT,
+           U["channel"])
+    points("a wrong cookie", H.update_payload(cid, 4, 2, [("set", "y")], 8, cookie=1), errno.EINVAL,
+           U["cookie"])
+    C = {n: S.attr("channel", n) for n in ("id", "sections", "epoch")}
+    points("sections 3", S.encode("channel", {"id": next(_ids), "sections": 3}), errno.EINVAL, C["sections"],
+           cmd="channel-new")
+    points("an existing id", S.encode("channel", {"id": cid}), errno.EEXIST, C["id"], cmd="channel-new")
+    ok("claim", {"id": [cid], "epoch": 9})
+    points("a fenced claim", S.encode("channel", {"id": [cid], "epoch": 5}), errno.ESTALE, C["epoch"],
+           cmd="claim")
+    r = raw().request("update", S.encode("update", {"channel": cid, "epoch": 9, "cookie": 0}))
+    if r.error != errno.EINVAL or r.extack.get("miss-type") != U["opid"] or "opid" not in r.extack.get("msg", ""):
+        probs.append(f"no opid: {r.describe()}")
+    expect(not probs, "; ".join(probs))
+
+
 @case("more: a run of updates in one send is answered and published once, by its last ACK")
 def _():
     cid = new_chan(sections=16)
