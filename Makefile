@@ -57,8 +57,11 @@ gen: deps
 gen-check: deps
 	@scripts/ynl-gen --check
 
+# The module's Rust in the kernel's rustfmt style (its .rustfmt.toml is
+# rustfmt's defaults for edition 2021), from both crate roots.
 lint: deps
 	@$(CARGO) fmt $(CARGO_FLAGS) --all --check
+	@rustfmt --edition 2021 --check kmod/hasync_main.rs kmod/hasync_kunit.rs
 	@$(CARGO) clippy --quiet $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 
 test-host: deps

@@ -303,7 +303,9 @@ impl Channel {
             let section = op.section();
             let s = &mut self.sections[section as usize];
             let name = match op {
-                Op::Set { name, rec, node, .. } => {
+                Op::Set {
+                    name, rec, node, ..
+                } => {
                     // Taken out of the op: an empty default allocates
                     // nothing.
                     let rec = core::mem::replace(rec, Iface::new_default());
@@ -395,7 +397,13 @@ impl Channel {
     }
 
     /// Opens a replay of the sections in `mask` for `owner`.
-    pub(crate) fn replay_begin(&mut self, owner: Owner, epoch: u32, opid: u64, mask: u64) -> HResult<()> {
+    pub(crate) fn replay_begin(
+        &mut self,
+        owner: Owner,
+        epoch: u32,
+        opid: u64,
+        mask: u64,
+    ) -> HResult<()> {
         self.check_epoch(epoch)?;
         self.check_no_live_replay(epoch)?;
         self.check_replay_opid(opid)?;
@@ -425,7 +433,11 @@ impl Channel {
     pub(crate) fn staging_of(&mut self, owner: Owner) -> HResult<&mut Staging> {
         match &mut self.replay {
             Some(s) if s.owner == owner => Ok(s),
-            Some(_) => Err(fail!(EBUSY, Busy, "the open replay belongs to another socket")),
+            Some(_) => Err(fail!(
+                EBUSY,
+                Busy,
+                "the open replay belongs to another socket"
+            )),
             None => Err(fail!(ENOENT, Noent, "no replay is open on this channel")),
         }
     }
@@ -485,10 +497,16 @@ impl Channel {
     /// Installs `owner`'s replay in one step.  Returns (opid, epoch, mask)
     /// and the replaced sections' old contents, which the caller frees after
     /// unlocking.
-    pub(crate) fn replay_commit(&mut self, owner: Owner) -> HResult<(u64, u32, u64, KVec<Section>)> {
+    pub(crate) fn replay_commit(
+        &mut self,
+        owner: Owner,
+    ) -> HResult<(u64, u32, u64, KVec<Section>)> {
         let st = self.staging_of(owner)?;
         let (epoch, opid, mask) = (st.epoch, st.opid, st.mask);
-        if let Err(e) = self.check_epoch(epoch).and_then(|()| self.check_replay_opid(opid)) {
+        if let Err(e) = self
+            .check_epoch(epoch)
+            .and_then(|()| self.check_replay_opid(opid))
+        {
             // Fenced, or overtaken while staging: it can never commit.
             self.replay = None;
             return Err(e);

@@ -45,7 +45,12 @@ enum Step {
 /// `skb` must be the dump's message, writable for the call; `ctx` the
 /// dump's `netlink_callback::ctx` (48 bytes, 8-aligned), zeroed when the
 /// dump started and used by nothing else.
-pub(crate) unsafe fn dumpit(state: &State, req: &Request<'_>, skb: *mut SkBuff, ctx: *mut c_void) -> c_int {
+pub(crate) unsafe fn dumpit(
+    state: &State,
+    req: &Request<'_>,
+    skb: *mut SkBuff,
+    ctx: *mut c_void,
+) -> c_int {
     let Some(skb) = NonNull::new(skb) else {
         return EINVAL.to_errno();
     };
@@ -58,7 +63,12 @@ pub(crate) unsafe fn dumpit(state: &State, req: &Request<'_>, skb: *mut SkBuff, 
         cmd::ENTRY_GET => records(state, req, &mut w, unsafe { cursor(ctx) }),
         // SAFETY: as above.
         cmd::COOKIES => cookie_entries(state, req, &mut w, unsafe { cursor(ctx) }),
-        _ => Err(fail!(crate::error::EOPNOTSUPP(), Invalid, "command {} has no dump", req.cmd)),
+        _ => Err(fail!(
+            crate::error::EOPNOTSUPP(),
+            Invalid,
+            "command {} has no dump",
+            req.cmd
+        )),
     };
     match r {
         Ok(Step::Done) => 0,
@@ -104,7 +114,12 @@ struct ChannelCursor {
 // SAFETY: integers and a bool; zeroes = from channel 0, not done.
 unsafe impl Cursor for ChannelCursor {}
 
-fn channels(state: &State, req: &Request<'_>, w: &mut Writer<'_>, cur: &mut ChannelCursor) -> HResult<Step> {
+fn channels(
+    state: &State,
+    req: &Request<'_>,
+    w: &mut Writer<'_>,
+    cur: &mut ChannelCursor,
+) -> HResult<Step> {
     let brief = req.flag(attr::channel::BRIEF);
     let mut wrote = false;
     while !cur.done {
@@ -112,7 +127,11 @@ fn channels(state: &State, req: &Request<'_>, w: &mut Writer<'_>, cur: &mut Chan
         state.channels_from(cur.next, &mut batch, BATCH)?;
         for ch in batch.iter() {
             let c = ch.inner.lock();
-            if w.message(Dest::dump(req), req.cmd, |w| emit::channel(w, ch, Some(&c), brief)).is_err() {
+            if w.message(Dest::dump(req), req.cmd, |w| {
+                emit::channel(w, ch, Some(&c), brief)
+            })
+            .is_err()
+            {
                 cur.next = ch.id;
                 return Ok(Step::More { wrote });
             }
@@ -150,7 +169,12 @@ impl RecordCursor {
     }
 }
 
-fn records(state: &State, req: &Request<'_>, w: &mut Writer<'_>, cur: &mut RecordCursor) -> HResult<Step> {
+fn records(
+    state: &State,
+    req: &Request<'_>,
+    w: &mut Writer<'_>,
+    cur: &mut RecordCursor,
+) -> HResult<Step> {
     let section = req.opt_u32(attr::entry::SECTION)?;
     let mut wrote = false;
     if let Some(id) = req.opt_u32(attr::entry::CHANNEL)? {
@@ -248,7 +272,12 @@ struct CookieCursor {
 // SAFETY: integers and bools; zeroes = not started.
 unsafe impl Cursor for CookieCursor {}
 
-fn cookie_entries(state: &State, req: &Request<'_>, w: &mut Writer<'_>, cur: &mut CookieCursor) -> HResult<Step> {
+fn cookie_entries(
+    state: &State,
+    req: &Request<'_>,
+    w: &mut Writer<'_>,
+    cur: &mut CookieCursor,
+) -> HResult<Step> {
     let channel = req.need_u32(attr::cookies::CHANNEL)?;
     if !cur.started {
         cur.after = req.need_uint(attr::cookies::AFTER_OPID)?;

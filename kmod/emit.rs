@@ -49,7 +49,13 @@ pub(crate) const CLAIMED_MAX: usize = attr_size(0) + attr_size(4) + attr_size(8)
 
 /// An interface record in an `entry-get` reply, dump or `entry-ntf`;
 /// `None` for a record that was deleted (name and section only).
-pub(crate) fn iface(w: &mut Writer<'_>, channel: u32, section: u32, name: &Name, rec: Option<&Iface>) -> Put {
+pub(crate) fn iface(
+    w: &mut Writer<'_>,
+    channel: u32,
+    section: u32,
+    name: &Name,
+    rec: Option<&Iface>,
+) -> Put {
     w.u32(attr::entry::CHANNEL, channel)?;
     w.nest(attr::entry::IFACE, |w| {
         w.string(attr::iface::NAME, name.as_bytes())?;
@@ -77,7 +83,12 @@ pub(crate) fn iface(w: &mut Writer<'_>, channel: u32, section: u32, name: &Name,
 
 /// A channel in a `channel-get` reply, dump or `channel-ntf`; `None` for a
 /// channel that was deleted (id, name and sections only).
-pub(crate) fn channel(w: &mut Writer<'_>, ch: &ChannelRef, c: Option<&Channel>, brief: bool) -> Put {
+pub(crate) fn channel(
+    w: &mut Writer<'_>,
+    ch: &ChannelRef,
+    c: Option<&Channel>,
+    brief: bool,
+) -> Put {
     w.u32(attr::channel::ID, ch.id)?;
     w.string(attr::channel::NAME, ch.name())?;
     w.u32(attr::channel::SECTIONS, ch.nsections)?;

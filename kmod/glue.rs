@@ -59,7 +59,13 @@ extern "C" {
     fn hasync_genl_unregister();
     pub(crate) fn hasync_msg_new(payload: usize, gfp: u32) -> *mut SkBuff;
     pub(crate) fn hasync_msg_free(skb: *mut SkBuff);
-    pub(crate) fn hasync_msg_start(skb: *mut SkBuff, portid: u32, seq: u32, flags: u16, cmd: u8) -> *mut c_void;
+    pub(crate) fn hasync_msg_start(
+        skb: *mut SkBuff,
+        portid: u32,
+        seq: u32,
+        flags: u16,
+        cmd: u8,
+    ) -> *mut c_void;
     pub(crate) fn hasync_msg_end(skb: *mut SkBuff, hdr: *mut c_void);
     pub(crate) fn hasync_msg_cancel(skb: *mut SkBuff, hdr: *mut c_void);
     pub(crate) fn hasync_msg_reply(skb: *mut SkBuff, info: *mut c_void) -> c_int;
@@ -168,7 +174,11 @@ pub(crate) unsafe extern "C" fn hasync_rs_doit(req: *const RawReq) -> c_int {
 /// dump's 48-byte, 8-aligned `netlink_callback::ctx`, zeroed when the dump
 /// started and owned by this dump.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn hasync_rs_dumpit(req: *const RawReq, skb: *mut SkBuff, ctx: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn hasync_rs_dumpit(
+    req: *const RawReq,
+    skb: *mut SkBuff,
+    ctx: *mut c_void,
+) -> c_int {
     // SAFETY: valid for the call (function contract).
     let raw = unsafe { &*req };
     // SAFETY: C passes the registered state to its handlers.
@@ -186,7 +196,11 @@ pub(crate) unsafe extern "C" fn hasync_rs_dumpit(req: *const RawReq, skb: *mut S
 ///
 /// `core` as for [`state`]; `net` is only compared, never dereferenced.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn hasync_rs_sock_closed(core: *const c_void, net: *const c_void, portid: u32) {
+pub(crate) unsafe extern "C" fn hasync_rs_sock_closed(
+    core: *const c_void,
+    net: *const c_void,
+    portid: u32,
+) {
     // SAFETY: C passes the registered state (function contract).
     let state = unsafe { state(core) };
     state.socket_closed((net as usize, portid));

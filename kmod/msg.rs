@@ -9,9 +9,9 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
+use kernel::alloc::AllocError;
 use kernel::error::to_result;
 use kernel::ffi::c_int;
-use kernel::alloc::AllocError;
 use kernel::prelude::*;
 
 use crate::glue::{self, SkBuff};
@@ -130,7 +130,8 @@ impl Writer<'_> {
     /// with [`Writer::end`] or [`Writer::cancel`].
     pub(crate) fn begin(&mut self, to: Dest, cmd: u8) -> Result<Header, Full> {
         // SAFETY: `skb` is live and ours (the invariant).
-        let hdr = unsafe { glue::hasync_msg_start(self.skb.as_ptr(), to.portid, to.seq, to.flags, cmd) };
+        let hdr =
+            unsafe { glue::hasync_msg_start(self.skb.as_ptr(), to.portid, to.seq, to.flags, cmd) };
         NonNull::new(hdr).map(|hdr| Header { hdr }).ok_or(Full)
     }
 
@@ -146,7 +147,12 @@ impl Writer<'_> {
     }
 
     /// An attribute of `len` payload bytes, written by `write`.
-    fn reserve(&mut self, kind: u16, len: usize, write: impl FnOnce(&mut [u8])) -> Result<(), Full> {
+    fn reserve(
+        &mut self,
+        kind: u16,
+        len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Result<(), Full> {
         let clen = c_int::try_from(len).map_err(|_| Full)?;
         // SAFETY: `skb` is live and ours (the invariant).
         let a = unsafe { glue::nla_reserve(self.skb.as_ptr(), c_int::from(kind), clen) };
@@ -155,7 +161,8 @@ impl Writer<'_> {
         }
         // SAFETY: `nla_reserve` returned an attribute followed by `len`
         // writable payload bytes inside the skb's data.
-        let payload = unsafe { core::slice::from_raw_parts_mut(a.cast::<u8>().add(NLA_HDRLEN), len) };
+        let payload =
+            unsafe { core::slice::from_raw_parts_mut(a.cast::<u8>().add(NLA_HDRLEN), len) };
         write(payload);
         Ok(())
     }
@@ -198,9 +205,15 @@ impl Writer<'_> {
 
     /// A nest of the attributes `fill` writes; one that does not fit is
     /// taken back out, so the message can end without it.
-    pub(crate) fn nest(&mut self, kind: u16, fill: impl FnOnce(&mut Self) -> Result<(), Full>) -> Result<(), Full> {
+    pub(crate) fn nest(
+        &mut self,
+        kind: u16,
+        fill: impl FnOnce(&mut Self) -> Result<(), Full>,
+    ) -> Result<(), Full> {
         // SAFETY: `skb` is live and ours (the invariant).
-        let start = unsafe { glue::hasync_nest_start(self.skb.as_ptr(), c_int::from(kind & !NLA_F_NESTED)) };
+        let start = unsafe {
+            glue::hasync_nest_start(self.skb.as_ptr(), c_int::from(kind & !NLA_F_NESTED))
+        };
         if start.is_null() {
             return Err(Full);
         }

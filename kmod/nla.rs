@@ -32,7 +32,11 @@ pub(crate) struct Attrs<'a> {
 impl<'a> Attrs<'a> {
     /// A top-level stream; offsets count from its first byte.
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Attrs { buf, pos: 0, base: 0 }
+        Attrs {
+            buf,
+            pos: 0,
+            base: 0,
+        }
     }
 }
 
@@ -46,7 +50,9 @@ impl<'a> Iterator for Attrs<'a> {
         if len < NLA_HDRLEN {
             return None;
         }
-        let payload = self.buf.get(self.pos + NLA_HDRLEN..self.pos.checked_add(len)?)?;
+        let payload = self
+            .buf
+            .get(self.pos + NLA_HDRLEN..self.pos.checked_add(len)?)?;
         let attr = Attr {
             kind,
             payload,

@@ -23,7 +23,12 @@ pub(crate) fn monitor_listening() -> bool {
     has_listeners(GROUP_MONITOR)
 }
 
-fn send(group: u32, size: usize, cmd: u8, fill: impl FnOnce(&mut crate::msg::Writer<'_>) -> Result<(), crate::msg::Full>) {
+fn send(
+    group: u32,
+    size: usize,
+    cmd: u8,
+    fill: impl FnOnce(&mut crate::msg::Writer<'_>) -> Result<(), crate::msg::Full>,
+) {
     let Ok(mut msg) = Msg::new(MSG_OVERHEAD + size) else {
         return;
     };
@@ -42,9 +47,12 @@ pub(crate) fn ack(a: &Ack) {
 /// A channel was created, deleted (`c` is `None`), claimed or replayed.
 pub(crate) fn channel(ch: &ChannelRef, c: Option<&Channel>) {
     if monitor_listening() {
-        send(GROUP_MONITOR, emit::channel_max(false), cmd::CHANNEL_NTF, |w| {
-            emit::channel(w, ch, c, false)
-        });
+        send(
+            GROUP_MONITOR,
+            emit::channel_max(false),
+            cmd::CHANNEL_NTF,
+            |w| emit::channel(w, ch, c, false),
+        );
     }
 }
 

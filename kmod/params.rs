@@ -32,7 +32,13 @@ const COOKIE_LOG_LEN: (u32, u32) = (1, 65536);
 
 fn check(name: &str, value: u32, (lo, hi): (u32, u32)) -> Result<u32> {
     if value < lo || value > hi {
-        pr_err!("parameter {}={} out of range {}..={}\n", name, value, lo, hi);
+        pr_err!(
+            "parameter {}={} out of range {}..={}\n",
+            name,
+            value,
+            lo,
+            hi
+        );
         return Err(EINVAL);
     }
     Ok(value)

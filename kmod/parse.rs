@@ -50,7 +50,9 @@ fn parse_addr(a: Attr<'_>) -> HResult<Addr> {
         }
     }
     let (Some(family), Some(prefix_len), Some(bytes)) = (family, prefix_len, bytes) else {
-        return Err(fail!(EINVAL, Invalid, "addr needs family, prefix-len and address").at(a.offset));
+        return Err(
+            fail!(EINVAL, Invalid, "addr needs family, prefix-len and address").at(a.offset),
+        );
     };
     Addr::new(family, prefix_len, bytes).ok_or_else(|| {
         fail!(
@@ -163,7 +165,9 @@ fn parse_op(a: Attr<'_>, nsections: u32) -> HResult<Op> {
                 .nested()
                 .find(|n| n.kind == attr::iface::NAME)
                 .and_then(|n| Name::new(n.string()))
-                .ok_or_else(|| fail!(EINVAL, Invalid, "del op needs a valid iface name").at(iface.offset))?;
+                .ok_or_else(|| {
+                    fail!(EINVAL, Invalid, "del op needs a valid iface name").at(iface.offset)
+                })?;
             Ok(Op::Del {
                 section: section_of(name.as_bytes(), nsections),
                 name,
@@ -178,7 +182,14 @@ pub(crate) fn parse_ops(attrs: Attrs<'_>, nsections: u32) -> HResult<(Ops, u64)>
     let n = ops_attrs().count();
     if n > MAX_OPS {
         let at = ops_attrs().nth(MAX_OPS).map_or(0, |a| a.offset);
-        return Err(fail!(E2BIG, Limit, "update carries {} op, more than {}", n, MAX_OPS).at(at));
+        return Err(fail!(
+            E2BIG,
+            Limit,
+            "update carries {} op, more than {}",
+            n,
+            MAX_OPS
+        )
+        .at(at));
     }
     let mut cookie = 0u64;
     let mut parse = |a| -> HResult<Op> {

@@ -87,7 +87,10 @@ fn in_order_and_duplicates(t: &Test) {
     let a = must!(t, apply(&mut c, 1, 1, [set(b"eth0", 1500)]));
     check!(t, !a.duplicate);
     check_eq!(t, (c.register, c.register_epoch, c.entries), (1, 1, 1));
-    must!(t, apply(&mut c, 1, 2, [set(b"eth1", 1500), set(b"eth0", 9000)]));
+    must!(
+        t,
+        apply(&mut c, 1, 2, [set(b"eth1", 1500), set(b"eth0", 9000)])
+    );
     check_eq!(t, c.entries, 2);
     // A retransmission of opid 1: acknowledged, nothing applied.
     let d = must!(t, apply(&mut c, 1, 1, [set(b"zz", 1500)]));
@@ -119,7 +122,11 @@ fn fencing(t: &Test) {
     // A claim raises the owner without writing.
     c.claim(7);
     check_eq!(t, (c.epoch, c.register_epoch), (7, 5));
-    check_eq!(t, errno(&apply(&mut c, 5, 3, [set(b"eth2", 1500)])), ESTALE().to_errno());
+    check_eq!(
+        t,
+        errno(&apply(&mut c, 5, 3, [set(b"eth2", 1500)])),
+        ESTALE().to_errno()
+    );
     must!(t, apply(&mut c, 7, 3, [set(b"eth2", 1500)]));
     check_eq!(t, c.log.epoch_of(2), Some(5));
     check_eq!(t, c.log.epoch_of(3), Some(7));
@@ -127,12 +134,26 @@ fn fencing(t: &Test) {
 
 fn ops_see_earlier_ops(t: &Test) {
     let mut c = must!(t, Channel::new(SECTIONS, 16));
-    must!(t, apply(&mut c, 1, 1, [set(b"a", 1500), del(b"a"), set(b"b", 1500), set(b"b", 2000)]));
+    must!(
+        t,
+        apply(
+            &mut c,
+            1,
+            1,
+            [set(b"a", 1500), del(b"a"), set(b"b", 1500), set(b"b", 2000)]
+        )
+    );
     check_eq!(t, c.entries, 1);
-    must!(t, apply(&mut c, 1, 2, [del(b"b"), set(b"b", 3000), del(b"absent")]));
+    must!(
+        t,
+        apply(&mut c, 1, 2, [del(b"b"), set(b"b", 3000), del(b"absent")])
+    );
     check_eq!(t, c.entries, 1);
     let b = must!(t, Name::new(b"b"));
-    let rec = must!(t, c.sections[section_of(b"b", SECTIONS) as usize].tree.get(&b));
+    let rec = must!(
+        t,
+        c.sections[section_of(b"b", SECTIONS) as usize].tree.get(&b)
+    );
     check_eq!(t, rec.mtu, 3000);
     digests_consistent(t, &c);
 }
@@ -146,7 +167,10 @@ fn entry_limit_changes_nothing(t: &Test) {
     check_eq!(t, errno(&r), ENOSPC.to_errno());
     check_eq!(t, (c.register, c.entries), (1, 2));
     let a = must!(t, Name::new(b"a"));
-    let rec = must!(t, c.sections[section_of(b"a", SECTIONS) as usize].tree.get(&a));
+    let rec = must!(
+        t,
+        c.sections[section_of(b"a", SECTIONS) as usize].tree.get(&a)
+    );
     check_eq!(t, rec.mtu, 1500);
     // Replacing within the limit is fine.
     let (v, ck) = must!(t, ops([set(b"a", 2000), del(b"b"), set(b"c", 1500)]));
@@ -163,7 +187,18 @@ fn digests_match_the_vectors(t: &Test) {
         let (name, rec) = must!(t, super::hash_test::record(r));
         let section = section_of(name.as_bytes(), 64);
         ck |= 1u64 << section;
-        must!(t, v.push(Op::Set { section, name, rec, node: None }, GFP_KERNEL));
+        must!(
+            t,
+            v.push(
+                Op::Set {
+                    section,
+                    name,
+                    rec,
+                    node: None
+                },
+                GFP_KERNEL
+            )
+        );
     }
     must!(t, c.apply(1, 1, ck, Ops::Many(v), 100, None));
     for r in RECORDS {

@@ -12,7 +12,11 @@ fn push(log: &mut CookieLog, opid: u64, epoch: u32, cookie: u64) -> bool {
     if log.reserve().is_err() {
         return false;
     }
-    log.push(Entry { opid, cookie, epoch });
+    log.push(Entry {
+        opid,
+        cookie,
+        epoch,
+    });
     true
 }
 
@@ -37,7 +41,15 @@ fn ranges_and_entries(t: &Test) {
     check_eq!(t, log.since(4, 4), Cookies::Known(0));
     let e = must!(t, entries(&log, 2));
     check_eq!(t, e.len(), 2);
-    check_eq!(t, e[0], Entry { opid: 3, cookie: 1 << 3, epoch: 1 });
+    check_eq!(
+        t,
+        e[0],
+        Entry {
+            opid: 3,
+            cookie: 1 << 3,
+            epoch: 1
+        }
+    );
     check_eq!(t, e[1].opid, 4);
     check_eq!(t, must!(t, entries(&log, 4)).len(), 0);
 }
@@ -86,5 +98,10 @@ fn capacity_one(t: &Test) {
 
 kunit_suite!(
     "hasync_cookie_log",
-    [ranges_and_entries, replay_jumps_and_epochs, wrap_forgets_the_oldest, capacity_one]
+    [
+        ranges_and_entries,
+        replay_jumps_and_epochs,
+        wrap_forgets_the_oldest,
+        capacity_one
+    ]
 );

@@ -37,7 +37,9 @@ pub(crate) fn record(v: &super::vectors::RecordVector) -> Option<(Name, Iface)> 
     rec.mac = v.mac;
     rec.vlan = v.vlan;
     for &(family, prefix_len, bytes) in v.addrs {
-        rec.addrs.push(Addr::new(family, prefix_len, bytes)?, GFP_KERNEL).ok()?;
+        rec.addrs
+            .push(Addr::new(family, prefix_len, bytes)?, GFP_KERNEL)
+            .ok()?;
     }
     rec.desc.extend_from_slice(v.desc, GFP_KERNEL).ok()?;
     rec.seal(&name).ok()?;
@@ -53,5 +55,10 @@ fn record_hash_vectors(t: &Test) {
 
 kunit_suite!(
     "hasync_hash",
-    [fnv1a64_vectors, mix64_vectors, section_vectors, record_hash_vectors]
+    [
+        fnv1a64_vectors,
+        mix64_vectors,
+        section_vectors,
+        record_hash_vectors
+    ]
 );

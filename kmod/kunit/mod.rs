@@ -141,7 +141,10 @@ impl<T, E> Must<T> for core::result::Result<T, E> {
 }
 
 /// One case of a suite's table.
-pub(crate) const fn case(name: &'static CStr, run: unsafe extern "C" fn(*mut bindings::kunit)) -> bindings::kunit_case {
+pub(crate) const fn case(
+    name: &'static CStr,
+    run: unsafe extern "C" fn(*mut bindings::kunit),
+) -> bindings::kunit_case {
     bindings::kunit_case {
         run_case: Some(run),
         name: name.as_char_ptr(),
@@ -214,9 +217,12 @@ pub(crate) fn errno<T>(r: &core::result::Result<T, crate::error::Failure>) -> i3
 pub(crate) fn cookie<T>(r: &core::result::Result<T, crate::error::Failure>) -> u64 {
     match r {
         Err(f) if f.cookie_len == 8 => u64::from_ne_bytes(f.cookie),
-        Err(f) if f.cookie_len == 4 => {
-            u64::from(u32::from_ne_bytes([f.cookie[0], f.cookie[1], f.cookie[2], f.cookie[3]]))
-        }
+        Err(f) if f.cookie_len == 4 => u64::from(u32::from_ne_bytes([
+            f.cookie[0],
+            f.cookie[1],
+            f.cookie[2],
+            f.cookie[3],
+        ])),
         _ => 0,
     }
 }

@@ -21,8 +21,12 @@ impl Buf {
 
     pub(crate) fn put(&mut self, kind: u16, payload: &[u8]) -> Option<&mut Self> {
         let len = u16::try_from(4 + payload.len()).ok()?;
-        self.0.extend_from_slice(&len.to_ne_bytes(), GFP_KERNEL).ok()?;
-        self.0.extend_from_slice(&kind.to_ne_bytes(), GFP_KERNEL).ok()?;
+        self.0
+            .extend_from_slice(&len.to_ne_bytes(), GFP_KERNEL)
+            .ok()?;
+        self.0
+            .extend_from_slice(&kind.to_ne_bytes(), GFP_KERNEL)
+            .ok()?;
         self.0.extend_from_slice(payload, GFP_KERNEL).ok()?;
         while self.0.len() % 4 != 0 {
             self.0.push(0, GFP_KERNEL).ok()?;
@@ -76,14 +80,27 @@ fn limits(t: &Test) {
     }
     check_eq!(t, errno(&parse_ops(req.attrs(), 64)), E2BIG.to_errno());
     let mut req = Buf::new();
-    must!(t, req.nest(attr::update::OP, &must!(t, set_op(b"eth0", 17))));
+    must!(
+        t,
+        req.nest(attr::update::OP, &must!(t, set_op(b"eth0", 17)))
+    );
     check_eq!(t, errno(&parse_ops(req.attrs(), 64)), E2BIG.to_errno());
     let mut req = Buf::new();
-    must!(t, req.nest(attr::update::OP, &must!(t, set_op(b"eth0", 16))));
+    must!(
+        t,
+        req.nest(attr::update::OP, &must!(t, set_op(b"eth0", 16)))
+    );
     let (mut one, _) = must!(t, parse_ops(req.attrs(), 64));
-    check!(t, matches!(one, Ops::One(_)) && one.as_mut_slice().len() == 1);
+    check!(
+        t,
+        matches!(one, Ops::One(_)) && one.as_mut_slice().len() == 1
+    );
     // No op at all is malformed, and so is a name with a '/'.
-    check_eq!(t, errno(&parse_ops(Buf::new().attrs(), 64)), EINVAL.to_errno());
+    check_eq!(
+        t,
+        errno(&parse_ops(Buf::new().attrs(), 64)),
+        EINVAL.to_errno()
+    );
     let mut req = Buf::new();
     must!(t, req.nest(attr::update::OP, &must!(t, set_op(b"a/b", 0))));
     check_eq!(t, errno(&parse_ops(req.attrs(), 64)), EINVAL.to_errno());

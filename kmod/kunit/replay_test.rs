@@ -43,14 +43,22 @@ fn records<const N: usize>(list: [Option<Record>; N]) -> Option<KVec<Record>> {
 }
 
 fn mask_of(names: &[&[u8]]) -> u64 {
-    names.iter().fold(0, |m, n| m | 1u64 << section_of(n, SECTIONS))
+    names
+        .iter()
+        .fold(0, |m, n| m | 1u64 << section_of(n, SECTIONS))
 }
 
 /// Three records in three different sections of an 8-section channel
 /// (eth0 in 4, eth1 in 7, x1 in 2; n5 would go in 4 as well).
 fn filled() -> Option<Channel> {
     let mut c = Channel::new(SECTIONS, 16).ok()?;
-    apply(&mut c, 1, 1, [set(b"eth0", 1500), set(b"eth1", 1500), set(b"x1", 1500)]).ok()?;
+    apply(
+        &mut c,
+        1,
+        1,
+        [set(b"eth0", 1500), set(b"eth1", 1500), set(b"x1", 1500)],
+    )
+    .ok()?;
     Some(c)
 }
 
@@ -93,13 +101,29 @@ fn replay_at_the_register_rewrites(t: &Test) {
 fn stale_and_overtaken_replays(t: &Test) {
     let mut c = must!(t, filled());
     let mask = mask_of(&[b"eth0"]);
-    check_eq!(t, errno(&c.replay_begin(A, 1, 0, mask)), EPROTO().to_errno());
+    check_eq!(
+        t,
+        errno(&c.replay_begin(A, 1, 0, mask)),
+        EPROTO().to_errno()
+    );
     check_eq!(t, errno(&c.replay_begin(A, 1, 1, 0)), EINVAL.to_errno());
-    check_eq!(t, errno(&c.replay_begin(A, 1, 1, 1 << SECTIONS)), EINVAL.to_errno());
+    check_eq!(
+        t,
+        errno(&c.replay_begin(A, 1, 1, 1 << SECTIONS)),
+        EINVAL.to_errno()
+    );
     must!(t, c.replay_begin(A, 2, 3, mask));
     // Another socket cannot use it, and the owner's epoch blocks writers.
-    check_eq!(t, errno(&c.replay_stage(B, must!(t, records([])), 100)), EBUSY.to_errno());
-    check_eq!(t, errno(&apply(&mut c, 2, 2, [set(b"eth1", 1500)])), EBUSY.to_errno());
+    check_eq!(
+        t,
+        errno(&c.replay_stage(B, must!(t, records([])), 100)),
+        EBUSY.to_errno()
+    );
+    check_eq!(
+        t,
+        errno(&apply(&mut c, 2, 2, [set(b"eth1", 1500)])),
+        EBUSY.to_errno()
+    );
     // A newer owner claims: the replay is gone, and cannot commit.
     c.claim(3);
     check!(t, c.replay.is_none());
@@ -117,15 +141,30 @@ fn staging_rules(t: &Test) {
     let mask = mask_of(&[b"eth0"]);
     must!(t, c.replay_begin(A, 2, 2, mask));
     // Outside the replayed sections.
-    check_eq!(t, errno(&c.replay_stage(A, must!(t, records([record(b"eth1", 1500)])), 100)), EINVAL.to_errno());
+    check_eq!(
+        t,
+        errno(&c.replay_stage(A, must!(t, records([record(b"eth1", 1500)])), 100)),
+        EINVAL.to_errno()
+    );
     // Twice in one message, then again in a later one.
     let twice = must!(t, records([record(b"eth0", 1500), record(b"eth0", 1600)]));
     check_eq!(t, errno(&c.replay_stage(A, twice, 100)), EINVAL.to_errno());
-    must!(t, c.replay_stage(A, must!(t, records([record(b"eth0", 1500)])), 100));
-    check_eq!(t, errno(&c.replay_stage(A, must!(t, records([record(b"eth0", 1600)])), 100)), EINVAL.to_errno());
+    must!(
+        t,
+        c.replay_stage(A, must!(t, records([record(b"eth0", 1500)])), 100)
+    );
+    check_eq!(
+        t,
+        errno(&c.replay_stage(A, must!(t, records([record(b"eth0", 1600)])), 100)),
+        EINVAL.to_errno()
+    );
     // Two kept records plus one staged fill a limit of 3.
     check_eq!(t, mask_of(&[b"n5"]), mask);
-    check_eq!(t, errno(&c.replay_stage(A, must!(t, records([record(b"n5", 1500)])), 3)), ENOSPC.to_errno());
+    check_eq!(
+        t,
+        errno(&c.replay_stage(A, must!(t, records([record(b"n5", 1500)])), 3)),
+        ENOSPC.to_errno()
+    );
     must!(t, c.staging_of(A).map(|_| ()));
     c.replay = None;
     check_eq!(t, (c.register, c.entries), (1, 3));

@@ -44,8 +44,16 @@ fn channel_limits(t: &Test) {
     must!(t, s.channel_new(1, b"one", Some(4)));
     check_eq!(t, errno(&s.channel_new(1, b"", None)), EEXIST.to_errno());
     check_eq!(t, errno(&s.channel_new(2, b"", Some(3))), EINVAL.to_errno());
-    check_eq!(t, errno(&s.channel_new(2, b"", Some(128))), EINVAL.to_errno());
-    check_eq!(t, errno(&s.channel_new(2, &[b'x'; 32], None)), EINVAL.to_errno());
+    check_eq!(
+        t,
+        errno(&s.channel_new(2, b"", Some(128))),
+        EINVAL.to_errno()
+    );
+    check_eq!(
+        t,
+        errno(&s.channel_new(2, &[b'x'; 32], None)),
+        EINVAL.to_errno()
+    );
     must!(t, s.channel_new(2, b"", None));
     check_eq!(t, must!(t, s.channel(2)).nsections, 64);
     check_eq!(t, errno(&s.channel_new(3, b"", None)), ENOSPC.to_errno());
@@ -66,13 +74,24 @@ fn claim_all_or_nothing(t: &Test) {
     check_eq!(t, cookie(&r), 9);
     check_eq!(t, epochs(&s, &[1, 2, 3]), [0, 9, 0]);
     // The reply cannot be made: nothing changes either.
-    let r = s.claim(9, Target::All, |_| -> HResult<usize> { Err(fail!(ENOMEM, Nomem, "no reply")) }, ignore);
+    let r = s.claim(
+        9,
+        Target::All,
+        |_| -> HResult<usize> { Err(fail!(ENOMEM, Nomem, "no reply")) },
+        ignore,
+    );
     check_eq!(t, errno(&r), ENOMEM.to_errno());
     check_eq!(t, epochs(&s, &[1, 2, 3]), [0, 9, 0]);
     // It succeeds: every channel, each reported once.
-    let (seen, claimed) = must!(t, s.claim(9, Target::All, |n| Ok((n, 0usize)), |c, _, ch| {
-        c.1 += usize::from(ch.epoch == 9)
-    }));
+    let (seen, claimed) = must!(
+        t,
+        s.claim(
+            9,
+            Target::All,
+            |n| Ok((n, 0usize)),
+            |c, _, ch| { c.1 += usize::from(ch.epoch == 9) }
+        )
+    );
     check_eq!(t, seen, (3, 3));
     check_eq!(t, claimed.len(), 3);
     check_eq!(t, epochs(&s, &[1, 2, 3]), [9, 9, 9]);
@@ -95,7 +114,14 @@ fn claim_by_id(t: &Test) {
     let (n, _) = must!(t, s.claim(4, Target::Ids(ids.attrs()), count, ignore));
     check_eq!(t, n, 2);
     check_eq!(t, epochs(&s, &[1, 2, 3]), [4, 0, 4]);
-    check!(t, s.claim(1, Target::Ids(Buf::new().attrs()), count, ignore).is_err());
+    check!(
+        t,
+        s.claim(1, Target::Ids(Buf::new().attrs()), count, ignore)
+            .is_err()
+    );
 }
 
-kunit_suite!("hasync_state", [channel_limits, claim_all_or_nothing, claim_by_id]);
+kunit_suite!(
+    "hasync_state",
+    [channel_limits, claim_all_or_nothing, claim_by_id]
+);
