@@ -114,6 +114,31 @@ struct ChannelCursor {
 // SAFETY: integers and a bool; zeroes = from channel 0, not done.
 unsafe impl Cursor for ChannelCursor {}
 
+/// Hands `each` the channels from id `*next` on, in id order, taken from
+/// the map in batches so that its lock is not held while `each` emits.
+/// Stops when `each` returns false (the message is full), with `*next` at
+/// the channel it stopped at; returns true once every channel was handed.
+fn walk_channels(
+    state: &State,
+    next: &mut u32,
+    mut each: impl FnMut(&ChannelRef) -> bool,
+) -> HResult<bool> {
+    loop {
+        let mut batch = KVec::new();
+        state.channels_from(*next, &mut batch, BATCH)?;
+        for ch in batch.iter() {
+            if !each(ch) {
+                *next = ch.id;
+                return Ok(false);
+            }
+        }
+        match batch.last() {
+            Some(last) if batch.len() == BATCH && last.id < u32::MAX => *next = last.id + 1,
+            _ => return Ok(true),
+        }
+    }
+}
+
 fn channels(
     state: &State,
     req: &Request<'_>,
@@ -122,24 +147,17 @@ fn channels(
 ) -> HResult<Step> {
     let brief = req.flag(attr::channel::BRIEF);
     let mut wrote = false;
-    while !cur.done {
-        let mut batch = KVec::new();
-        state.channels_from(cur.next, &mut batch, BATCH)?;
-        for ch in batch.iter() {
+    if !cur.done {
+        cur.done = walk_channels(state, &mut cur.next, |ch| {
             let c = ch.inner.lock();
-            if w.message(Dest::dump(req), req.cmd, |w| {
+            let sent = w.message(Dest::dump(req), req.cmd, |w| {
                 emit::channel(w, ch, Some(&c), brief)
-            })
-            .is_err()
-            {
-                cur.next = ch.id;
-                return Ok(Step::More { wrote });
-            }
-            wrote = true;
-        }
-        match batch.last() {
-            Some(last) if batch.len() == BATCH && last.id < u32::MAX => cur.next = last.id + 1,
-            _ => cur.done = true,
+            });
+            wrote |= sent.is_ok();
+            sent.is_ok()
+        })?;
+        if !cur.done {
+            return Ok(Step::More { wrote });
         }
     }
     Ok(Step::Done)
@@ -187,26 +205,18 @@ fn records(
         }
         return Ok(Step::Done);
     }
-    while !cur.done {
-        let mut batch = KVec::new();
-        state.channels_from(cur.channel, &mut batch, BATCH)?;
-        for ch in batch.iter() {
+    if !cur.done {
+        let mut next = cur.channel;
+        cur.done = walk_channels(state, &mut next, |ch| {
             if ch.id != cur.channel {
                 cur.channel = ch.id;
                 cur.section = 0;
                 cur.name_len = 0;
             }
-            if !channel_records(ch, section, req, w, cur, &mut wrote) {
-                return Ok(Step::More { wrote });
-            }
-        }
-        match batch.last() {
-            Some(last) if batch.len() == BATCH && last.id < u32::MAX => {
-                cur.channel = last.id + 1;
-                cur.section = 0;
-                cur.name_len = 0;
-            }
-            _ => cur.done = true,
+            channel_records(ch, section, req, w, cur, &mut wrote)
+        })?;
+        if !cur.done {
+            return Ok(Step::More { wrote });
         }
     }
     Ok(Step::Done)
