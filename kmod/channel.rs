@@ -8,8 +8,11 @@
 //! methods either change the channel completely or not at all: every check
 //! and every allocation comes before the first change.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
+use kernel::sync::Arc;
 
 use crate::cookie_log::{CookieLog, Cookies, Entry};
 use crate::error::{fail, HResult};
@@ -136,10 +139,28 @@ impl Ops {
     }
 }
 
+/// Counts a replay as open for as long as it lives (see
+/// `State::socket_closed`).
+pub(crate) struct ReplayTicket(Arc<AtomicUsize>);
+
+impl ReplayTicket {
+    pub(crate) fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        ReplayTicket(open.clone())
+    }
+}
+
+impl Drop for ReplayTicket {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A section replay being staged by one socket.
 pub(crate) struct Staging {
     /// The socket that opened it.
     pub(crate) owner: Owner,
+    _open: ReplayTicket,
     pub(crate) epoch: u32,
     pub(crate) opid: u64,
     pub(crate) mask: u64,
@@ -176,6 +197,8 @@ pub(crate) struct Channel {
     /// for `stats`: counted here, under the lock the update holds anyway.
     pub(crate) acks: u64,
     pub(crate) ops_applied: u64,
+    /// Deleted: requests that found the channel before refuse.
+    pub(crate) dead: bool,
 }
 
 impl Channel {
@@ -191,6 +214,7 @@ impl Channel {
             replay: None,
             acks: 0,
             ops_applied: 0,
+            dead: false,
         })
     }
 
@@ -203,8 +227,17 @@ impl Channel {
         }
     }
 
+    /// A deleted channel takes no more changes.
+    fn check_live(&self) -> HResult<()> {
+        if self.dead {
+            return Err(fail!(ENOENT, Noent, "the channel was deleted"));
+        }
+        Ok(())
+    }
+
     /// The fencing rule shared by updates, replays and claims.
     pub(crate) fn check_epoch(&self, epoch: u32) -> HResult<()> {
+        self.check_live()?;
         if epoch < self.epoch {
             return Err(fail!(
                 crate::error::ESTALE(),
@@ -293,7 +326,7 @@ impl Channel {
         if let Some(c) = changed.as_deref_mut() {
             c.reserve(ops.len(), GFP_KERNEL)?;
         }
-        self.log.reserve()?;
+        self.log.reserve();
 
         // From here on nothing fails.
         self.drop_fenced_replay(epoch);
@@ -403,6 +436,7 @@ impl Channel {
         epoch: u32,
         opid: u64,
         mask: u64,
+        ticket: ReplayTicket,
     ) -> HResult<()> {
         self.check_epoch(epoch)?;
         self.check_no_live_replay(epoch)?;
@@ -420,6 +454,7 @@ impl Channel {
         self.drop_fenced_replay(epoch);
         self.replay = Some(Staging {
             owner,
+            _open: ticket,
             epoch,
             opid,
             mask,
@@ -431,6 +466,7 @@ impl Channel {
 
     /// The open replay, if `owner` opened it.
     pub(crate) fn staging_of(&mut self, owner: Owner) -> HResult<&mut Staging> {
+        self.check_live()?;
         match &mut self.replay {
             Some(s) if s.owner == owner => Ok(s),
             Some(_) => Err(fail!(
@@ -512,7 +548,7 @@ impl Channel {
             return Err(e);
         }
         if opid > self.register {
-            self.log.reserve()?;
+            self.log.reserve();
         }
         let Some(mut st) = self.replay.take() else {
             return Err(fail!(ENOENT, Noent, "no replay is open on this channel"));

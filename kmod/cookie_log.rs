@@ -5,7 +5,6 @@
 //! register beyond anything it received can ask which sections those opids
 //! touched and which owner wrote them.
 
-use kernel::alloc::AllocError;
 use kernel::prelude::*;
 
 /// One applied update or replay.  A replay may advance the register by more
@@ -18,14 +17,17 @@ pub(crate) struct Entry {
 }
 
 /// A ring of [`Entry`], grown on demand up to its capacity so that an idle
-/// channel costs no memory, the oldest entry starting after `base`.
+/// channel costs no memory, the oldest entry starting after `base`.  A ring
+/// that cannot grow stops growing: it then forgets sooner, never refuses.
 ///
 /// INVARIANT: `len <= ring.len() <= cap`; the opids of the `len` live
 /// entries strictly increase from the oldest to the newest and all exceed
 /// `base`; while `len == ring.len()` and `head == 0`, they are `ring[..len]`
 /// in order, and only then does the ring grow.
 pub(crate) struct CookieLog {
-    ring: KVec<Entry>,
+    /// Large logs (a `cookie_log_len` of 65536 is 1.5 MiB) may be virtually
+    /// contiguous.
+    ring: KVVec<Entry>,
     cap: usize,
     /// Index the next entry is written to.
     head: usize,
@@ -46,7 +48,7 @@ impl CookieLog {
     pub(crate) fn new(capacity: u32) -> Self {
         // INVARIANT: empty log, base 0 = nothing applied yet.
         CookieLog {
-            ring: KVec::new(),
+            ring: KVVec::new(),
             cap: capacity as usize,
             head: 0,
             len: 0,
@@ -54,13 +56,12 @@ impl CookieLog {
         }
     }
 
-    /// Makes room for the next [`CookieLog::push`], so that the push itself
-    /// cannot fail once a channel has started to change.
-    pub(crate) fn reserve(&mut self) -> Result<(), AllocError> {
-        if self.growing() {
-            self.ring.reserve(1, GFP_KERNEL)?;
+    /// Makes room for the next [`CookieLog::push`], which then cannot
+    /// fail; a ring that cannot grow stays at its size from then on.
+    pub(crate) fn reserve(&mut self) {
+        if self.growing() && self.ring.reserve(1, GFP_KERNEL).is_err() {
+            self.cap = self.ring.len();
         }
-        Ok(())
     }
 
     /// Still filling `ring[..len]` in order, below the capacity.
@@ -71,7 +72,7 @@ impl CookieLog {
     /// Records that the register moved to `entry.opid`, which must exceed
     /// every opid logged so far (the caller's register rule).  Call
     /// [`CookieLog::reserve`] first: without room the oldest entry is
-    /// evicted early instead.
+    /// evicted early instead (an empty ring forgets everything so far).
     pub(crate) fn push(&mut self, entry: Entry) {
         if self.growing() && self.ring.len() < self.ring.capacity() {
             // Within the reserved capacity: this push does not allocate.

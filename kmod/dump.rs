@@ -306,8 +306,9 @@ fn cookie_entries(
             Ok(entries) => {
                 for e in entries {
                     if emit::cookie_entry(w, &e) == Err(Full) {
-                        // The rest goes in the next message.
-                        return Ok(());
+                        // The rest goes in the next message; a message
+                        // without a single entry would never end the dump.
+                        return if last.is_some() { Ok(()) } else { Err(Full) };
                     }
                     last = Some(e.opid);
                 }

@@ -135,6 +135,9 @@ pub(crate) struct Ack {
 }
 
 impl Ack {
+    /// Most bytes an ACK takes.
+    pub(crate) const MAX_SIZE: usize = 2 * attr_size(4) + 2 * attr_size(8) + attr_size(0);
+
     pub(crate) fn size(&self) -> usize {
         attr_size(4)
             + self.epoch.map_or(0, |_| attr_size(4))

@@ -213,17 +213,19 @@ int hasync_genl_register(const void *core)
 {
 	int err;
 
+	/* The notifier first: once the family is up, a replay can be opened
+	 * and must be discarded when its socket closes. */
 	hasync_core = core;
-	err = genl_register_family(&hasync_nl_family);
-	if (err)
-		goto err_core;
 	err = netlink_register_notifier(&hasync_netlink_nb);
 	if (err)
-		goto err_family;
+		goto err_core;
+	err = genl_register_family(&hasync_nl_family);
+	if (err)
+		goto err_notifier;
 	return 0;
 
-err_family:
-	genl_unregister_family(&hasync_nl_family);
+err_notifier:
+	netlink_unregister_notifier(&hasync_netlink_nb);
 err_core:
 	hasync_core = NULL;
 	return err;

@@ -48,7 +48,8 @@ static_assert(sizeof(struct hasync_req) == 56);
  */
 int hasync_rs_doit(const struct hasync_req *req);
 /* Fills @skb from the cursor in @ctx (netlink_callback::ctx, zeroed at the
- * start of the dump); returns skb->len, 0 at the end, or a negative errno. */
+ * start of the dump); returns 1 while there is more, 0 at the end, or a
+ * negative errno. */
 int hasync_rs_dumpit(const struct hasync_req *req, struct sk_buff *skb, void *ctx);
 void hasync_rs_sock_closed(const void *core, const void *net, u32 portid);
 

@@ -6,6 +6,7 @@
 //! Every reply, dump message and notification of the family is built with
 //! these, by `emit.rs`; the C glue only lends the kernel's inline helpers.
 
+use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
@@ -79,12 +80,6 @@ impl Dest {
     };
 }
 
-/// A message started with [`Writer::begin`], to be ended or cancelled on
-/// the same writer.
-pub(crate) struct Header {
-    hdr: NonNull<core::ffi::c_void>,
-}
-
 /// Appends attributes to an `sk_buff`.
 ///
 /// INVARIANT: `skb` is a live `sk_buff` that nothing else writes to while
@@ -117,33 +112,38 @@ impl Writer<'_> {
         cmd: u8,
         fill: impl FnOnce(&mut Self) -> Result<(), Full>,
     ) -> Result<(), Full> {
-        let hdr = self.begin(to, cmd)?;
+        let hdr = self.start(to, cmd)?;
         let r = fill(self);
-        match r {
-            Ok(()) => self.end(hdr),
-            Err(Full) => self.cancel(hdr),
-        }
+        // SAFETY: `hdr` was started on this skb just above, and only
+        // attributes came after it.
+        unsafe { self.finish(hdr, r.is_ok()) };
         r
     }
 
-    /// Starts a message whose attributes come in several steps; close it
-    /// with [`Writer::end`] or [`Writer::cancel`].
-    pub(crate) fn begin(&mut self, to: Dest, cmd: u8) -> Result<Header, Full> {
+    /// Puts a message's headers; returns where they are, for
+    /// [`Writer::finish`].
+    fn start(&mut self, to: Dest, cmd: u8) -> Result<NonNull<c_void>, Full> {
         // SAFETY: `skb` is live and ours (the invariant).
         let hdr =
             unsafe { glue::hasync_msg_start(self.skb.as_ptr(), to.portid, to.seq, to.flags, cmd) };
-        NonNull::new(hdr).map(|hdr| Header { hdr }).ok_or(Full)
+        NonNull::new(hdr).ok_or(Full)
     }
 
-    pub(crate) fn end(&mut self, h: Header) {
-        // SAFETY: `h` was started on this skb (only `begin` makes one, and a
-        // writer's skb never changes) and only attributes came after it.
-        unsafe { glue::hasync_msg_end(self.skb.as_ptr(), h.hdr.as_ptr()) };
-    }
-
-    pub(crate) fn cancel(&mut self, h: Header) {
-        // SAFETY: as for `end`.
-        unsafe { glue::hasync_msg_cancel(self.skb.as_ptr(), h.hdr.as_ptr()) };
+    /// Ends the message `hdr` heads (its length set), or takes it back out.
+    ///
+    /// # Safety
+    ///
+    /// `hdr` must come from [`Writer::start`] on this writer's skb, with
+    /// only attributes added since, and not be finished yet.
+    unsafe fn finish(&mut self, hdr: NonNull<c_void>, keep: bool) {
+        // SAFETY: per the function's contract.
+        unsafe {
+            if keep {
+                glue::hasync_msg_end(self.skb.as_ptr(), hdr.as_ptr());
+            } else {
+                glue::hasync_msg_cancel(self.skb.as_ptr(), hdr.as_ptr());
+            }
+        }
     }
 
     /// An attribute of `len` payload bytes, written by `write`.
@@ -153,6 +153,10 @@ impl Writer<'_> {
         len: usize,
         write: impl FnOnce(&mut [u8]),
     ) -> Result<(), Full> {
+        // An attribute's length is a u16, header included.
+        if len > usize::from(u16::MAX) - NLA_HDRLEN {
+            return Err(Full);
+        }
         let clen = c_int::try_from(len).map_err(|_| Full)?;
         // SAFETY: `skb` is live and ours (the invariant).
         let a = unsafe { glue::nla_reserve(self.skb.as_ptr(), c_int::from(kind), clen) };
@@ -231,12 +235,15 @@ impl Writer<'_> {
 }
 
 /// A message this code owns until it is sent: a [`Writer`] over its own
-/// skb.
+/// skb, and the genetlink message being built in it, if one is open.
 ///
 /// INVARIANT: `w.skb` is a live `sk_buff` from `hasync_msg_new` that
-/// nothing else refers to; it is freed on drop unless sent.
+/// nothing else refers to; it is freed on drop unless sent.  `open` heads a
+/// message started in that skb with only attributes added since.
 pub(crate) struct Msg {
     w: Writer<'static>,
+    open: Option<NonNull<c_void>>,
+    room: usize,
 }
 
 impl Msg {
@@ -248,21 +255,53 @@ impl Msg {
         let skb = NonNull::new(skb).ok_or(AllocError)?;
         // SAFETY: a fresh skb nothing else knows, freed only by our drop.
         let w = unsafe { Writer::new(skb) };
-        Ok(Msg { w })
+        Ok(Msg {
+            w,
+            open: None,
+            room: payload,
+        })
+    }
+
+    /// The room it was made with, for error messages.
+    pub(crate) fn room(&self) -> usize {
+        self.room
+    }
+
+    /// Starts a message whose attributes come in several steps (a claim's
+    /// reply); [`Msg::close`] or sending ends it.
+    pub(crate) fn open(&mut self, to: Dest, cmd: u8) -> Result<(), Full> {
+        self.close();
+        // INVARIANT: just started in our skb.
+        self.open = Some(self.w.start(to, cmd)?);
+        Ok(())
+    }
+
+    /// Ends the open message, if any.
+    pub(crate) fn close(&mut self) {
+        if let Some(hdr) = self.open.take() {
+            // SAFETY: `hdr` heads a message of this skb with only attributes
+            // after it (the invariant), and `take` finishes it once.
+            unsafe { self.w.finish(hdr, true) };
+        }
     }
 
     /// Gives up ownership of the skb to a consuming C call.
-    fn into_raw(self) -> *mut SkBuff {
+    fn into_raw(mut self) -> *mut SkBuff {
+        self.close();
         let skb = self.w.skb.as_ptr();
         core::mem::forget(self);
         skb
     }
 
-    /// Sends the message as the reply to `req`.
+    /// Sends the message as the reply to `req` (a `do` request: a dump's
+    /// messages go in the skb netlink hands the dump).
     pub(crate) fn reply(self, req: &Request<'_>) -> Result {
         let info = req.info();
+        if info.is_null() {
+            return Err(EINVAL);
+        }
         // SAFETY: the skb is ours to give (`into_raw`); `info` is the live
-        // `genl_info` of the request being handled.
+        // `genl_info` of the `do` request being handled.
         to_result(unsafe { glue::hasync_msg_reply(self.into_raw(), info) })
     }
 

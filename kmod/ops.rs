@@ -11,7 +11,7 @@ use crate::channel::Channel;
 use crate::cookie_log::Cookies;
 use crate::emit::{self, Ack, CLAIMED_MAX, IFACE_MAX};
 use crate::error::{fail, Failure, HResult};
-use crate::msg::{attr_size, Dest, Full, Header, Msg, Writer, MSG_OVERHEAD};
+use crate::msg::{attr_size, Dest, Full, Msg, Writer, MSG_OVERHEAD};
 use crate::notify;
 use crate::record::Name;
 use crate::request::Request;
@@ -86,16 +86,31 @@ fn reply(
     size: usize,
     fill: impl FnOnce(&mut Writer<'_>) -> Result<(), Full>,
 ) -> HResult<()> {
-    let mut msg = Msg::new(size)?;
-    let what = cmd::name(req.cmd).unwrap_or("?");
-    msg.message(Dest::reply(req), req.cmd, fill)
-        .map_err(|Full| overflow(what, size))?;
-    send(msg, req)
+    let msg = Msg::new(size)?;
+    reply_in(msg, req, fill)
 }
 
-fn send(msg: Msg, req: &Request<'_>) -> HResult<()> {
-    msg.reply(req)
-        .map_err(|e| fail!(e, Nomem, "the reply could not be queued to the socket"))
+/// [`reply`] in a message allocated beforehand: what a command that
+/// changes state does, so that a change is never followed by a failure to
+/// allocate its answer.
+fn reply_in(
+    mut msg: Msg,
+    req: &Request<'_>,
+    fill: impl FnOnce(&mut Writer<'_>) -> Result<(), Full>,
+) -> HResult<()> {
+    let what = cmd::name(req.cmd).unwrap_or("?");
+    let room = msg.room();
+    msg.message(Dest::reply(req), req.cmd, fill)
+        .map_err(|Full| overflow(what, room))?;
+    send(msg, req);
+    Ok(())
+}
+
+/// Sends a reply.  It can only fail when the sender's receive buffer is
+/// full, and netlink then reports the loss to that socket (ENOBUFS); the
+/// request itself succeeded and is answered as such.
+fn send(msg: Msg, req: &Request<'_>) {
+    let _ = msg.reply(req);
 }
 
 fn info(state: &State, req: &Request<'_>) -> HResult<()> {
@@ -153,6 +168,15 @@ fn update(state: &State, req: &Request<'_>) -> HResult<()> {
     let ch = state
         .channel(channel)
         .map_err(blame(req, &[(ErrClass::Noent, attr::update::CHANNEL)]))?;
+    // Within a run of updates of one channel in one send, the last one's
+    // ACK answers and publishes for all: ACKs are cumulative.
+    let more = req.flag(attr::update::MORE);
+    // The answer's room first: an applied update is always answered.
+    let msg = if more {
+        None
+    } else {
+        Some(Msg::new(MSG_OVERHEAD + Ack::MAX_SIZE)?)
+    };
     // Only a monitor subscriber needs the changed names: otherwise the
     // update path allocates nothing for them.
     let mut changed = KVec::new();
@@ -178,15 +202,13 @@ fn update(state: &State, req: &Request<'_>) -> HResult<()> {
     if !applied.duplicate {
         notify::records(&ch, &changed);
     }
-    // Within a run of updates of one channel in one send, the last one's
-    // ACK answers and publishes for all: ACKs are cumulative.
-    if req.flag(attr::update::MORE) {
+    let Some(msg) = msg else {
         return Ok(());
-    }
+    };
     if !applied.duplicate {
         notify::ack(&ack);
     }
-    reply(req, MSG_OVERHEAD + ack.size(), |w| ack.put(w))
+    reply_in(msg, req, |w| ack.put(w))
 }
 
 fn claim(state: &State, req: &Request<'_>) -> HResult<()> {
@@ -219,17 +241,16 @@ fn claim(state: &State, req: &Request<'_>) -> HResult<()> {
             ));
         }
         let mut msg = Msg::new(size)?;
-        let hdr = msg
-            .begin(to, req.cmd)
+        msg.open(to, req.cmd)
             .map_err(|Full| overflow("claim", size))?;
-        Ok((msg, hdr, size, Ok(())))
+        Ok((msg, size, Ok(())))
     };
-    let each = |out: &mut (Msg, Header, usize, Result<(), Full>), ch: &ChannelRef, c: &Channel| {
-        if !brief && out.3.is_ok() {
-            out.3 = emit::claimed(&mut out.0, ch.id, c);
+    let each = |out: &mut (Msg, usize, Result<(), Full>), ch: &ChannelRef, c: &Channel| {
+        if !brief && out.2.is_ok() {
+            out.2 = emit::claimed(&mut out.0, ch.id, c);
         }
     };
-    let ((mut msg, hdr, size, emitted), claimed) = state
+    let ((mut msg, size, emitted), claimed) = state
         .claim(epoch, target, prepare, each)
         .map_err(blame(req, &[(ErrClass::Fenced, attr::channel::EPOCH)]))?;
     // Sized for the largest nests: never short.
@@ -240,11 +261,12 @@ fn claim(state: &State, req: &Request<'_>) -> HResult<()> {
             .and_then(|()| msg.u32(attr::channel::EPOCH, epoch))
             .map_err(|Full| overflow("claim", size))?;
     }
-    msg.end(hdr);
+    msg.close();
     for ch in claimed.iter() {
         notify::channel(ch, Some(&ch.inner.lock()));
     }
-    send(msg, req)
+    send(msg, req);
+    Ok(())
 }
 
 fn cookies(state: &State, req: &Request<'_>) -> HResult<()> {
@@ -291,6 +313,8 @@ fn replay_entries(state: &State, req: &Request<'_>) -> HResult<()> {
 
 fn replay_commit(state: &State, req: &Request<'_>) -> HResult<()> {
     let channel = req.need_u32(attr::replay::CHANNEL)?;
+    // The answer's room first: a committed replay is always answered.
+    let msg = Msg::new(MSG_OVERHEAD + 2 * attr_size(4) + 2 * attr_size(8))?;
     let (ch, opid, epoch, mask) = state
         .replay_commit(req.owner(), channel)
         .map_err(blame(req, &[(ErrClass::Noent, attr::replay::CHANNEL)]))?;
@@ -302,8 +326,7 @@ fn replay_commit(state: &State, req: &Request<'_>) -> HResult<()> {
         duplicate: false,
     });
     notify::channel(&ch, Some(&ch.inner.lock()));
-    let size = MSG_OVERHEAD + 2 * attr_size(4) + 2 * attr_size(8);
-    reply(req, size, |w| {
+    reply_in(msg, req, |w| {
         w.u32(attr::replay::CHANNEL, channel)?;
         w.u32(attr::replay::EPOCH, epoch)?;
         w.uint(attr::replay::OPID, opid)?;

@@ -9,14 +9,14 @@
 //! so that two claims cannot interleave, and no channel can come or go
 //! between the check and the change.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 use kernel::sync::{Arc, Mutex};
 
-use crate::channel::{Applied, Channel, Owner, Section};
+use crate::channel::{Applied, Channel, Owner, ReplayTicket, Section};
 use crate::cookie_log::Cookies;
 use crate::error::{fail, HResult};
 use crate::nla::Attrs;
@@ -107,17 +107,20 @@ pub(crate) struct State {
     /// ACKs and ops of deleted channels, so `stats` never goes backwards.
     retired_acks: AtomicU64,
     retired_ops: AtomicU64,
+    /// Replays open now, on any channel.
+    pub(crate) replays: Arc<AtomicUsize>,
 }
 
 impl State {
-    pub(crate) fn new(params: Params) -> impl PinInit<Self> {
-        pin_init!(State {
+    pub(crate) fn new(params: Params) -> impl PinInit<Self, Error> {
+        try_pin_init!(State {
             params,
             channels <- new_mutex!(Channels { tree: RBTree::new(), count: 0 }, "hasync_channels"),
             counters: Counters::new(),
             retired_acks: AtomicU64::new(0),
             retired_ops: AtomicU64::new(0),
-        })
+            replays: Arc::new(AtomicUsize::new(0), GFP_KERNEL)?,
+        }? Error)
     }
 
     pub(crate) fn info(&self) -> InfoSnapshot {
@@ -206,7 +209,11 @@ impl State {
             .remove(&id)
             .ok_or_else(|| fail!(ENOENT, Noent, "no channel {}", id))?;
         map.count -= 1;
-        let c = ch.inner.lock();
+        let mut c = ch.inner.lock();
+        // Requests that found it before it went refuse from now on, so its
+        // counts are final.
+        c.dead = true;
+        c.replay = None;
         self.retired_acks.fetch_add(c.acks, Ordering::Relaxed);
         self.retired_ops.fetch_add(c.ops_applied, Ordering::Relaxed);
         drop(c);
@@ -342,8 +349,11 @@ impl State {
         opid: u64,
         mask: u64,
     ) -> HResult<()> {
+        // The check and the opening under the map lock: two requests of one
+        // socket cannot both pass it.
+        let map = self.channels.lock();
         // One open replay per socket: look for another one it owns.
-        if let Some(id) = self.replay_owned_by(owner, false) {
+        if let Some(id) = Self::replay_of(&map, owner) {
             return Err(fail!(
                 EBUSY,
                 Busy,
@@ -351,10 +361,16 @@ impl State {
                 id
             ));
         }
-        self.channel(channel)?
+        let ch = map
+            .tree
+            .get(&channel)
+            .ok_or_else(|| fail!(ENOENT, Noent, "no channel {}", channel))?;
+        let ticket = ReplayTicket::new(&self.replays);
+        let r = ch
             .inner
             .lock()
-            .replay_begin(owner, epoch, opid, mask)
+            .replay_begin(owner, epoch, opid, mask, ticket);
+        r
     }
 
     pub(crate) fn replay_entries(
@@ -394,25 +410,29 @@ impl State {
         Ok(())
     }
 
-    /// The channel on which `owner` has a replay open, discarding it when
-    /// `discard` is set.  Walks the map under its lock, allocating nothing,
-    /// so a closing socket can never leave its replay behind.
-    fn replay_owned_by(&self, owner: Owner, discard: bool) -> Option<u32> {
+    /// The channel on which `owner` has a replay open.
+    fn replay_of(map: &Channels, owner: Owner) -> Option<u32> {
+        map.tree
+            .values()
+            .find(|ch| matches!(&ch.inner.lock().replay, Some(st) if st.owner == owner))
+            .map(|ch| ch.id)
+    }
+
+    /// The socket `owner` closed: whatever it was replaying is discarded.
+    /// Every generic netlink socket of the host ends here when it closes:
+    /// with no replay open anywhere, nothing is walked.  Walks the map
+    /// under its lock, allocating nothing, so a closing socket can never
+    /// leave its replay behind.
+    pub(crate) fn socket_closed(&self, owner: Owner) {
+        if self.replays.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let map = self.channels.lock();
         for ch in map.tree.values() {
             let mut c = ch.inner.lock();
             if matches!(&c.replay, Some(st) if st.owner == owner) {
-                if discard {
-                    c.replay = None;
-                }
-                return Some(ch.id);
+                c.replay = None;
             }
         }
-        None
-    }
-
-    /// The socket `owner` closed: whatever it was replaying is discarded.
-    pub(crate) fn socket_closed(&self, owner: Owner) {
-        self.replay_owned_by(owner, true);
     }
 }

@@ -44,7 +44,7 @@ impl Buf {
 }
 
 /// An `op` nest setting `name` with `addrs` IPv4 addresses.
-fn set_op(name: &[u8], addrs: u8) -> Option<Buf> {
+pub(crate) fn set_op(name: &[u8], addrs: u8) -> Option<Buf> {
     let mut iface = Buf::new();
     let mut n = KVec::new();
     n.extend_from_slice(name, GFP_KERNEL).ok()?;

@@ -4,12 +4,15 @@
 //! stay, the register and log follow, and a fenced or overtaken replay
 //! never lands.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
+
 use kernel::rbtree::RBTreeNode;
+use kernel::sync::Arc;
 
 use super::channel_test::{apply, set, walk, SECTIONS};
 use super::{check, check_eq, errno, kunit_suite, must, Test};
-use crate::channel::Channel;
+use crate::channel::{Channel, ReplayTicket};
 use crate::cookie_log::Cookies;
 use crate::error::{EPROTO, ESTALE};
 use crate::hash::section_of;
@@ -18,6 +21,26 @@ use crate::record::{Iface, Name};
 
 const A: (usize, u32) = (1, 7);
 const B: (usize, u32) = (2, 7);
+
+/// Opens a replay, counted in `open`.
+fn begin(
+    c: &mut Channel,
+    open: &Arc<AtomicUsize>,
+    owner: (usize, u32),
+    epoch: u32,
+    opid: u64,
+    mask: u64,
+) -> crate::error::HResult<()> {
+    c.replay_begin(owner, epoch, opid, mask, ReplayTicket::new(open))
+}
+
+fn counter() -> Option<Arc<AtomicUsize>> {
+    Arc::new(AtomicUsize::new(0), GFP_KERNEL).ok()
+}
+
+fn open_count(open: &Arc<AtomicUsize>) -> usize {
+    open.load(Ordering::Relaxed)
+}
 
 fn record(name: &[u8], mtu: u32) -> Option<Record> {
     let name = Name::new(name)?;
@@ -64,11 +87,12 @@ fn filled() -> Option<Channel> {
 
 fn swap_is_whole_sections(t: &Test) {
     let mut c = must!(t, filled());
+    let open = must!(t, counter());
     let keep = section_of(b"eth1", SECTIONS) as usize;
     let kept = c.sections[keep].digest;
     let mask = mask_of(&[b"eth0"]);
     // Epoch 2 takes over and replays eth0's section as of opid 5.
-    must!(t, c.replay_begin(A, 2, 5, mask));
+    must!(t, begin(&mut c, &open, A, 2, 5, mask));
     let staged = must!(t, records([record(b"eth0", 9000)]));
     must!(t, c.replay_stage(A, staged, 100));
     // Nothing is visible before the commit.
@@ -83,12 +107,14 @@ fn swap_is_whole_sections(t: &Test) {
     check_eq!(t, c.cookies(1), Cookies::Known(mask));
     check_eq!(t, c.log.epoch_of(5), Some(2));
     check!(t, c.replay.is_none());
+    check_eq!(t, open_count(&open), 0);
 }
 
 fn replay_at_the_register_rewrites(t: &Test) {
     let mut c = must!(t, filled());
+    let open = must!(t, counter());
     let mask = mask_of(&[b"eth1"]);
-    must!(t, c.replay_begin(A, 4, 1, mask));
+    must!(t, begin(&mut c, &open, A, 4, 1, mask));
     must!(t, c.replay_stage(A, must!(t, records([])), 100));
     drop(must!(t, c.replay_commit(A)));
     // eth1's section is empty now; the register, its epoch and the log
@@ -100,19 +126,24 @@ fn replay_at_the_register_rewrites(t: &Test) {
 
 fn stale_and_overtaken_replays(t: &Test) {
     let mut c = must!(t, filled());
+    let open = must!(t, counter());
     let mask = mask_of(&[b"eth0"]);
     check_eq!(
         t,
-        errno(&c.replay_begin(A, 1, 0, mask)),
+        errno(&begin(&mut c, &open, A, 1, 0, mask)),
         EPROTO().to_errno()
     );
-    check_eq!(t, errno(&c.replay_begin(A, 1, 1, 0)), EINVAL.to_errno());
     check_eq!(
         t,
-        errno(&c.replay_begin(A, 1, 1, 1 << SECTIONS)),
+        errno(&begin(&mut c, &open, A, 1, 1, 0)),
         EINVAL.to_errno()
     );
-    must!(t, c.replay_begin(A, 2, 3, mask));
+    check_eq!(
+        t,
+        errno(&begin(&mut c, &open, A, 1, 1, 1 << SECTIONS)),
+        EINVAL.to_errno()
+    );
+    must!(t, begin(&mut c, &open, A, 2, 3, mask));
     // Another socket cannot use it, and the owner's epoch blocks writers.
     check_eq!(
         t,
@@ -124,12 +155,14 @@ fn stale_and_overtaken_replays(t: &Test) {
         errno(&apply(&mut c, 2, 2, [set(b"eth1", 1500)])),
         EBUSY.to_errno()
     );
+    check_eq!(t, open_count(&open), 1);
     // A newer owner claims: the replay is gone, and cannot commit.
     c.claim(3);
     check!(t, c.replay.is_none());
+    check_eq!(t, open_count(&open), 0);
     check_eq!(t, errno(&c.replay_commit(A)), ENOENT.to_errno());
     // A replay fenced while staging is dropped at its commit.
-    must!(t, c.replay_begin(A, 3, 3, mask));
+    must!(t, begin(&mut c, &open, A, 3, 3, mask));
     c.epoch = 4;
     check_eq!(t, errno(&c.replay_commit(A)), ESTALE().to_errno());
     check!(t, c.replay.is_none());
@@ -138,8 +171,9 @@ fn stale_and_overtaken_replays(t: &Test) {
 
 fn staging_rules(t: &Test) {
     let mut c = must!(t, filled());
+    let open = must!(t, counter());
     let mask = mask_of(&[b"eth0"]);
-    must!(t, c.replay_begin(A, 2, 2, mask));
+    must!(t, begin(&mut c, &open, A, 2, 2, mask));
     // Outside the replayed sections.
     check_eq!(
         t,

@@ -3,9 +3,11 @@
 //! The module-wide rules: channel limits, and claims that take every named
 //! channel or none.
 
+use core::sync::atomic::Ordering;
+
 use kernel::prelude::*;
 
-use super::parse_test::Buf;
+use super::parse_test::{set_op, Buf};
 use super::{check, check_eq, cookie, errno, kunit_suite, must, Test};
 use crate::channel::Channel;
 use crate::error::{fail, HResult, ESTALE};
@@ -121,7 +123,40 @@ fn claim_by_id(t: &Test) {
     );
 }
 
+fn replays_belong_to_sockets(t: &Test) {
+    let s = must!(t, state(8));
+    for id in 1..=3 {
+        must!(t, s.channel_new(id, b"", Some(8)));
+    }
+    let (a, b) = ((1, 10), (1, 11));
+    must!(t, s.replay_begin(a, 1, 1, 0, 1));
+    // One open replay per socket, whichever channel.
+    check_eq!(t, errno(&s.replay_begin(a, 2, 1, 0, 1)), EBUSY.to_errno());
+    must!(t, s.replay_begin(b, 2, 1, 0, 1));
+    check_eq!(t, s.replays.load(Ordering::Relaxed), 2);
+    s.socket_closed(a);
+    check!(t, must!(t, s.channel(1)).inner.lock().replay.is_none());
+    check!(t, must!(t, s.channel(2)).inner.lock().replay.is_some());
+    check_eq!(t, s.replays.load(Ordering::Relaxed), 1);
+    must!(t, s.replay_abort(b, 2));
+    check_eq!(t, s.replays.load(Ordering::Relaxed), 0);
+    // A deleted channel refuses the requests that found it before.
+    let ch = must!(t, s.channel(3));
+    must!(t, s.channel_del(3));
+    let mut ops = Buf::new();
+    must!(t, ops.nest(attr::update::OP, &must!(t, set_op(b"eth0", 0))));
+    let cookie = 1u64 << crate::hash::section_of(b"eth0", 8);
+    let r = s.update(&ch, 1, 1, cookie, ops.attrs(), None);
+    check_eq!(t, errno(&r), ENOENT.to_errno());
+    check_eq!(t, ch.inner.lock().register, 0);
+}
+
 kunit_suite!(
     "hasync_state",
-    [channel_limits, claim_all_or_nothing, claim_by_id]
+    [
+        channel_limits,
+        claim_all_or_nothing,
+        claim_by_id,
+        replays_belong_to_sockets
+    ]
 );
