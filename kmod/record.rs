@@ -4,7 +4,7 @@
 //! encoding their hash is computed over.
 //!
 //! The canonical encoding (big-endian integers, in this order) is the one
-//! `hasync-engine/src/table.rs` documents: name_len u8, name, flags u8 (bit 0
+//! `hasync-model/src/table.rs` documents: name_len u8, name, flags u8 (bit 0
 //! admin up), mtu u32, mac[6], vlan u16, addr_count u8, per address
 //! (family u8, prefix_len u8, 4 or 16 address bytes) sorted by those bytes,
 //! desc_len u8, desc.

@@ -62,7 +62,7 @@ def errname(e):
 
 
 # ---------------------------------------------------------------------------
-# Reference functions (userspace/hasync-engine/src/hash.rs and table.rs)
+# Reference functions (userspace/hasync-model/src/hash.rs and table.rs)
 # ---------------------------------------------------------------------------
 
 M64 = (1 << 64) - 1

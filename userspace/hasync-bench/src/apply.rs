@@ -11,7 +11,8 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Instant;
 
-use hasync_nl::{Client, EncodedUpdates, Iface, Op, Update};
+use hasync_model::{IfName, IfRecord, Op, SectionCount};
+use hasync_nl::{Client, EncodedUpdates, Update};
 
 use crate::report::Line;
 use crate::setup;
@@ -49,8 +50,9 @@ fn encode(
     a: &Args,
     client: &mut Client,
     channel: u32,
-    names: &[String],
+    names: &[IfName],
 ) -> Result<Vec<EncodedUpdates>, String> {
+    let sections = SectionCount::new(a.sections).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let mut opid = 0u64;
     while opid < a.updates {
@@ -58,17 +60,17 @@ fn encode(
         while batch.len() < a.batch.max(1) && opid < a.updates {
             opid += 1;
             let name = &names[(opid % names.len() as u64) as usize];
-            let iface = Iface {
+            let record = IfRecord {
                 admin_up: true,
                 mtu: 1280 + (opid % 1000) as u32,
-                ..Iface::new(name.as_str())
+                ..IfRecord::new(name.clone())
             };
             batch.push(Update::new(
                 channel,
                 1,
                 opid,
-                vec![Op::Set(iface)],
-                a.sections,
+                vec![Op::Set(record)],
+                sections,
             ));
         }
         out.push(client.encode_updates(&batch).map_err(|e| e.to_string())?);
@@ -77,7 +79,7 @@ fn encode(
 }
 
 /// One sender's stream; returns the updates applied.
-fn send(a: &Args, channel: u32, names: &[String], start: &Barrier) -> Result<u64, String> {
+fn send(a: &Args, channel: u32, names: &[IfName], start: &Barrier) -> Result<u64, String> {
     let prepared = Client::connect()
         .map_err(|e| e.to_string())
         .and_then(|mut c| {

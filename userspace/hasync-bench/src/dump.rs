@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use clap::ValueEnum;
-use hasync_nl::{Addr, Client, EntryFilter, Iface, Op, ReplayBegin, Update};
+use hasync_model::{IfName, IfRecord, Op, Prefix, SectionCount};
+use hasync_nl::{Client, EntryFilter, ReplayBegin, Update};
 
 use crate::report::Line;
 use crate::setup;
@@ -45,24 +46,23 @@ pub struct Args {
 
 const SECTIONS: u32 = 64;
 
-fn record(name: String, i: u32, addrs: u8) -> Iface {
+fn record(name: IfName, i: u32, addrs: u8) -> IfRecord {
     let [_, b, c, d] = i.to_be_bytes();
-    Iface {
+    let mut r = IfRecord {
         admin_up: true,
         mtu: 9000,
         vlan: (i % 4094 + 1) as u16,
         addrs: (0..addrs)
-            .map(|k| Addr {
-                address: [10, b.wrapping_add(k), c, d].into(),
-                prefix_len: 24,
-            })
+            .map(|k| Prefix::V4([10, b.wrapping_add(k), c, d], 24))
             .collect(),
-        desc: format!("bench record {i}"),
-        ..Iface::new(name)
-    }
+        description: format!("bench record {i}").into_bytes(),
+        ..IfRecord::new(name)
+    };
+    r.canonicalize();
+    r
 }
 
-fn fill(a: &Args, client: &mut Client, records: Vec<Iface>) -> Result<(), String> {
+fn fill(a: &Args, client: &mut Client, records: Vec<IfRecord>) -> Result<(), String> {
     match a.fill {
         Fill::Replay => {
             let begin = ReplayBegin {
@@ -76,7 +76,9 @@ fn fill(a: &Args, client: &mut Client, records: Vec<Iface>) -> Result<(), String
         Fill::Updates => {
             let updates: Vec<_> = (1u64..)
                 .zip(records)
-                .map(|(opid, r)| Update::new(a.channel, 1, opid, vec![Op::Set(r)], SECTIONS))
+                .map(|(opid, r)| {
+                    Update::new(a.channel, 1, opid, vec![Op::Set(r)], SectionCount::MAX)
+                })
                 .collect();
             for chunk in updates.chunks(a.batch.max(1)) {
                 for (u, ack) in chunk

@@ -2,6 +2,7 @@
 
 use std::io;
 
+use hasync_model::IfName;
 use hasync_nl::{Client, Error, NewChannel};
 
 /// Deletes channel `id` if it exists.
@@ -30,6 +31,8 @@ pub fn fresh(client: &mut Client, id: u32, sections: u32) -> Result<(), Error> {
 }
 
 /// The record names a run cycles over: `b0`, `b1`, … (at most 15 bytes).
-pub fn names(count: u32) -> Vec<String> {
-    (0..count.max(1)).map(|i| format!("b{i}")).collect()
+pub fn names(count: u32) -> Vec<IfName> {
+    (0..count.max(1))
+        .map(|i| IfName::new(format!("b{i}").as_bytes()).expect("b and at most 10 digits"))
+        .collect()
 }

@@ -8,15 +8,14 @@
 //! ```
 //!
 //! Fields left out keep their current value; `addr` words, when given,
-//! replace the whole address list. As with `hasync kernel`, values are
-//! checked for syntax only: the daemon validates ranges and says which
-//! field is wrong. Quiet on success, as `ip` is; `-j` prints the channel
+//! replace the whole address list. The words are read by the model's record
+//! grammar, which checks every value (the daemon checks them again, with
+//! the same code). Quiet on success, as `ip` is; `-j` prints the channel
 //! and opid the change was applied as.
 
-use std::net::IpAddr;
-
 use hasync_ctl::{Confirmed, DelIface, Request, Response, SetIface};
-use hasync_nl::Mac;
+use hasync_model::text::read_name;
+use hasync_model::RecordChange;
 
 use crate::daemon::{self, Daemon};
 use crate::output::Format;
@@ -25,59 +24,20 @@ use crate::words::{once, unknown, usage, Usage, Words};
 /// What a lost connection leaves unknown.
 const OUTCOME: &str = "the change may or may not have been applied";
 
-/// `ADDR[/LEN]`, passed on as written once its syntax is right.
-fn addr(w: &mut Words) -> Result<String, Usage> {
-    let v = w.text("addr")?;
-    let (a, len) = v
-        .split_once('/')
-        .map_or((v.as_str(), None), |(a, l)| (a, Some(l)));
-    if a.parse::<IpAddr>().is_err() {
-        return usage(format!("invalid address \"{v}\""));
-    }
-    if len.is_some_and(|l| l.parse::<u8>().is_err()) {
-        return usage(format!("invalid prefix length in \"{v}\""));
-    }
-    Ok(v)
-}
-
-fn need_dev(name: Option<String>) -> Result<String, Usage> {
-    match name {
-        Some(n) => Ok(n),
-        None => usage("missing \"dev NAME\""),
-    }
-}
-
-/// Reads the words of `iface set`.
+/// Reads the words of `iface set`: a record change, and `channel N`
+/// anywhere among them.
 fn read_set(words: Vec<String>) -> Result<SetIface, Usage> {
     let mut w = Words::new(words);
-    let mut s = SetIface::default();
-    let mut name = None;
-    let mut addrs = Vec::new();
-    while let Some(word) = w.next_word() {
-        match word.as_str() {
-            "dev" | "name" => once(&mut name, "dev", w.text("dev")?)?,
-            "channel" => once(&mut s.channel, "channel", w.number("channel")?)?,
-            "up" => once(&mut s.up, "up|down", true)?,
-            "down" => once(&mut s.up, "up|down", false)?,
-            "mtu" => once(&mut s.mtu, "mtu", w.number("mtu")?)?,
-            "mac" => {
-                let v = w.text("mac")?;
-                if let Err(e) = v.parse::<Mac>() {
-                    return usage(format!("invalid value for \"mac\": {e}"));
-                }
-                once(&mut s.mac, "mac", v)?;
-            }
-            "vlan" => once(&mut s.vlan, "vlan", w.number("vlan")?)?,
-            "addr" => addrs.push(addr(&mut w)?),
-            "desc" | "alias" => once(&mut s.description, "desc", w.text("desc")?)?,
-            other => return unknown(other),
-        }
-    }
-    s.name = need_dev(name)?;
-    if !addrs.is_empty() {
-        s.addrs = Some(addrs);
-    }
-    Ok(s)
+    let mut channel = None;
+    let change = RecordChange::read_with(&mut w, &[], |word, w| match word {
+        "channel" => once(&mut channel, "channel", w.number("channel")?).map(|()| true),
+        _ => Ok(false),
+    })
+    .or_else(|e| match e.0.as_str() {
+        "a record needs \"dev NAME\"" => usage("missing \"dev NAME\""),
+        _ => Err(e),
+    })?;
+    Ok(SetIface::new(&change, channel))
 }
 
 /// Reads the words of `iface del`.
@@ -87,15 +47,18 @@ fn read_del(words: Vec<String>) -> Result<DelIface, Usage> {
     let mut channel = None;
     while let Some(word) = w.next_word() {
         match word.as_str() {
-            "dev" | "name" => once(&mut name, "dev", w.text("dev")?)?,
+            "dev" | "name" => once(&mut name, "dev", read_name(&mut w)?)?,
             "channel" => once(&mut channel, "channel", w.number("channel")?)?,
             other => return unknown(other),
         }
     }
-    Ok(DelIface {
-        name: need_dev(name)?,
-        channel,
-    })
+    match name {
+        Some(n) => Ok(DelIface {
+            name: n.to_string(),
+            channel,
+        }),
+        None => usage("missing \"dev NAME\""),
+    }
 }
 
 fn send(request: Request, out: Format, opts: &daemon::Opts) -> crate::Result {
@@ -142,7 +105,7 @@ mod tests {
                 mtu: Some(9000),
                 mac: Some("02:00:00:00:00:01".into()),
                 vlan: Some(10),
-                addrs: Some(vec!["10.0.0.1/24".into(), "::1".into()]),
+                addrs: Some(vec!["10.0.0.1/24".into(), "::1/128".into()]),
                 description: Some("uplink".into()),
             }
         );
@@ -155,9 +118,11 @@ mod tests {
                 ..SetIface::default()
             }
         );
-        // Ranges are the daemon's to check.
-        let s = read_set(w("dev x mtu 67 vlan 4095 addr 10.0.0.1/33")).expect("syntax is fine");
-        assert_eq!((s.mtu, s.vlan), (Some(67), Some(4095)));
+        // `channel` may come first.
+        assert_eq!(
+            read_set(w("channel 4 dev lo")).expect("valid").channel,
+            Some(4)
+        );
     }
 
     #[test]
@@ -169,17 +134,22 @@ mod tests {
             ("dev a channel 1 channel 2", "\"channel\" given twice"),
             ("dev a mtu", "missing value after \"mtu\""),
             ("dev a vlan 70000", "invalid value \"70000\" for \"vlan\""),
-            ("dev a addr 10.0.0/8", "invalid address \"10.0.0/8\""),
             (
-                "dev a addr 10.0.0.1/x",
-                "invalid prefix length in \"10.0.0.1/x\"",
+                "dev a vlan 4095",
+                "invalid value \"4095\" for \"vlan\": 0 to 4094",
             ),
             (
-                "dev a mac 1:2:3",
-                "invalid value for \"mac\": invalid MAC address \"1:2:3\"",
+                "dev a mtu 67",
+                "invalid value \"67\" for \"mtu\": 68 to 65535",
             ),
+            (
+                "dev a addr 10.0.0/8",
+                "invalid value for \"addr\": invalid address \"10.0.0/8\"",
+            ),
+            ("dev a/b", "invalid value \"a/b\" for \"dev\""),
         ] {
-            assert_eq!(read_set(w(line)), Err(Usage(msg.into())), "{line}");
+            let got = read_set(w(line)).expect_err(line).0;
+            assert!(got.starts_with(msg), "{line}: {got}");
         }
     }
 

@@ -9,9 +9,10 @@
 //! ```
 
 use std::io::{self, Write};
-use std::net::IpAddr;
 
 use clap::Subcommand;
+use hasync_model::text::{mac_to_string, read_name};
+use hasync_model::{IfName, Prefix};
 use hasync_nl::{Client, Entry, EntryFilter};
 
 use crate::output::Format;
@@ -51,7 +52,7 @@ enum Command {
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Query {
-    dev: Option<String>,
+    dev: Option<IfName>,
     filter: EntryFilter,
 }
 
@@ -60,7 +61,7 @@ fn read_query(words: Vec<String>) -> crate::Result<Query> {
     let mut q = Query::default();
     while let Some(word) = w.next_word() {
         match word.as_str() {
-            "dev" | "name" => once(&mut q.dev, "dev", w.text("dev")?)?,
+            "dev" | "name" => once(&mut q.dev, "dev", read_name(&mut w)?)?,
             "channel" => once(&mut q.filter.channel, "channel", w.number("channel")?)?,
             "section" => once(&mut q.filter.section, "section", w.number("section")?)?,
             other => unknown::<()>(other)?,
@@ -84,10 +85,7 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
         // One record of one channel: a `do`.
         (Some(dev), Some(channel)) => {
             let e = client.entry(channel, dev)?;
-            let keep = q
-                .filter
-                .section
-                .map_or(true, |s| e.iface.section == Some(s));
+            let keep = q.filter.section.map_or(true, |s| e.section == Some(s));
             if keep {
                 vec![e]
             } else {
@@ -97,7 +95,7 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
         _ => {
             let mut all = client.entries(&q.filter)?;
             if let Some(dev) = &q.dev {
-                all.retain(|e| &e.iface.name == dev);
+                all.retain(|e| &e.record.name == dev);
             }
             all
         }
@@ -107,27 +105,27 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
 
 /// `ip link` style: a line per record, then its details indented.
 fn text(w: &mut dyn Write, e: &Entry) -> io::Result<()> {
-    let i = &e.iface;
+    let i = &e.record;
     let state = if i.admin_up { "UP" } else { "DOWN" };
     write!(w, "{}: <{state}> mtu {}", i.name, i.mtu)?;
     if i.vlan != 0 {
         write!(w, " vlan {}", i.vlan)?;
     }
     write!(w, " channel {}", e.channel)?;
-    if let Some(s) = i.section {
+    if let Some(s) = e.section {
         write!(w, " section {s}")?;
     }
     writeln!(w)?;
-    writeln!(w, "    link/ether {}", i.mac)?;
+    writeln!(w, "    link/ether {}", mac_to_string(&i.mac))?;
     for a in &i.addrs {
-        let family = match a.address {
-            IpAddr::V4(_) => "inet",
-            IpAddr::V6(_) => "inet6",
+        let family = match a {
+            Prefix::V4(..) => "inet",
+            Prefix::V6(..) => "inet6",
         };
         writeln!(w, "    {family} {a}")?;
     }
-    if !i.desc.is_empty() {
-        writeln!(w, "    alias {:?}", i.desc)?;
+    if !i.description.is_empty() {
+        writeln!(w, "    alias {:?}", String::from_utf8_lossy(&i.description))?;
     }
     Ok(())
 }
@@ -135,24 +133,28 @@ fn text(w: &mut dyn Write, e: &Entry) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hasync_nl::{Iface, Mac};
+    use hasync_model::IfRecord;
+
+    fn name(s: &str) -> IfName {
+        IfName::new(s.as_bytes()).expect("valid")
+    }
 
     #[test]
     fn text_is_ip_link_style() {
         let e = Entry {
             channel: 1,
-            iface: Iface {
+            record: IfRecord {
                 admin_up: true,
                 vlan: 10,
-                mac: Mac([2, 0, 0, 0, 0, 1]),
+                mac: [2, 0, 0, 0, 0, 1],
                 addrs: vec![
                     "10.0.0.1/24".parse().expect("valid"),
                     "fe80::1/64".parse().expect("valid"),
                 ],
-                desc: "to \"core\"".into(),
-                section: Some(4),
-                ..Iface::new("eth0")
+                description: b"to \"core\"".to_vec(),
+                ..IfRecord::new(name("eth0"))
             },
+            section: Some(4),
         };
         let mut buf = Vec::new();
         text(&mut buf, &e).expect("writes");
@@ -166,7 +168,8 @@ mod tests {
         );
         let bare = Entry {
             channel: 2,
-            iface: Iface::new("lo"),
+            record: IfRecord::new(name("lo")),
+            section: None,
         };
         let mut buf = Vec::new();
         text(&mut buf, &bare).expect("writes");
@@ -207,7 +210,7 @@ mod tests {
     fn grammar() {
         let w = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
         let q = read_query(w("dev eth0 channel 1 section 4")).expect("valid");
-        assert_eq!(q.dev.as_deref(), Some("eth0"));
+        assert_eq!(q.dev, Some(name("eth0")));
         assert_eq!(
             q.filter,
             EntryFilter {

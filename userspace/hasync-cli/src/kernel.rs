@@ -25,14 +25,14 @@
 use std::io::{self, BufRead, IsTerminal};
 
 use clap::Subcommand;
-use hasync_nl::section::cookie_of;
+use hasync_model::{cookie_of, IfRecord, SectionCount};
 use hasync_nl::{
-    ClaimTarget, Claimed, Client, CookieLog, Cookies, Iface, Op, ReplayBegin, ReplayDone, Update,
+    ClaimTarget, Claimed, Client, CookieLog, Cookies, ReplayBegin, ReplayDone, Update,
 };
 use serde::Serialize;
 
 use crate::output::Format;
-use crate::record::{read_iface, read_ops};
+use crate::record::{read_ops, read_record};
 use crate::words::{once, split_line, unknown, usage, Usage, Words};
 
 #[derive(Debug, clap::Args)]
@@ -179,7 +179,7 @@ fn read_cookies(words: Vec<String>) -> Result<(u32, u64, bool), Usage> {
 }
 
 /// The replay's header and the records given as words (`None`: read stdin).
-fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Option<Vec<Iface>>), Usage> {
+fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Option<Vec<IfRecord>>), Usage> {
     let mut w = Words::new(words);
     let h = read_header(&mut w, &["channel", "epoch", "opid", "sections"])?;
     let begin = ReplayBegin {
@@ -194,7 +194,7 @@ fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Option<Vec<Iface>>), 
     let mut ifaces = Vec::new();
     while let Some(word) = w.next_word() {
         match word.as_str() {
-            "set" => ifaces.push(read_iface(&mut w, &["set"])?),
+            "set" => ifaces.push(read_record(&mut w, &["set"])?),
             other => return unknown(other),
         }
     }
@@ -202,7 +202,7 @@ fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Option<Vec<Iface>>), 
 }
 
 /// Records from `input`, one per line.
-fn read_records(input: impl BufRead) -> crate::Result<Vec<Iface>> {
+fn read_records(input: impl BufRead) -> crate::Result<Vec<IfRecord>> {
     let mut out = Vec::new();
     for (n, line) in input.lines().enumerate() {
         let line = line?;
@@ -213,7 +213,7 @@ fn read_records(input: impl BufRead) -> crate::Result<Vec<Iface>> {
         if words.is_empty() {
             continue;
         }
-        let rec = read_iface(&mut Words::new(words), &[])
+        let rec = read_record(&mut Words::new(words), &[])
             .map_err(|e| Usage(format!("stdin line {}: {e}", n + 1)))?;
         out.push(rec);
     }
@@ -243,11 +243,12 @@ pub fn run(args: Args, out: Format) -> crate::Result {
             if compute {
                 // An absent channel is the kernel's to report, on the update.
                 let sections = match client.channel(u.channel) {
-                    Ok(c) => c.sections,
-                    Err(e) if is_enoent(&e) => hasync_nl::generated::SECTIONS_MAX,
+                    Ok(c) => SectionCount::new(c.sections)
+                        .map_err(|e| format!("channel {}: {e}", u.channel))?,
+                    Err(e) if is_enoent(&e) => SectionCount::MAX,
                     Err(e) => return Err(e.into()),
                 };
-                u.cookie = cookie_of(u.ops.iter().map(Op::name), sections);
+                u.cookie = cookie_of(&u.ops, sections);
             }
             let ack = client.update(&u)?;
             out.print(&ack, |w, a| {
@@ -428,7 +429,7 @@ mod tests {
         let names: Vec<_> = given
             .expect("records")
             .into_iter()
-            .map(|i| i.name)
+            .map(|i| i.name.to_string())
             .collect();
         assert_eq!(names, ["a", "b"]);
         assert!(read_replay(w("channel 1 epoch 2 opid 9")).is_err());
@@ -437,7 +438,7 @@ mod tests {
         let input = "# staged\nset dev a up\n\ndev b desc \"x y\"\n";
         let recs = read_records(input.as_bytes()).expect("valid");
         assert_eq!(recs.len(), 2);
-        assert_eq!(recs[1].desc, "x y");
+        assert_eq!(recs[1].description, b"x y");
         let err = read_records("dev a\nmtu 1\n".as_bytes()).expect_err("no dev");
         assert_eq!(err.to_string(), "stdin line 2: a record needs \"dev NAME\"");
     }

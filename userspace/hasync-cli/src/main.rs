@@ -22,7 +22,7 @@ mod record;
 mod stats;
 mod status;
 mod switchover;
-mod words;
+use hasync_model::words;
 
 use std::process::ExitCode;
 

@@ -9,6 +9,7 @@
 use std::io::{self, Write};
 
 use clap::ValueEnum;
+use hasync_model::text::mac_to_string;
 use hasync_nl::{Event, Groups, Monitor};
 
 use crate::output::Format;
@@ -74,9 +75,9 @@ fn text(w: &mut dyn Write, ev: &Event) -> io::Result<()> {
             )
         }
         Event::Entry(e) => {
-            let i = &e.iface;
+            let i = &e.record;
             write!(w, "entry channel:{} name:{}", e.channel, i.name)?;
-            if let Some(s) = i.section {
+            if let Some(s) = e.section {
                 write!(w, " section:{s}")?;
             }
             write!(
@@ -84,11 +85,12 @@ fn text(w: &mut dyn Write, ev: &Event) -> io::Result<()> {
                 " up:{} mtu:{} mac:{} vlan:{}",
                 yes_no(i.admin_up),
                 i.mtu,
-                i.mac,
+                mac_to_string(&i.mac),
                 i.vlan
             )?;
             let addrs: Vec<_> = i.addrs.iter().map(ToString::to_string).collect();
-            writeln!(w, " addrs:{} desc:{:?}", addrs.join(","), i.desc)
+            let desc = String::from_utf8_lossy(&i.description);
+            writeln!(w, " addrs:{} desc:{desc:?}", addrs.join(","))
         }
         Event::EntryDeleted { channel, name } => {
             writeln!(w, "entry-deleted channel:{channel} name:{name}")
@@ -124,7 +126,12 @@ fn yes_no(b: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hasync_nl::{Ack, Channel, Entry, Iface};
+    use hasync_model::{IfName, IfRecord};
+    use hasync_nl::{Ack, Channel, Entry};
+
+    fn name(s: &str) -> IfName {
+        IfName::new(s.as_bytes()).expect("valid")
+    }
 
     fn line(ev: Event) -> String {
         let mut buf = Vec::new();
@@ -154,20 +161,20 @@ mod tests {
             })),
             "ack channel:1 epoch:4 opid:5 cookie:0x10 duplicate:no\n"
         );
-        let i = Iface {
+        let i = IfRecord {
             admin_up: true,
             addrs: vec![
                 "10.0.0.1/24".parse().expect("valid"),
                 "::1/128".parse().expect("valid"),
             ],
-            section: Some(4),
-            desc: "a b".into(),
-            ..Iface::new("eth0")
+            description: b"a b".to_vec(),
+            ..IfRecord::new(name("eth0"))
         };
         assert_eq!(
             line(Event::Entry(Entry {
                 channel: 1,
-                iface: i
+                record: i,
+                section: Some(4),
             })),
             "entry channel:1 name:eth0 section:4 up:yes mtu:1500 mac:00:00:00:00:00:00 vlan:0 \
              addrs:10.0.0.1/24,::1/128 desc:\"a b\"\n"
@@ -175,7 +182,7 @@ mod tests {
         assert_eq!(
             line(Event::EntryDeleted {
                 channel: 1,
-                name: "eth0".into()
+                name: name("eth0")
             }),
             "entry-deleted channel:1 name:eth0\n"
         );

@@ -26,6 +26,7 @@
 pub mod client;
 pub mod page;
 pub mod proto;
+mod record;
 pub mod service;
 
 pub use client::{Client, ClientError};

@@ -8,7 +8,7 @@
 //!
 //! Map of the crate:
 //! * [`hash`], [`table`]: the data model and the stable hashes the kernel
-//!   module shares (sections, cookies, digests).
+//!   module shares (sections, cookies, digests), from `hasync-model`.
 //! * [`wire`]: replication messages between control units and their codec.
 //! * [`kernel`]: the engine's view of the kernel (commands, replies) and a
 //!   reference model of its rules.
@@ -19,9 +19,9 @@
 //! * [`audit`]: per-section digest comparison (seed 004, periodic assessment).
 //! * [`sim`]: deterministic fault-injection simulator.
 
-pub mod hash;
+pub use hasync_model::{hash, table};
+
 pub mod kernel;
-pub mod table;
 pub mod wire;
 
 /// Channel id: one independent stream with its own opid sequence.

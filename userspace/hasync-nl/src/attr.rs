@@ -133,11 +133,16 @@ impl<'a> Attr<'a> {
     /// The payload as a string; the kernel's `nla_put_string()` includes
     /// the terminating NUL, which is not part of the value.
     pub fn string(&self, name: &'static str) -> Result<&'a str, ParseError> {
-        let text = match self.payload.iter().position(|&b| b == 0) {
+        std::str::from_utf8(self.text()).map_err(|_| ParseError::BadString(name))
+    }
+
+    /// The payload up to its NUL, as bytes: a kernel string, which need
+    /// not be UTF-8.
+    pub fn text(&self) -> &'a [u8] {
+        match self.payload.iter().position(|&b| b == 0) {
             Some(nul) => &self.payload[..nul],
             None => self.payload,
-        };
-        std::str::from_utf8(text).map_err(|_| ParseError::BadString(name))
+        }
     }
 
     /// The attributes nested in this one.
@@ -275,8 +280,14 @@ impl AttrWriter {
     /// Appends a NUL-terminated string attribute, as `NLA_NUL_STRING`
     /// policies require.
     pub fn put_str(&mut self, kind: u16, value: &str) -> &mut Self {
+        self.put_text(kind, value.as_bytes())
+    }
+
+    /// [`AttrWriter::put_str`] for text that need not be UTF-8 (a kernel
+    /// string is bytes up to the NUL); `value` holds no NUL.
+    pub fn put_text(&mut self, kind: u16, value: &[u8]) -> &mut Self {
         self.header(kind, NLA_HDRLEN + value.len() + 1);
-        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.extend_from_slice(value);
         self.buf.push(0);
         self.pad();
         self

@@ -229,7 +229,7 @@ impl Client {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::iface::tests::{raw, raw_nest};
+    use crate::record::tests::{raw, raw_nest};
 
     #[test]
     fn channel_new_bytes() {

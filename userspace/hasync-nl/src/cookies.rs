@@ -191,7 +191,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iface::tests::raw;
+    use crate::record::tests::raw;
 
     #[test]
     fn request_bytes() {
@@ -247,7 +247,7 @@ mod tests {
                 raw(&mut e, 1, &opid.to_ne_bytes());
                 raw(&mut e, 2, &epoch.to_ne_bytes());
                 raw(&mut e, 3, &sections.to_ne_bytes());
-                crate::iface::tests::raw_nest(&mut b, 6, &e);
+                crate::record::tests::raw_nest(&mut b, 6, &e);
             }
             if short {
                 raw(&mut b, 4, &[]);

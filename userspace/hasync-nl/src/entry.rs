@@ -1,22 +1,26 @@
 //! Interface records: `entry-get` (do: one record; dump: a channel's, or
 //! one section's, or every channel's).
 
+use hasync_model::{IfName, IfRecord};
 use serde::Serialize;
 
 use crate::attr::{set_once, AttrWriter, Attrs, ParseError};
 use crate::client::{check_echo, Client};
 use crate::error::Error;
 use crate::generated::{attr::entry, cmd};
-use crate::iface::Iface;
+use crate::record::parse_record;
 
 /// One record of one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Channel id.
     pub channel: u32,
-    /// The record (with its section).
+    /// The record.
     #[serde(flatten)]
-    pub iface: Iface,
+    pub record: IfRecord,
+    /// The section its name hashes to, as the module reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<u32>,
 }
 
 impl Entry {
@@ -29,19 +33,24 @@ impl Entry {
     /// its name (a deletion, in an `entry-ntf`).
     pub(crate) fn parse(buf: &[u8]) -> Result<(Self, bool), ParseError> {
         let mut channel = None;
-        let mut iface = None;
+        let mut parsed = None;
         for a in Attrs::new(buf) {
             let a = a?;
             let n = entry::name(a.kind).unwrap_or("?");
             match a.kind {
                 entry::CHANNEL => set_once(&mut channel, a.u32(n)?, n)?,
-                entry::IFACE => set_once(&mut iface, Iface::parse(a.payload)?, n)?,
+                entry::IFACE => set_once(&mut parsed, parse_record(a.payload)?, n)?,
                 _ => {}
             }
         }
-        let (iface, only_name) = iface.ok_or(ParseError::Missing("iface"))?;
+        let p = parsed.ok_or(ParseError::Missing("iface"))?;
         let channel = channel.ok_or(ParseError::Missing("channel"))?;
-        Ok((Entry { channel, iface }, only_name))
+        let e = Entry {
+            channel,
+            record: p.record,
+            section: p.section,
+        };
+        Ok((e, p.only_name))
     }
 }
 
@@ -69,20 +78,20 @@ impl EntryFilter {
 }
 
 /// The attributes of an `entry-get` do request.
-pub fn encode_entry_get(channel: u32, name: &str) -> Result<Vec<u8>, Error> {
+pub fn encode_entry_get(channel: u32, name: &IfName) -> Result<Vec<u8>, Error> {
     let mut w = AttrWriter::new();
     w.put_u32(entry::CHANNEL, channel)
-        .put_str(entry::NAME, name);
+        .put_text(entry::NAME, name.as_bytes());
     Ok(w.finish()?)
 }
 
 impl Client {
     /// One record (`ENOENT` if absent).
-    pub fn entry(&mut self, channel: u32, name: &str) -> Result<Entry, Error> {
+    pub fn entry(&mut self, channel: u32, name: &IfName) -> Result<Entry, Error> {
         let attrs = self.call(cmd::ENTRY_GET, &encode_entry_get(channel, name)?)?;
         let e = Entry::from_attrs(&attrs)?;
         check_echo("channel", channel, e.channel)?;
-        check_echo("name", name, e.iface.name.as_str())?;
+        check_echo("name", name, &e.record.name)?;
         Ok(e)
     }
 
@@ -117,14 +126,14 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iface::tests::{raw, raw_nest, sample, sample_bytes};
+    use crate::record::tests::{name, raw, raw_nest, sample, sample_bytes};
 
     #[test]
     fn request_bytes() {
         let mut want = Vec::new();
         raw(&mut want, 1, &3u32.to_ne_bytes());
         raw(&mut want, 3, b"eth0\0");
-        assert_eq!(encode_entry_get(3, "eth0").expect("small"), want);
+        assert_eq!(encode_entry_get(3, &name("eth0")).expect("small"), want);
         assert!(EntryFilter::default().encode().expect("small").is_empty());
         let mut want = Vec::new();
         raw(&mut want, 1, &3u32.to_ne_bytes());
@@ -145,13 +154,7 @@ mod tests {
         raw_nest(&mut b, 4, &i);
         let (e, only_name) = Entry::parse(&b).expect("valid");
         assert_eq!(e.channel, 3);
-        assert_eq!(
-            e.iface,
-            Iface {
-                section: Some(4),
-                ..sample()
-            }
-        );
+        assert_eq!((e.record, e.section), (sample(), Some(4)));
         assert!(!only_name);
         // Without its iface, or twice with one.
         assert_eq!(
@@ -181,10 +184,8 @@ mod tests {
     fn json_is_flat() {
         let e = Entry {
             channel: 1,
-            iface: Iface {
-                section: Some(4),
-                ..Iface::new("lo")
-            },
+            record: IfRecord::new(name("lo")),
+            section: Some(4),
         };
         assert_eq!(
             serde_json::to_string(&e).expect("serializes"),

@@ -24,6 +24,9 @@ pub enum Error {
     /// A request could not be encoded.
     #[error("cannot encode request: {0}")]
     Encode(#[from] TooLarge),
+    /// A request has no netlink form.
+    #[error("cannot encode {0}")]
+    Unencodable(&'static str),
     /// The family lacks a multicast group this version needs.
     #[error("generic netlink family has no multicast group \"{0}\"")]
     NoGroup(String),

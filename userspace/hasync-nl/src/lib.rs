@@ -1,5 +1,6 @@
 //! Userspace side of the hasync generic netlink family.
 //!
+//! Records, ops and sections are [`hasync_model`]'s; this crate codes them.
 //! [`generated`] holds the wire numbers, generated from `hasync.yaml` by
 //! `scripts/ynl-gen-rs`; [`Client`] talks to `hasync.ko` with them, and
 //! [`Monitor`] follows its multicast groups.
@@ -37,13 +38,12 @@ mod entry;
 mod error;
 pub mod generated;
 mod genl;
-mod iface;
 mod info;
 mod monitor;
 pub mod nlmsg;
 mod policy;
+mod record;
 mod replay;
-pub mod section;
 mod stats;
 mod update;
 
@@ -57,10 +57,9 @@ pub use ctrl::Family;
 pub use entry::{encode_entry_get, Entry, EntryFilter};
 pub use error::{Error, KernelError};
 pub use genl::Genl;
-pub use iface::{Addr, Iface, Mac, DEFAULT_MTU};
 pub use info::Info;
 pub use monitor::{decode_event, Event, Groups, Monitor};
 pub use policy::OpPolicy;
 pub use replay::{encode_replay_entries, ReplayBegin, ReplayDone, ENTRIES_MSG_MAX};
 pub use stats::{CmdStats, ErrStats, Stats};
-pub use update::{Ack, Op, Update};
+pub use update::{Ack, Update};

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
 
+use hasync_model::IfName;
 use serde::Serialize;
 
 use crate::attr::ParseError;
@@ -37,7 +38,7 @@ pub enum Event {
         /// Channel id.
         channel: u32,
         /// The record's name.
-        name: String,
+        name: IfName,
     },
     /// A channel was created, claimed or replayed: the channel now
     /// (`channel-ntf`).
@@ -65,7 +66,7 @@ pub fn decode_event(cmd: u8, attrs: &[u8]) -> Result<Option<Event>, ParseError> 
         cmd::ENTRY_NTF | cmd::ENTRY_GET => match Entry::parse(attrs)? {
             (e, true) => Event::EntryDeleted {
                 channel: e.channel,
-                name: e.iface.name,
+                name: e.record.name,
             },
             (e, false) => Event::Entry(e),
         },
@@ -170,7 +171,7 @@ impl AsRawFd for Monitor {
 mod tests {
     use super::*;
     use crate::channel::tests::{reply, reply_bytes};
-    use crate::iface::tests::{raw, raw_nest, sample_bytes};
+    use crate::record::tests::{name, raw, raw_nest, sample_bytes};
     use crate::update::tests::ack_bytes;
 
     #[test]
@@ -218,7 +219,7 @@ mod tests {
             decode_event(cmd::ENTRY_NTF, &d),
             Ok(Some(Event::EntryDeleted {
                 channel: 3,
-                name: "eth0".into()
+                name: name("eth0")
             }))
         );
         raw(&mut i, 8, &4u32.to_ne_bytes()); // deletions carry the section
@@ -278,7 +279,7 @@ mod tests {
         assert_eq!(
             j(&Event::EntryDeleted {
                 channel: 1,
-                name: "lo".into()
+                name: name("lo")
             }),
             "{\"event\":\"entry-deleted\",\"channel\":1,\"name\":\"lo\"}"
         );

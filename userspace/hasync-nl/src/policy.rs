@@ -103,7 +103,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iface::tests::{raw, raw_nest};
+    use crate::record::tests::{raw, raw_nest};
 
     #[test]
     fn do_policy_attrs() {

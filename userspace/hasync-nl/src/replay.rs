@@ -2,6 +2,7 @@
 //! `replay-abort`. One replay may be open per socket, so per [`Client`];
 //! dropping the client aborts it.
 
+use hasync_model::IfRecord;
 use serde::Serialize;
 
 use crate::attr::{set_once, AttrWriter, Attrs, ParseError};
@@ -9,7 +10,7 @@ use crate::client::{check_echo, Client};
 use crate::error::Error;
 use crate::generated::{attr::replay, cmd};
 use crate::genl::Outcome;
-use crate::iface::Iface;
+use crate::record::encode_record;
 
 /// Most attribute bytes per `replay-entries` message; more records go in
 /// more messages (sent together).
@@ -86,23 +87,23 @@ fn channel_attr(channel: u32) -> Result<Vec<u8>, Error> {
     Ok(w.finish()?)
 }
 
-/// The attributes of the `replay-entries` messages staging `ifaces`: as
+/// The attributes of the `replay-entries` messages staging `records`: as
 /// many records per message as fit in `max` bytes (at least one).
 pub fn encode_replay_entries(
     channel: u32,
-    ifaces: &[Iface],
+    records: &[IfRecord],
     max: usize,
 ) -> Result<Vec<Vec<u8>>, Error> {
     let mut out = Vec::new();
-    let mut rest = ifaces;
+    let mut rest = records;
     while !rest.is_empty() {
         let mut w = AttrWriter::new();
         w.put_u32(replay::CHANNEL, channel);
         let head = w.len();
         let mut n = 0;
-        for i in rest {
+        for r in rest {
             let mut one = AttrWriter::new();
-            one.nest(replay::IFACE, |f| i.encode(f));
+            one.nest(replay::IFACE, |f| encode_record(r, f));
             let one = one.finish()?;
             if w.len() > head && w.len() + one.len() > max {
                 break;
@@ -124,8 +125,8 @@ impl Client {
 
     /// Stages records for the open replay (any number; sent as several
     /// messages together). Returns the first error.
-    pub fn replay_entries(&mut self, channel: u32, ifaces: &[Iface]) -> Result<(), Error> {
-        let reqs = encode_replay_entries(channel, ifaces, ENTRIES_MSG_MAX)?
+    pub fn replay_entries(&mut self, channel: u32, records: &[IfRecord]) -> Result<(), Error> {
+        let reqs = encode_replay_entries(channel, records, ENTRIES_MSG_MAX)?
             .into_iter()
             .map(|attrs| self.request(cmd::REPLAY_ENTRIES, true, attrs))
             .collect::<Vec<_>>();
@@ -151,13 +152,13 @@ impl Client {
         self.call_ack(cmd::REPLAY_ABORT, &channel_attr(channel)?)
     }
 
-    /// A whole replay: begin, stage `ifaces`, commit. On failure after the
+    /// A whole replay: begin, stage `records`, commit. On failure after the
     /// begin the replay is aborted (best effort) and the first error
     /// returned.
-    pub fn replay(&mut self, r: &ReplayBegin, ifaces: &[Iface]) -> Result<ReplayDone, Error> {
+    pub fn replay(&mut self, r: &ReplayBegin, records: &[IfRecord]) -> Result<ReplayDone, Error> {
         self.replay_begin(r)?;
         let done = self
-            .replay_entries(r.channel, ifaces)
+            .replay_entries(r.channel, records)
             .and_then(|()| self.replay_commit(r.channel));
         if done.is_err() {
             let _ = self.replay_abort(r.channel);
@@ -169,7 +170,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iface::tests::{raw, raw_nest};
+    use crate::record::tests::{name, raw, raw_nest};
 
     #[test]
     fn begin_bytes() {
@@ -190,7 +191,9 @@ mod tests {
 
     #[test]
     fn entries_are_split_by_size() {
-        let ifaces: Vec<_> = (0..5).map(|i| Iface::new(format!("e{i}"))).collect();
+        let ifaces: Vec<_> = (0..5)
+            .map(|i| IfRecord::new(name(&format!("e{i}"))))
+            .collect();
         // Each iface nest: 4 + 8 ("eN\0" padded) = 12 bytes; channel: 8.
         let msgs = encode_replay_entries(3, &ifaces, 8 + 2 * 12).expect("small");
         assert_eq!(msgs.len(), 3);

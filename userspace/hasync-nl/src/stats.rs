@@ -125,7 +125,7 @@ impl Client {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::iface::tests::{raw, raw_nest};
+    use crate::record::tests::{raw, raw_nest};
 
     pub(crate) fn sample_bytes() -> Vec<u8> {
         let mut b = Vec::new();

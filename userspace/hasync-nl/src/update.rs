@@ -1,44 +1,31 @@
 //! State updates (`update`) and the ACK the kernel answers them with.
 
+use hasync_model::{cookie_of, Op, SectionCount};
 use serde::Serialize;
 
 use crate::attr::{set_once, AttrWriter, Attrs, ParseError};
 use crate::client::{check_echo, Client};
 use crate::error::Error;
 use crate::generated::{attr::op, attr::update, cmd, OpKind};
-use crate::iface::Iface;
-use crate::section::cookie_of;
+use crate::record::{encode_name, encode_record};
 
-/// One operation of an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// Create the record or replace it whole.
-    Set(Iface),
-    /// Remove the record named so (absent is not an error).
-    Del(String),
-}
-
-impl Op {
-    /// The name of the record the op touches.
-    pub fn name(&self) -> &str {
-        match self {
-            Op::Set(i) => &i.name,
-            Op::Del(name) => name,
+fn encode_op(o: &Op, w: &mut AttrWriter) -> Result<(), Error> {
+    match o {
+        Op::Set(r) => w.nest(update::OP, |n| {
+            n.put_u32(op::KIND, OpKind::Set as u32)
+                .nest(op::IFACE, |f| encode_record(r, f));
+        }),
+        Op::Del(name) => w.nest(update::OP, |n| {
+            n.put_u32(op::KIND, OpKind::Del as u32)
+                .nest(op::IFACE, |f| encode_name(name, f));
+        }),
+        // The module replaces sections by replay (`replay-begin`), never
+        // inside an update.
+        Op::ReplaceSection { .. } => {
+            return Err(Error::Unencodable("a section replace in an update"))
         }
-    }
-
-    fn encode(&self, w: &mut AttrWriter) {
-        w.nest(update::OP, |n| {
-            match self {
-                Op::Set(i) => n
-                    .put_u32(op::KIND, OpKind::Set as u32)
-                    .nest(op::IFACE, |f| i.encode(f)),
-                Op::Del(name) => n
-                    .put_u32(op::KIND, OpKind::Del as u32)
-                    .nest(op::IFACE, |f| Iface::new(name.as_str()).encode(f)),
-            };
-        });
-    }
+    };
+    Ok(())
 }
 
 /// An `update` request.
@@ -52,15 +39,16 @@ pub struct Update {
     pub opid: u64,
     /// Bitmask of the sections the ops touch; the kernel checks it.
     pub cookie: u64,
-    /// The ops, applied all or none.
+    /// The ops, applied all or none: sets and deletes (a section replace
+    /// goes as a replay, so it cannot be encoded here).
     pub ops: Vec<Op>,
 }
 
 impl Update {
     /// An update with its cookie computed for a channel of `sections`
     /// sections.
-    pub fn new(channel: u32, epoch: u32, opid: u64, ops: Vec<Op>, sections: u32) -> Self {
-        let cookie = cookie_of(ops.iter().map(Op::name), sections);
+    pub fn new(channel: u32, epoch: u32, opid: u64, ops: Vec<Op>, sections: SectionCount) -> Self {
+        let cookie = cookie_of(&ops, sections);
         Update {
             channel,
             epoch,
@@ -78,7 +66,7 @@ impl Update {
             .put_u64(update::OPID, self.opid)
             .put_u64(update::COOKIE, self.cookie);
         for o in &self.ops {
-            o.encode(&mut w);
+            encode_op(o, &mut w)?;
         }
         Ok(w.finish()?)
     }
@@ -151,21 +139,21 @@ impl Client {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::iface::tests::{raw, raw_nest, sample, sample_bytes};
+    use crate::record::tests::{name, raw, raw_nest, sample, sample_bytes};
 
     pub(crate) fn sample_update() -> Update {
         Update::new(
             3,
             2,
             1 << 33,
-            vec![Op::Set(sample()), Op::Del("lo".into())],
-            64,
+            vec![Op::Set(sample()), Op::Del(name("lo"))],
+            SectionCount::MAX,
         )
     }
 
     #[test]
     fn cookie_is_computed() {
-        // eth0 -> section 4, lo -> section 0x2c (see section.rs).
+        // eth0 -> section 4, lo -> section 0x2c (kmod/kunit/vectors.rs).
         assert_eq!(sample_update().cookie, 1 << 4 | 1 << 0x2c);
     }
 
@@ -187,6 +175,12 @@ pub(crate) mod tests {
         raw_nest(&mut o, 2, &i);
         raw_nest(&mut want, 5, &o);
         assert_eq!(sample_update().encode().expect("small"), want);
+        let mut u = sample_update();
+        u.ops.push(Op::ReplaceSection {
+            section: 0,
+            records: Vec::new(),
+        });
+        assert!(matches!(u.encode(), Err(Error::Unencodable(_))));
     }
 
     pub(crate) fn ack_bytes(channel: u32, opid: u64, cookie: u64, dup: bool) -> Vec<u8> {

@@ -23,11 +23,10 @@
 //! these replies) is a [`Fault::Malformed`]: the adapter never guesses it.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use hasync_engine::kernel::{CookieEntry, KernelCmd, KernelError, KernelReply};
-use hasync_engine::table::{IfName, IfRecord, Op, Prefix, TableError};
+use hasync_engine::table::{IfRecord, Op, TableError};
 use hasync_engine::wire::{Ack, Update};
 use hasync_engine::{ChannelId, Epoch, Opid};
 use hasync_nl as nl;
@@ -121,7 +120,7 @@ pub enum NlUpdate {
     /// Set/del ops: an `update`.
     Update(nl::Update),
     /// Whole-section replacements: a section replay.
-    Replay(nl::ReplayBegin, Vec<nl::Iface>),
+    Replay(nl::ReplayBegin, Vec<IfRecord>),
 }
 
 fn epoch32(channel: ChannelId, epoch: Epoch) -> Result<u32, Fault> {
@@ -129,61 +128,6 @@ fn epoch32(channel: ChannelId, epoch: Epoch) -> Result<u32, Fault> {
         channel,
         why: format!("epoch {epoch} does not fit the kernel's 32 bits"),
     })
-}
-
-/// A record as the netlink `iface` nest carries it.
-pub fn iface_of(r: &IfRecord) -> Result<nl::Iface, String> {
-    let name = String::from_utf8(r.name.as_bytes().to_vec())
-        .map_err(|_| format!("interface name {} is not UTF-8", r.name))?;
-    let desc = String::from_utf8(r.description.clone())
-        .map_err(|_| format!("{name}: description is not UTF-8 (a netlink string)"))?;
-    let addrs = r
-        .addrs
-        .iter()
-        .map(|p| match *p {
-            Prefix::V4(a, l) => nl::Addr {
-                address: IpAddr::from(a),
-                prefix_len: l,
-            },
-            Prefix::V6(a, l) => nl::Addr {
-                address: IpAddr::from(a),
-                prefix_len: l,
-            },
-        })
-        .collect();
-    Ok(nl::Iface {
-        admin_up: r.admin_up,
-        mtu: r.mtu,
-        mac: nl::Mac(r.mac),
-        vlan: r.vlan,
-        addrs,
-        desc,
-        section: None,
-        name,
-    })
-}
-
-/// A record the kernel reported, validated by the engine's rules.
-pub fn record_of(i: &nl::Iface) -> Result<IfRecord, String> {
-    let name = IfName::new(i.name.as_bytes()).map_err(|e| format!("record \"{}\": {e}", i.name))?;
-    let mut r = IfRecord::new(name);
-    r.admin_up = i.admin_up;
-    r.mtu = i.mtu;
-    r.mac = i.mac.0;
-    r.vlan = i.vlan;
-    r.addrs = i
-        .addrs
-        .iter()
-        .map(|a| match a.address {
-            IpAddr::V4(v4) => Prefix::V4(v4.octets(), a.prefix_len),
-            IpAddr::V6(v6) => Prefix::V6(v6.octets(), a.prefix_len),
-        })
-        .collect();
-    r.description = i.desc.as_bytes().to_vec();
-    r.canonicalize();
-    r.validate()
-        .map_err(|e| format!("record \"{}\": {e}", i.name))?;
-    Ok(r)
 }
 
 /// The netlink form of an engine update: an `update` for set/del ops, a
@@ -199,24 +143,12 @@ pub fn nl_update(u: &Update) -> Result<NlUpdate, Fault> {
         .filter(|o| matches!(o, Op::ReplaceSection { .. }))
         .count();
     if replaces == 0 {
-        let ops = u
-            .ops
-            .iter()
-            .map(|o| match o {
-                Op::Set(r) => iface_of(r).map(nl::Op::Set),
-                Op::Del(n) => String::from_utf8(n.as_bytes().to_vec())
-                    .map(nl::Op::Del)
-                    .map_err(|_| format!("interface name {n} is not UTF-8")),
-                Op::ReplaceSection { .. } => Err("section replace among set/del ops".into()),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(bad)?;
         return Ok(NlUpdate::Update(nl::Update {
             channel,
             epoch,
             opid: u.opid,
             cookie: u.cookie,
-            ops,
+            ops: u.ops.clone(),
         }));
     }
     if replaces != u.ops.len() {
@@ -226,16 +158,14 @@ pub fn nl_update(u: &Update) -> Result<NlUpdate, Fault> {
         )));
     }
     let mut sections = 0u64;
-    let mut ifaces = Vec::new();
+    let mut staged = Vec::new();
     for o in &u.ops {
         if let Op::ReplaceSection { section, records } = o {
             if *section >= 64 {
                 return Err(bad(format!("section {section} is beyond 63")));
             }
             sections |= 1u64 << section;
-            for r in records {
-                ifaces.push(iface_of(r).map_err(bad)?);
-            }
+            staged.extend_from_slice(records);
         }
     }
     Ok(NlUpdate::Replay(
@@ -245,7 +175,7 @@ pub fn nl_update(u: &Update) -> Result<NlUpdate, Fault> {
             opid: u.opid,
             sections,
         },
-        ifaces,
+        staged,
     ))
 }
 
@@ -445,7 +375,7 @@ pub fn dump_reply(c: &nl::Channel, entries: &[nl::Entry]) -> Outcome {
             if e.channel != c.id {
                 return Err(format!("record of channel {} in the dump", e.channel));
             }
-            record_of(&e.iface)
+            Ok(e.record.clone())
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| Fault::Malformed { channel: c.id, why })?;
@@ -493,7 +423,7 @@ pub trait Port {
     fn replay(
         &mut self,
         begin: &nl::ReplayBegin,
-        ifaces: &[nl::Iface],
+        records: &[IfRecord],
     ) -> Result<nl::ReplayDone, nl::Error>;
 }
 
@@ -543,9 +473,9 @@ impl Port for nl::Client {
     fn replay(
         &mut self,
         begin: &nl::ReplayBegin,
-        ifaces: &[nl::Iface],
+        records: &[IfRecord],
     ) -> Result<nl::ReplayDone, nl::Error> {
-        nl::Client::replay(self, begin, ifaces)
+        nl::Client::replay(self, begin, records)
     }
 }
 

@@ -8,7 +8,7 @@ use hasync_ctl::{
     Response, ResponseFrame, SetIface,
 };
 use hasync_engine::kernel::{KernelCmd, KernelReply};
-use hasync_engine::table::{IfName, IfRecord, Op, Prefix};
+use hasync_engine::table::{IfName, Op};
 use hasync_engine::{Action, ChannelId};
 use nix::poll::PollFlags;
 
@@ -206,60 +206,24 @@ impl Daemon {
     }
 
     fn set_ops(&self, s: &SetIface) -> Result<(ChannelId, Vec<Op>), CtlError> {
-        let name = IfName::new(s.name.as_bytes())
-            .map_err(|e| err(ErrorKind::Invalid, format!("dev \"{}\": {e}", s.name)))?;
-        let channel = self.pick_channel(s.channel, &name, false)?;
+        let change = s.change().map_err(|e| err(ErrorKind::Invalid, e.0))?;
+        let channel = self.pick_channel(s.channel, &change.name, false)?;
         let Role::Primary(p) = &self.role else {
             return Err(err(ErrorKind::NotPrimary, "not primary"));
         };
-        let mut r = p
+        let current = p
             .engine
             .channels
             .get(&channel)
-            .and_then(|c| c.table.get(&name).cloned())
-            .unwrap_or_else(|| IfRecord::new(name));
-        if let Some(up) = s.up {
-            r.admin_up = up;
-        }
-        if let Some(mtu) = s.mtu {
-            r.mtu = mtu;
-        }
-        if let Some(v) = s.vlan {
-            r.vlan = v;
-        }
-        if let Some(m) = &s.mac {
-            r.mac = parse_mac(m).ok_or_else(|| {
-                err(
-                    ErrorKind::Invalid,
-                    format!("mac \"{m}\": expected aa:bb:cc:dd:ee:ff"),
-                )
-            })?;
-        }
-        if let Some(a) = &s.addrs {
-            r.addrs = a
-                .iter()
-                .map(|x| {
-                    parse_prefix(x).ok_or_else(|| {
-                        err(
-                            ErrorKind::Invalid,
-                            format!("addr \"{x}\": expected ADDR[/LEN]"),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-        }
-        if let Some(d) = &s.description {
-            r.description = d.as_bytes().to_vec();
-        }
-        r.canonicalize();
+            .and_then(|c| c.table.get(&change.name));
+        let r = change.onto(current);
         r.validate()
             .map_err(|e| err(ErrorKind::Invalid, e.to_string()))?;
         Ok((channel, vec![Op::Set(r)]))
     }
 
     fn del_ops(&self, s: &DelIface) -> Result<(ChannelId, Vec<Op>), CtlError> {
-        let name = IfName::new(s.name.as_bytes())
-            .map_err(|e| err(ErrorKind::Invalid, format!("dev \"{}\": {e}", s.name)))?;
+        let name = s.record_name().map_err(|e| err(ErrorKind::Invalid, e.0))?;
         let channel = self.pick_channel(s.channel, &name, true)?;
         Ok((channel, vec![Op::Del(name)]))
     }
@@ -359,63 +323,4 @@ fn err(kind: ErrorKind, message: impl Into<String>) -> CtlError {
 
 fn show(name: &IfName) -> String {
     String::from_utf8_lossy(name.as_bytes()).into_owned()
-}
-
-/// `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut mac {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 2 {
-            return None;
-        }
-        *b = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
-/// `ADDR[/LEN]`; the length defaults to the full address.
-pub fn parse_prefix(s: &str) -> Option<Prefix> {
-    let (a, l) = match s.split_once('/') {
-        Some((a, l)) => (a, Some(l.parse::<u8>().ok()?)),
-        None => (s, None),
-    };
-    match a.parse::<std::net::IpAddr>().ok()? {
-        std::net::IpAddr::V4(v) => Some(Prefix::V4(v.octets(), l.unwrap_or(32))),
-        std::net::IpAddr::V6(v) => Some(Prefix::V6(v.octets(), l.unwrap_or(128))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mac_and_prefix_parsing() {
-        assert_eq!(parse_mac("02:00:00:00:00:0a"), Some([2, 0, 0, 0, 0, 10]));
-        for bad in [
-            "",
-            "02:00:00:00:00",
-            "02:00:00:00:00:00:00",
-            "zz:00:00:00:00:00",
-            "002:0:0:0:0:0",
-        ] {
-            assert_eq!(parse_mac(bad), None, "{bad}");
-        }
-        assert_eq!(
-            parse_prefix("10.0.0.1/24"),
-            Some(Prefix::V4([10, 0, 0, 1], 24))
-        );
-        assert_eq!(
-            parse_prefix("10.0.0.1"),
-            Some(Prefix::V4([10, 0, 0, 1], 32))
-        );
-        assert!(matches!(
-            parse_prefix("2001:db8::1/64"),
-            Some(Prefix::V6(_, 64))
-        ));
-        assert_eq!(parse_prefix("10.0.0.1/x"), None);
-        assert_eq!(parse_prefix("host/8"), None);
-    }
 }

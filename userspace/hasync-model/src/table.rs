@@ -50,6 +50,8 @@ pub const MAX_SECTIONS: u32 = 64;
 pub const MAX_ENTRIES: usize = 1024;
 /// Most ops per update.
 pub const MAX_OPS: usize = 64;
+/// MTU of a record that does not name one.
+pub const MTU_DEFAULT: u32 = 1500;
 /// Smallest MTU Linux accepts for IPv4.
 pub const MTU_MIN: u32 = 68;
 /// Largest MTU we carry.
@@ -98,6 +100,27 @@ pub enum TableError {
     /// More than [`MAX_OPS`] ops, or none.
     #[error("bad op count")]
     BadOpCount,
+}
+
+impl TableError {
+    /// What the error says, as a fixed text (for error types that carry
+    /// no allocation, such as a netlink parse error).
+    pub fn why(&self) -> &'static str {
+        match self {
+            TableError::BadName => "bad interface name",
+            TableError::BadMtu(_) => "mtu out of range",
+            TableError::BadVlan(_) => "vlan out of range",
+            TableError::BadAddr => "bad address",
+            TableError::AddrOrder => "addresses not in canonical order",
+            TableError::TooManyAddrs => "too many addresses",
+            TableError::BadDesc => "bad description",
+            TableError::BadFlags => "bad flags",
+            TableError::BadSectionCount(_) => "bad section count",
+            TableError::BadSection(_) => "inconsistent section replace",
+            TableError::TooManyEntries => "table full",
+            TableError::BadOpCount => "bad op count",
+        }
+    }
 }
 
 /// Validated interface name (1..=15 bytes, printable ASCII without `/`).
@@ -196,7 +219,7 @@ impl IfRecord {
         IfRecord {
             name,
             admin_up: false,
-            mtu: 1500,
+            mtu: MTU_DEFAULT,
             mac: [0; 6],
             vlan: 0,
             addrs: Vec::new(),

@@ -1,6 +1,7 @@
 //! The `KEYWORD VALUE` argument grammar of iproute2 (`id 3 name links`),
-//! which clap does not express: commands take their words as a list and
-//! read them here, with errors that name the bad word.
+//! which clap does not express: the CLI's commands and record files take
+//! their words as a list and read them here, with errors that name the bad
+//! word.
 
 use std::fmt;
 use std::str::FromStr;
@@ -88,9 +89,17 @@ impl Words {
 
     /// The value after keyword `key`, parsed by its `FromStr`.
     pub fn parsed<T: FromStr<Err = String>>(&mut self, key: &str) -> Result<T, Usage> {
+        self.parsed_with(key, str::parse)
+    }
+
+    /// The value after keyword `key`, parsed by `parse`.
+    pub fn parsed_with<T>(
+        &mut self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, Usage> {
         let v = self.text(key)?;
-        v.parse()
-            .map_err(|e| Usage(format!("invalid value for \"{key}\": {e}")))
+        parse(&v).map_err(|e| Usage(format!("invalid value for \"{key}\": {e}")))
     }
 }
 
