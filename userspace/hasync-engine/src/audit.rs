@@ -1,4 +1,4 @@
-//! Audit (seed 004 "periodic assessment"): compare per-section digests.
+//! Audit, the periodic assessment of the copies: compare per-section digests.
 //!
 //! Digests are order-independent sums ([`crate::table`]), so two copies of
 //! a section agree exactly when their digests agree (up to 64-bit hash

@@ -1,4 +1,4 @@
-//! Sending side of a bulk sync (seed 004): snapshot chunks with acks, then a
+//! Sending side of a bulk sync: snapshot chunks with acks, then a
 //! sync declaration.
 //!
 //! A new or returning standby gets, per channel, one checkpoint chunk per

@@ -1,4 +1,4 @@
-//! Choosing the new primary among several standbys (claim 8).
+//! Choosing the new primary among several standbys.
 //!
 //! When the primary is lost, every live standby freezes a [`Candidacy`] (its
 //! followed epoch and, per channel, its replication mode, applied opid and

@@ -12,11 +12,11 @@
 //! * [`wire`]: replication messages between control units and their codec.
 //! * [`kernel`]: the engine's view of the kernel (commands, replies) and a
 //!   reference model of its rules.
-//! * [`primary`], [`standby`]: normal operation (seed 001, FIG. 5).
-//! * [`planner`]: the failover plan (seed 001, FIG. 6, ¶0076).
-//! * [`election`]: which standby takes over when there are several (claim 8).
-//! * [`bulk_sync`]: snapshot + checkpoint acks + sync declaration (seed 004).
-//! * [`audit`]: per-section digest comparison (seed 004, periodic assessment).
+//! * [`primary`], [`standby`]: normal operation.
+//! * [`planner`]: the failover plan.
+//! * [`election`]: which standby takes over when there are several.
+//! * [`bulk_sync`]: snapshot + checkpoint acks + sync declaration.
+//! * [`audit`]: per-section digest comparison.
 //! * [`sim`]: deterministic fault-injection simulator.
 
 pub use hasync_model::{hash, table};

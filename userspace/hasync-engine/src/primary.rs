@@ -2,7 +2,7 @@
 //! window, ACK bookkeeping, confirmations, ACK forwarding, bulk sync and
 //! audit repair.
 //!
-//! Pipelining (seed 001 ¶0011 is the prior art we beat): an update is sent to
+//! Pipelining: an update is sent to
 //! the kernel and to every standby at once and the next one follows without
 //! waiting, up to `window` unreleased updates per channel. An update is
 //! *released*, and its requester confirmed, when the kernel has ACKed it and

@@ -6,12 +6,12 @@
 //! * **Cold**: holds nothing trustworthy, ignores the stream, and has asked
 //!   the primary for a bulk sync.
 //! * **Syncing**: building a snapshot from checkpoint chunks while buffering
-//!   every update after the snapshot's base (seed 004).
+//!   every update after the snapshot's base.
 //! * **Hot**: table + applied opid are exact; updates wait in the pending
 //!   queue and are applied strictly in opid order once an ACK covers them.
 //!
-//! ACKs arrive forwarded by the primary (claim 10), from the kernel's
-//! multicast group (claim 11), or both; they are cumulative (¶0059) and only
+//! ACKs arrive forwarded by the primary, from the kernel's
+//! multicast group, or both; they are cumulative and only
 //! ever raise a watermark, so duplicates and reordering are harmless. An ACK
 //! counts only if its epoch is the epoch of the stream we follow: after a
 //! failover the same opid can name a different op.

@@ -25,7 +25,7 @@
 //! The version byte is the sender's message-format version. This is format
 //! 1; a decoder accepts `MIN_VERSION..=VERSION` and rejects the rest with
 //! [`WireError::Version`], leaving translation between versions to a layer
-//! above (seed 003).
+//! above.
 
 use crate::election::{Candidacy, ChannelMode, ChannelState};
 use crate::table::{IfName, IfRecord, Op, Prefix, MAX_ADDRS, MAX_ENTRIES, MAX_OPS, NAME_MAX};
@@ -82,7 +82,7 @@ pub enum WireError {
     Record(#[from] crate::table::TableError),
 }
 
-/// A state update (seed 001 FIG. 4 with our epoch for fencing).
+/// A state update, with the issuing primary's epoch for fencing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Update {
     /// Channel.
@@ -131,7 +131,7 @@ pub struct Rebase {
 pub enum Message {
     /// Primary → standby: an update to hold until its ACK.
     Update(Update),
-    /// Primary → standby: a forwarded kernel ACK (claim 10).
+    /// Primary → standby: a forwarded kernel ACK.
     Ack(Ack),
     /// Standby → primary: contiguous receipt watermark and queue depth.
     Have {
@@ -149,8 +149,7 @@ pub enum Message {
         /// Channel.
         channel: ChannelId,
     },
-    /// Primary → syncing standby: one section of a snapshot (seed 004
-    /// "checkpoint message").
+    /// Primary → syncing standby: one section of a snapshot.
     Checkpoint {
         /// Channel.
         channel: ChannelId,

@@ -80,9 +80,9 @@ pub enum Role {
 /// Where a standby gets the ACKs that release its pending updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckPath {
-    /// Forwarded by the primary over TIPC (seed 001 claim 10).
+    /// Forwarded by the primary over TIPC.
     Forward,
-    /// From the kernel's `acks` multicast group (claim 11).
+    /// From the kernel's `acks` multicast group.
     Direct,
     /// Both; the first to arrive counts.
     Both,

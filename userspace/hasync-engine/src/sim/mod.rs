@@ -49,7 +49,7 @@ pub enum KillPoint {
     MidBulkSync,
 }
 
-/// Which way ACKs reach the standbys (seed 001 claims 10 and 11).
+/// Which way ACKs reach the standbys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckPath {
     /// Forwarded by the primary and from the kernel's multicast group.
