@@ -31,7 +31,8 @@ pub enum KernelCmd {
     /// Apply an update.
     Update(Update),
     /// Raise the channel's owner epoch (fence older owners) and read the
-    /// register: the "retransmitted ACK" of seed 001 ¶0072.
+    /// register, which stands for every ACK the old primary's standbys
+    /// may have missed.
     Claim {
         /// Channel.
         channel: ChannelId,
@@ -45,11 +46,17 @@ pub enum KernelCmd {
         /// Exclusive lower bound.
         after: Opid,
     },
-    /// Read the whole table (last-resort relearn of a channel no standby holds).
+    /// Read the records of some sections: to relearn a channel no standby
+    /// holds, and to learn the sections where the kernel is ahead of the
+    /// new primary (it is the witness of what was confirmed).
     Dump {
         /// Channel.
         channel: ChannelId,
+        /// Sections to read (bit mask; `u64::MAX` for all).
+        sections: u64,
     },
+    /// Read every channel's register and epochs.
+    Registers,
     /// Read per-section digests (audit).
     Digests {
         /// Channel.
@@ -66,6 +73,19 @@ pub struct CookieEntry {
     pub epoch: Epoch,
     /// Sections it touched.
     pub cookie: u64,
+}
+
+/// One channel's register as [`KernelCmd::Registers`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterRead {
+    /// Channel.
+    pub channel: ChannelId,
+    /// Register.
+    pub register: Opid,
+    /// Epoch of the op at the register (0 if none).
+    pub register_epoch: Epoch,
+    /// Owner epoch.
+    pub owner: Epoch,
 }
 
 /// Why the kernel refused an update.
@@ -130,13 +150,17 @@ pub enum KernelReply {
     Dump {
         /// Channel.
         channel: ChannelId,
+        /// The sections read, as asked.
+        sections: u64,
         /// Register.
         register: Opid,
         /// Epoch of the op at the register.
         register_epoch: Epoch,
-        /// All records.
+        /// The records of those sections.
         records: Vec<IfRecord>,
     },
+    /// Every channel's register.
+    Registers(Vec<RegisterRead>),
     /// Digests.
     Digests {
         /// Channel.
@@ -209,6 +233,19 @@ impl ModelKernel {
         }
     }
 
+    /// Every channel's register, by channel id.
+    pub fn registers(&self) -> Vec<RegisterRead> {
+        self.channels
+            .iter()
+            .map(|(&channel, c)| RegisterRead {
+                channel,
+                register: c.register,
+                register_epoch: c.register_epoch,
+                owner: c.owner,
+            })
+            .collect()
+    }
+
     /// Execute one command.
     pub fn handle(&mut self, cmd: &KernelCmd) -> KernelOutput {
         let plain = |reply| KernelOutput {
@@ -219,8 +256,11 @@ impl ModelKernel {
             KernelCmd::Update(u) => u.channel,
             KernelCmd::Claim { channel, .. }
             | KernelCmd::Cookies { channel, .. }
-            | KernelCmd::Dump { channel }
+            | KernelCmd::Dump { channel, .. }
             | KernelCmd::Digests { channel } => *channel,
+            KernelCmd::Registers => {
+                return plain(KernelReply::Registers(self.registers()));
+            }
         };
         let Some(ch) = self.channels.get_mut(&ch_id) else {
             let opid = match cmd {
@@ -328,12 +368,22 @@ impl ModelKernel {
                     entries,
                 })
             }
-            KernelCmd::Dump { channel } => plain(KernelReply::Dump {
-                channel: *channel,
-                register: ch.register,
-                register_epoch: ch.register_epoch,
-                records: ch.table.iter().cloned().collect(),
-            }),
+            KernelCmd::Dump { channel, sections } => {
+                let sc = ch.table.section_count();
+                plain(KernelReply::Dump {
+                    channel: *channel,
+                    sections: *sections,
+                    register: ch.register,
+                    register_epoch: ch.register_epoch,
+                    records: ch
+                        .table
+                        .iter()
+                        .filter(|r| sections & (1u64 << sc.section_of(&r.name)) != 0)
+                        .cloned()
+                        .collect(),
+                })
+            }
+            KernelCmd::Registers => plain(KernelReply::Registers(Vec::new())),
             KernelCmd::Digests { channel } => plain(KernelReply::Digests {
                 channel: *channel,
                 register: ch.register,
@@ -411,5 +461,30 @@ mod tests {
         assert_eq!(c(0), None);
         assert_eq!(c(3), Some(0));
         assert_eq!(k.applied.len(), 3);
+        assert_eq!(
+            k.handle(&KernelCmd::Registers).reply,
+            KernelReply::Registers(vec![RegisterRead {
+                channel: 1,
+                register: 3,
+                register_epoch: 1,
+                owner: 5
+            }])
+        );
+        // A dump of some sections holds their records only.
+        let sc = k.channels[&1].table.section_count();
+        let mut names = |sections| match k
+            .handle(&KernelCmd::Dump {
+                channel: 1,
+                sections,
+            })
+            .reply
+        {
+            KernelReply::Dump { records, .. } => records.len(),
+            _ => usize::MAX,
+        };
+        let a = IfName::new(b"a").expect("name");
+        assert_eq!(names(u64::MAX), 3);
+        assert_eq!(names(0), 0);
+        assert!(names(1u64 << sc.section_of(&a)) >= 1);
     }
 }

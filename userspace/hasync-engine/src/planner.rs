@@ -1,4 +1,4 @@
-//! The failover planner (seed 001 FIG. 6, ¶0072–¶0076): a pure function from
+//! The failover planner: a pure function from
 //! the standby's queues and the kernel's registers / cookie answers to a
 //! per-channel plan.
 //!
@@ -9,16 +9,21 @@
 //! * `a <= r <= c` and the op at `r` has the epoch the kernel reports: the
 //!   pending updates `a+1..=r` were applied by the kernel (their ACKs were
 //!   lost) → **apply**. Updates after `r` are **trailing**: replay, discard,
-//!   or cut by budget (¶0076). Anything after a gap is discarded.
+//!   or cut by budget. Anything after a gap is discarded.
 //! * otherwise (`r > c`, or the kernel's op at an opid is from another epoch
 //!   than ours, i.e. a later primary wrote it): the cookie log of
 //!   `a+1..=r` tells which of our updates match the kernel's (same opid and
 //!   epoch) → apply those, up to the first mismatch `m`; the ops `m..=r` are
-//!   unknown to us and the sections they touched are **replayed** from our
-//!   state. If the log no longer reaches `a+1`, the whole channel is
-//!   replayed.
+//!   unknown to us: the sections they touched are **learned** from the
+//!   kernel (read back and replayed through the new stream, so followers
+//!   get them too). The kernel applied those ops and their primary may have
+//!   confirmed them: the kernel is the witness, never overwritten by our
+//!   older view. If the log no longer reaches `a+1`, the whole channel is
+//!   learned.
 //! * Sections left `dirty` by an interrupted replay of a previous primary
-//!   are replayed too.
+//!   are learned too.
+//! * `r < a`: the kernel lost state we saw it apply (module reloaded): our
+//!   whole table is **replayed** into it.
 //!
 //! Channels not Hot on the standby are **relearned** from a kernel dump: a
 //! last resort, reported as such, used only when no standby holds them.
@@ -38,7 +43,7 @@ pub enum Policy {
     Discard,
     /// Replay at most `max_ops` trailing updates over all channels. The
     /// budget is handed out round-robin across channels, oldest update
-    /// first, so every channel gets a prefix of its queue (¶0076: a cut
+    /// first, so every channel gets a prefix of its queue (a cut
     /// point per queue, everything before applied, everything after
     /// dropped) and no single busy channel starves the others.
     Budget {
@@ -88,8 +93,15 @@ pub struct ChannelPlan {
     pub replay_ops: Vec<Opid>,
     /// Pending opids discarded.
     pub discard_ops: Vec<Opid>,
-    /// Sections replayed from the standby's state.
+    /// Sections sent through the new primary's stream as whole-section
+    /// replacements (kernel and followers both get them).
     pub replay_sections: u64,
+    /// Of those, the sections whose content is first read from the kernel:
+    /// where the kernel applied updates this standby never saw, it is the
+    /// witness of what may have been confirmed, so its content wins over
+    /// the standby's older view. Only when the kernel is behind the
+    /// standby (it lost state) is the standby's own content replayed.
+    pub learn_sections: u64,
     /// The cookie log was too short: every section is replayed.
     pub whole_channel: bool,
     /// No standby held the channel: adopt the kernel's table.
@@ -170,10 +182,12 @@ pub fn plan(
         }
         let c = contiguous(v.pending, v.applied);
         let mut tail = Vec::new();
+        let mut kernel_behind = false;
         if reg.opid < v.applied {
             // The kernel lost state we saw it ACK (e.g. module reloaded):
             // nothing we hold can be trusted to match, send everything.
             p.whole_channel = true;
+            kernel_behind = true;
         } else if cookie_query(v, reg).is_none() {
             p.apply_to = reg.opid;
             // (BTreeMap::range panics on an empty inclusive range: guard it.)
@@ -213,6 +227,9 @@ pub fn plan(
             p.replay_sections = v.all_sections;
         }
         p.replay_sections |= v.dirty;
+        if !kernel_behind {
+            p.learn_sections = p.replay_sections;
+        }
         p.applied_ops = ((v.applied + 1)..=p.apply_to).collect();
         let kept: Vec<Opid> = tail.clone();
         p.discard_ops = v
@@ -376,9 +393,16 @@ mod tests {
             (c.apply_to, c.replay_sections, c.whole_channel),
             (6, 0b1100, false)
         );
+        assert_eq!(c.learn_sections, 0b1100, "the kernel's content wins");
         let p = one(&q, 5, reg, Some(None), Policy::Replay);
         assert!(p.channels[0].whole_channel);
         assert_eq!(p.channels[0].replay_sections, 0xff);
+        assert_eq!(p.channels[0].learn_sections, 0xff);
+        // The kernel behind us (it lost state): ours is replayed into it.
+        let p = one(&q, 5, Register { opid: 3, epoch: 1 }, None, Policy::Replay);
+        let c = &p.channels[0];
+        assert!(c.whole_channel);
+        assert_eq!((c.replay_sections, c.learn_sections), (0xff, 0));
     }
 
     #[test]

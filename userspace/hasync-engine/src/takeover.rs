@@ -1,5 +1,16 @@
 //! Standby → primary: fence, read registers, ask the cookie log where
-//! needed, plan, and start the replay (seed 001 FIG. 6 steps 2–6).
+//! needed, plan, learn from the kernel what it is the witness of, and start
+//! the replay.
+//!
+//! In two rounds of kernel questions:
+//!
+//! 1. Claim every channel with the new epoch (fencing the old primary) and
+//!    read the registers; ask the cookie log where the standby's view and
+//!    the register disagree; dump the channels the standby does not hold.
+//! 2. Plan ([`crate::planner`]), then dump the sections the plan learns:
+//!    where the kernel applied updates this standby never saw, their
+//!    primary may have confirmed them, so their sections are taken from the
+//!    kernel, not from the standby's older view.
 //!
 //! The replay itself is ordinary updates through the new [`Primary`]'s
 //! pipeline: trailing updates keep their opids (the register is just
@@ -38,15 +49,19 @@ pub struct Takeover {
     followers: Vec<NodeId>,
     registers: BTreeMap<ChannelId, Register>,
     cookies: BTreeMap<ChannelId, Option<Vec<CookieEntry>>>,
+    /// Dumped records per channel (whole channels in round 1, learned
+    /// sections in round 2).
     dumps: BTreeMap<ChannelId, (Opid, Vec<IfRecord>)>,
     asked: BTreeMap<ChannelId, KernelCmd>,
     fenced: Option<Epoch>,
-    planned: bool,
+    /// The plan, once round 1 is answered.
+    plan: Option<Plan>,
+    done: bool,
 }
 
 impl Takeover {
     /// Begin: claim every channel with `epoch` (must exceed every epoch
-    /// used before; the caller derives it, e.g. old epoch + 1).
+    /// used before; see [`crate::node`] for how it is chosen).
     pub fn start(
         standby: Standby,
         epoch: Epoch,
@@ -71,7 +86,8 @@ impl Takeover {
             dumps: BTreeMap::new(),
             asked,
             fenced: None,
-            planned: false,
+            plan: None,
+            done: false,
         };
         (t, out)
     }
@@ -79,6 +95,12 @@ impl Takeover {
     /// The epoch being claimed.
     pub fn epoch(&self) -> Epoch {
         self.epoch
+    }
+
+    /// The standby state the takeover started from (when it is abandoned:
+    /// fenced by a unit that won the race, which this one may follow).
+    pub fn into_standby(self) -> Standby {
+        self.standby
     }
 
     /// Resend unanswered kernel commands (replies can be lost).
@@ -124,10 +146,12 @@ impl Takeover {
             }
             KernelReply::Dump {
                 channel,
+                sections,
                 register,
                 records,
                 ..
-            } if matches!(self.asked.get(&channel), Some(KernelCmd::Dump { .. })) => {
+            } if matches!(self.asked.get(&channel), Some(KernelCmd::Dump { sections: s, .. }) if *s == sections) =>
+            {
                 self.dumps.insert(channel, (register, records));
                 self.asked.remove(&channel);
             }
@@ -148,7 +172,10 @@ impl Takeover {
     ) -> Option<KernelCmd> {
         let c = self.standby.channels.get(&channel)?;
         if c.mode != Mode::Hot {
-            return Some(KernelCmd::Dump { channel });
+            return Some(KernelCmd::Dump {
+                channel,
+                sections: u64::MAX,
+            });
         }
         let v = view(channel, c);
         let reg = Register {
@@ -158,29 +185,52 @@ impl Takeover {
         planner::cookie_query(&v, reg).map(|after| KernelCmd::Cookies { channel, after })
     }
 
-    /// Poll: once every answer is in, build the plan and the new primary.
-    /// Returns the outcome and the actions that start the replay.
+    /// Poll: once round 1 is answered, plan and ask round 2; once that is
+    /// answered, build the new primary. Returns the outcome and the actions
+    /// to carry out (round 2's questions, or the start of the replay).
     pub fn poll(&mut self) -> (Outcome, Vec<Action>) {
         if let Some(owner) = self.fenced {
             return (Outcome::Fenced(owner), Vec::new());
         }
-        if !self.asked.is_empty() || self.planned {
+        if !self.asked.is_empty() || self.done {
             return (Outcome::Pending, Vec::new());
         }
-        self.planned = true;
-        let views: Vec<ChannelView<'_>> = self
-            .standby
-            .channels
-            .iter()
-            .map(|(&id, c)| view(id, c))
-            .collect();
-        let plan = planner::plan(
-            self.epoch,
-            &views,
-            &self.registers,
-            &self.cookies,
-            self.policy,
-        );
+        let Some(plan) = &self.plan else {
+            let views: Vec<ChannelView<'_>> = self
+                .standby
+                .channels
+                .iter()
+                .map(|(&id, c)| view(id, c))
+                .collect();
+            let plan = planner::plan(
+                self.epoch,
+                &views,
+                &self.registers,
+                &self.cookies,
+                self.policy,
+            );
+            let mut out = Vec::new();
+            for p in plan.channels.iter().filter(|p| p.learn_sections != 0) {
+                let cmd = KernelCmd::Dump {
+                    channel: p.channel,
+                    sections: p.learn_sections,
+                };
+                out.push(Action::Kernel(cmd.clone()));
+                self.asked.insert(p.channel, cmd);
+            }
+            self.plan = Some(plan);
+            if !out.is_empty() {
+                return (Outcome::Pending, out);
+            }
+            return self.poll();
+        };
+        let plan = plan.clone();
+        self.done = true;
+        let (primary, out) = self.build(&plan);
+        (Outcome::Primary(Box::new(primary), plan), out)
+    }
+
+    fn build(&mut self, plan: &Plan) -> (Primary, Vec<Action>) {
         let mut channels = BTreeMap::new();
         let mut rebases = Vec::new();
         let by_channel: BTreeMap<ChannelId, &planner::ChannelPlan> =
@@ -212,6 +262,9 @@ impl Takeover {
                         if let Some(u) = c.pending.get(o) {
                             t.apply_trusted(&u.ops);
                         }
+                    }
+                    if p.learn_sections != 0 {
+                        learn(&mut t, p.learn_sections, self.dumps.get(&id));
                     }
                     (t, p.apply_to, p.replay_sections)
                 }
@@ -261,13 +314,35 @@ impl Takeover {
                 }
             }
         }
-        (Outcome::Primary(Box::new(primary), plan), out)
+        (primary, out)
     }
 
     /// Channels asked about but not answered yet (for diagnostics).
     pub fn waiting(&self) -> BTreeSet<ChannelId> {
         self.asked.keys().copied().collect()
     }
+}
+
+/// Replace `sections` of `t` with the kernel's records of them.
+fn learn(t: &mut Table, sections: u64, dump: Option<&(Opid, Vec<IfRecord>)>) {
+    let sc = t.section_count();
+    let records = dump.map_or(&[][..], |(_, r)| r.as_slice());
+    let ops: Vec<Op> = (0..sc.get())
+        .filter(|s| sections & (1u64 << s) != 0)
+        .map(|s| {
+            let mut in_section: Vec<IfRecord> = records
+                .iter()
+                .filter(|r| sc.section_of(&r.name) == s)
+                .cloned()
+                .collect();
+            in_section.sort_by(|a, b| a.name.cmp(&b.name));
+            Op::ReplaceSection {
+                section: s,
+                records: in_section,
+            }
+        })
+        .collect();
+    t.apply_trusted(&ops);
 }
 
 fn view(channel: ChannelId, c: &crate::standby::SChannel) -> ChannelView<'_> {

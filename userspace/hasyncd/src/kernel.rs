@@ -14,7 +14,8 @@
 //! | `Update` of `ReplaceSection` ops | `replay-begin` + `-entries` + `-commit` |
 //! | runs of `Claim` with one epoch | one brief `claim` of all their ids and one brief `channel-get` dump, whatever their number; on a refusal the dump tells which channels refuse and the rest are claimed at once |
 //! | `Cookies` | a `cookies` dump: the log's `(opid, epoch, sections)` entries |
-//! | `Dump` | `channel-get` + `entry-get` dump + `channel-get` (register unchanged?) |
+//! | `Dump` | `channel-get` + `entry-get` dump (one per section unless all) + `channel-get` (register unchanged?) |
+//! | `Registers` | brief `channel-get` dump |
 //! | `Digests` | `channel-get` |
 //!
 //! The module reports what the engine's model of it keeps: the epoch of
@@ -25,7 +26,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use hasync_engine::kernel::{CookieEntry, KernelCmd, KernelError, KernelReply};
+use hasync_engine::kernel::{CookieEntry, KernelCmd, KernelError, KernelReply, RegisterRead};
 use hasync_engine::table::{IfRecord, Op, TableError};
 use hasync_engine::wire::{Ack, Update};
 use hasync_engine::{ChannelId, Epoch, Opid};
@@ -365,7 +366,7 @@ pub fn digests_reply(c: &nl::Channel) -> Outcome {
 }
 
 /// A channel's records as the engine's dump reply.
-pub fn dump_reply(c: &nl::Channel, entries: &[nl::Entry]) -> Outcome {
+pub fn dump_reply(c: &nl::Channel, sections: u64, entries: &[nl::Entry]) -> Outcome {
     let register_epoch = c
         .register_epoch
         .ok_or_else(|| unreported(c.id, "the register's epoch"))?;
@@ -381,6 +382,7 @@ pub fn dump_reply(c: &nl::Channel, entries: &[nl::Entry]) -> Outcome {
         .map_err(|why| Fault::Malformed { channel: c.id, why })?;
     Ok(KernelReply::Dump {
         channel: c.id,
+        sections,
         register: c.register,
         register_epoch: Epoch::from(register_epoch),
         records,
@@ -417,8 +419,12 @@ pub trait Port {
     fn cookie_log(&mut self, channel: ChannelId, after: Opid) -> Result<nl::CookieLog, nl::Error>;
     /// `channel-get` (do).
     fn channel(&mut self, id: ChannelId) -> Result<nl::Channel, nl::Error>;
-    /// `entry-get` dump of one channel.
-    fn entries(&mut self, channel: ChannelId) -> Result<Vec<nl::Entry>, nl::Error>;
+    /// `entry-get` dump of one channel, or of one of its sections.
+    fn entries(
+        &mut self,
+        channel: ChannelId,
+        section: Option<u32>,
+    ) -> Result<Vec<nl::Entry>, nl::Error>;
     /// A whole section replay.
     fn replay(
         &mut self,
@@ -460,12 +466,16 @@ impl Port for nl::Client {
         nl::Client::channel(self, id)
     }
 
-    fn entries(&mut self, channel: ChannelId) -> Result<Vec<nl::Entry>, nl::Error> {
+    fn entries(
+        &mut self,
+        channel: ChannelId,
+        section: Option<u32>,
+    ) -> Result<Vec<nl::Entry>, nl::Error> {
         nl::Client::entries(
             self,
             &nl::EntryFilter {
                 channel: Some(channel),
-                section: None,
+                section,
             },
         )
     }
@@ -532,8 +542,12 @@ impl<P: Port> KernelAdapter<P> {
                     out.push(self.cookies(*channel, *after));
                     1
                 }
-                KernelCmd::Dump { channel } => {
-                    out.push(self.dump(*channel));
+                KernelCmd::Dump { channel, sections } => {
+                    out.push(self.dump(*channel, *sections));
+                    1
+                }
+                KernelCmd::Registers => {
+                    out.push(self.registers());
                     1
                 }
                 KernelCmd::Digests { channel } => {
@@ -750,15 +764,56 @@ impl<P: Port> KernelAdapter<P> {
         }
     }
 
-    fn dump(&mut self, channel: ChannelId) -> Outcome {
+    /// Every channel's register; one that lacks the register's epoch
+    /// (a module older than this daemon) faults the read.
+    fn registers(&mut self) -> Outcome {
+        let channels = match self.port.registers() {
+            Ok(c) => c,
+            Err(e) => return failed("channel-get", 0, 0, e, false),
+        };
+        let reads = channels
+            .iter()
+            .map(|c| {
+                Ok(RegisterRead {
+                    channel: c.id,
+                    register: c.register,
+                    register_epoch: Epoch::from(
+                        c.register_epoch
+                            .ok_or_else(|| unreported(c.id, "the register's epoch"))?,
+                    ),
+                    owner: Epoch::from(c.epoch),
+                })
+            })
+            .collect::<Result<Vec<_>, Fault>>()?;
+        Ok(KernelReply::Registers(reads))
+    }
+
+    /// The records of `sections`: one dump when that is all of them, else
+    /// one per section (a takeover learns few), between two register reads
+    /// that must agree.
+    fn dump(&mut self, channel: ChannelId, sections: u64) -> Outcome {
         let before = match self.read_channel(channel) {
             Ok(c) => c,
             Err(o) => return o,
         };
-        let entries = match self.port.entries(channel) {
-            Ok(e) => e,
-            Err(e) => return failed("entry-get", channel, 0, e, true),
+        let all = match before.sections {
+            64.. => u64::MAX,
+            n => (1u64 << n) - 1,
         };
+        let mut entries = Vec::new();
+        if sections & all == all {
+            match self.port.entries(channel, None) {
+                Ok(e) => entries = e,
+                Err(e) => return failed("entry-get", channel, 0, e, true),
+            }
+        } else {
+            for s in (0..before.sections.min(64)).filter(|s| sections & (1u64 << s) != 0) {
+                match self.port.entries(channel, Some(s)) {
+                    Ok(e) => entries.extend(e),
+                    Err(e) => return failed("entry-get", channel, 0, e, true),
+                }
+            }
+        }
         let after = match self.read_channel(channel) {
             Ok(c) => c,
             Err(o) => return o,
@@ -772,7 +827,7 @@ impl<P: Port> KernelAdapter<P> {
                 ),
             });
         }
-        dump_reply(&before, &entries)
+        dump_reply(&before, sections, &entries)
     }
 }
 

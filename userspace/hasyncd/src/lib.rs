@@ -6,8 +6,7 @@
 //! | [`config`] | the TOML file plus flag overrides, every rule, named refusals |
 //! | [`kernel`] | the engine's kernel commands and replies ↔ `hasync-nl` |
 //! | [`conn`] | a nonblocking TIPC connection with an outgoing queue |
-//! | [`handshake`] | the first frame on a replication connection |
-//! | [`report`] | the takeover report |
+//! | [`report`] | the takeover report in the log |
 //! | [`fault`] | fault-injection points for the end-to-end tests |
 //! | [`tolerance`] | keeps the TIPC bearers at `limits.link_tolerance_ms` |
 //! | [`daemon`] | the poll loop: roles, takeover, control API |
@@ -16,7 +15,6 @@ pub mod config;
 pub mod conn;
 pub mod daemon;
 pub mod fault;
-pub mod handshake;
 pub mod kernel;
 pub mod report;
 pub mod tolerance;

@@ -699,7 +699,7 @@ impl Sim {
         };
         let (outcome, acts) = t.poll();
         match outcome {
-            Outcome::Pending => {}
+            Outcome::Pending => self.node_actions(n, acts),
             Outcome::Fenced(e) => {
                 self.log(|| format!("takeover by n{n} fenced by {e}"));
                 self.nodes[n as usize] = Node::Dead;

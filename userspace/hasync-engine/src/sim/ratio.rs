@@ -150,7 +150,8 @@ pub fn measure(channels: u32, records: u32, in_flight_per_mille: u64, seed: u64)
                 todo.extend(t.on_kernel(out.reply));
             }
         }
-        if let (Outcome::Primary(p, plan), acts) = t.poll() {
+        let (outcome, acts) = t.poll();
+        if let Outcome::Primary(p, plan) = outcome {
             for cp in &plan.channels {
                 if cp.replays() {
                     report.replayed_channels += 1;
@@ -160,6 +161,7 @@ pub fn measure(channels: u32, records: u32, in_flight_per_mille: u64, seed: u64)
             primary = Some((p, acts));
             break;
         }
+        todo.extend(acts);
     }
     let Some((mut p, acts)) = primary else {
         return report;

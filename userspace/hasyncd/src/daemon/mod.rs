@@ -39,9 +39,9 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::config::{Config, Role as CfgRole};
 use crate::conn::Conn;
 use crate::fault::Faults;
-use crate::handshake::node_id;
 use crate::kernel::KernelAdapter;
 use crate::tolerance::LinkTolerance;
+use hasync_engine::handshake::node_id;
 
 pub use primary::PrimaryRole;
 pub use standby::StandbyRole;

@@ -16,7 +16,7 @@ use nix::poll::PollFlags;
 use super::takeover::ReplayWait;
 use super::{Daemon, Role};
 use crate::conn::{Conn, Read};
-use crate::handshake::{Handshake, Side};
+use hasync_engine::handshake::{Handshake, Side};
 
 /// How long a planned handover waits for the stream to drain.
 const HANDOVER_TIMEOUT: Duration = Duration::from_secs(5);

@@ -31,8 +31,8 @@ use nix::poll::PollFlags;
 use super::{Daemon, Role};
 use crate::config::{AckPath, Config};
 use crate::conn::{Conn, Read};
-use crate::handshake::{Handshake, Side};
-use crate::report::Reason;
+use hasync_engine::handshake::{Handshake, Side};
+use hasync_engine::report::Reason;
 
 /// How long a lost connection waits for the topology server's verdict
 /// before reconnecting to a still-published primary.

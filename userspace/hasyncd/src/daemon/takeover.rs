@@ -1,4 +1,4 @@
-//! Becoming primary (seed 001 FIG. 6): claim every channel with a new
+//! Becoming primary: claim every channel with a new
 //! epoch (fencing the old primary), read the registers, ask the cookie log
 //! where the standby's view and the kernel's disagree, plan, publish, and
 //! replay only what is out of sync.
@@ -14,7 +14,8 @@ use hasync_engine::takeover::{Outcome, Takeover};
 use hasync_engine::{Action, ChannelId, Epoch, NodeId, Opid};
 
 use super::{Daemon, PrimaryRole, Role};
-use crate::report::{self, Reason};
+use crate::report;
+use hasync_engine::report::Reason;
 
 /// A takeover in progress.
 pub struct TakeoverRole {
@@ -116,7 +117,7 @@ impl Daemon {
         if let Role::TakingOver(t) = &mut self.role {
             let (outcome, acts) = t.engine.poll();
             match outcome {
-                Outcome::Pending => {}
+                Outcome::Pending => out.extend(acts),
                 Outcome::Fenced(owner) => {
                     tracing::warn!(owner, "another daemon took over first");
                     self.become_standby("lost the takeover race");
@@ -124,8 +125,14 @@ impl Daemon {
                 Outcome::Primary(primary, plan) => {
                     let (reason, started, detection_ms, prev) =
                         (t.reason, t.started, t.detection_ms, t.previous_epoch);
-                    let mut r =
-                        report::build(&self.cfg.node, reason, prev, &plan, &primary, detection_ms);
+                    let mut r = hasync_engine::report::build(
+                        &self.cfg.node,
+                        reason,
+                        prev,
+                        &plan,
+                        &primary,
+                        detection_ms,
+                    );
                     let targets: BTreeMap<ChannelId, Opid> = plan
                         .channels
                         .iter()

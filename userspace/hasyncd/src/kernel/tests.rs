@@ -363,16 +363,17 @@ fn claims_cookies_digests_dumps_and_ntfs_convert() {
         section: None,
     };
     assert_eq!(
-        dump_reply(&ch, &[e(3, "eth0")]).expect("dump"),
+        dump_reply(&ch, u64::MAX, &[e(3, "eth0")]).expect("dump"),
         KernelReply::Dump {
             channel: 3,
+            sections: u64::MAX,
             register: 9,
             register_epoch: 4,
             records: vec![record("eth0")]
         }
     );
     assert!(matches!(
-        dump_reply(&ch, &[e(4, "eth0")]),
+        dump_reply(&ch, u64::MAX, &[e(4, "eth0")]),
         Err(Fault::Malformed { .. })
     ));
 
@@ -518,8 +519,15 @@ impl Port for Script {
         Ok(channel(id, self.register))
     }
 
-    fn entries(&mut self, channel: ChannelId) -> Result<Vec<nl::Entry>, nl::Error> {
-        self.calls.push(format!("entries {channel}"));
+    fn entries(
+        &mut self,
+        channel: ChannelId,
+        section: Option<u32>,
+    ) -> Result<Vec<nl::Entry>, nl::Error> {
+        self.calls.push(match section {
+            None => format!("entries {channel}"),
+            Some(s) => format!("entries {channel} section {s}"),
+        });
         Ok(vec![nl::Entry {
             channel,
             record: IfRecord::new(name("eth0")),
@@ -584,7 +592,10 @@ fn commands_run_in_order_grouped_into_calls() {
             after: 5,
         },
         KernelCmd::Digests { channel: 1 },
-        KernelCmd::Dump { channel: 2 },
+        KernelCmd::Dump {
+            channel: 2,
+            sections: u64::MAX,
+        },
         plain(99),
     ];
     let out = a.execute(&cmds);
@@ -706,7 +717,10 @@ fn failures_fault_every_command_they_touch() {
             channel: 404,
             after: 0,
         },
-        KernelCmd::Dump { channel: 404 },
+        KernelCmd::Dump {
+            channel: 404,
+            sections: u64::MAX,
+        },
     ]);
     for o in &out {
         assert!(
@@ -734,10 +748,57 @@ fn failures_fault_every_command_they_touch() {
         },
         8,
     );
-    let out = a.execute(&[KernelCmd::Dump { channel: 1 }]);
+    let out = a.execute(&[KernelCmd::Dump {
+        channel: 1,
+        sections: u64::MAX,
+    }]);
     assert!(
         matches!(&out[0], Err(f @ Fault::Malformed { .. }) if f.to_string().contains("moved")),
         "{out:?}"
     );
     assert_eq!(out[0].as_ref().map_err(Fault::channel).err(), Some(1));
+}
+
+#[test]
+fn dump_of_some_sections_reads_each_and_registers_read_all() {
+    let mut a = KernelAdapter::new(Script::default(), 8);
+    // Channels have 2 sections: a dump of section 1 only asks for it.
+    let out = a.execute(&[
+        KernelCmd::Dump {
+            channel: 1,
+            sections: 0b10,
+        },
+        KernelCmd::Dump {
+            channel: 1,
+            sections: 0b11,
+        },
+        KernelCmd::Registers,
+    ]);
+    assert!(
+        matches!(&out[0], Ok(KernelReply::Dump { sections: 0b10, .. })),
+        "{out:?}"
+    );
+    match &out[2] {
+        Ok(KernelReply::Registers(r)) => {
+            assert_eq!(r.len(), 3);
+            assert_eq!(
+                (r[0].channel, r[0].register, r[0].register_epoch),
+                (1, 5, 4)
+            );
+        }
+        o => panic!("{o:?}"),
+    }
+    let calls = &a.port_mut().calls;
+    assert_eq!(
+        calls.as_slice(),
+        [
+            "channel 1",
+            "entries 1 section 1",
+            "channel 1",
+            "channel 1",
+            "entries 1",
+            "channel 1",
+            "registers"
+        ]
+    );
 }

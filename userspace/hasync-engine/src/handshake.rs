@@ -13,7 +13,7 @@
 //! ```
 //! Integers big-endian; `role` 1 = standby (hello), 2 = primary (welcome).
 
-use hasync_engine::{Epoch, NodeId};
+use crate::{Epoch, NodeId};
 
 const MAGIC: &[u8; 4] = b"HSYD";
 /// Protocol version spoken by this build.
@@ -36,7 +36,8 @@ pub struct Handshake {
     pub side: Side,
     /// Sender's engine node id.
     pub node: NodeId,
-    /// Primary: its epoch; standby: the epoch it followed last (0 if none).
+    /// Primary: its epoch; standby: the epoch of the stream it holds (0
+    /// when it holds none; earlier releases always send 0).
     pub epoch: Epoch,
     /// Sender's node name (1 to 63 bytes).
     pub name: String,
@@ -107,7 +108,7 @@ impl Handshake {
 
 /// The engine node id of a node name: FNV-1a folded to 32 bits, never 0.
 pub fn node_id(name: &str) -> NodeId {
-    let h = hasync_engine::hash::fnv1a64(name.as_bytes());
+    let h = crate::hash::fnv1a64(name.as_bytes());
     let id = (h ^ (h >> 32)) as u32;
     id.max(1)
 }
