@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::kernel::{KernelCmd, KernelReply};
 use crate::table::{IfRecord, Op, SectionCount, Table};
 use crate::wire::{Ack, Message, Rebase, Update};
 use crate::{Action, ChannelId, Epoch, NodeId, Opid};
@@ -84,6 +85,9 @@ pub struct SChannel {
     pub dirty: u64,
     /// Last sync attempt completed (to re-ack duplicate declarations).
     pub last_sync: u64,
+    /// `applied` at the previous tick: an update waiting through a whole
+    /// tick with no progress has lost its ACK, or is still in the kernel.
+    stall_mark: Opid,
 }
 
 impl SChannel {
@@ -96,7 +100,16 @@ impl SChannel {
             pending: BTreeMap::new(),
             dirty: 0,
             last_sync: 0,
+            stall_mark: 0,
         }
+    }
+
+    /// An update is held, the next to apply is here, and nothing was
+    /// applied since the last tick.
+    fn stalled(&self) -> bool {
+        self.mode == Mode::Hot
+            && self.pending.contains_key(&(self.applied + 1))
+            && self.applied == self.stall_mark
     }
 
     /// Highest opid `h` such that every update in `from+1..=h` is held.
@@ -256,17 +269,53 @@ impl Standby {
         out
     }
 
-    /// An ACK read from the kernel's multicast group (claim 11).
+    /// An ACK read from the kernel's multicast group.
     pub fn on_kernel_ack(&mut self, a: Ack) -> Vec<Action> {
         let mut out = Vec::new();
         self.on_ack(a, &mut out);
         out
     }
 
-    /// Periodic: re-announce receipt watermarks (heals lost `Have`s) and
-    /// re-request syncs for Cold channels (heals lost requests).
+    /// A register read: a register whose op is of the stream we follow
+    /// ACKs every update of ours up to it. Register reads replace ACKs
+    /// lost on the way (a multicast group drops under load, a restarted
+    /// daemon missed them), so no update waits forever for a lost ACK.
+    pub fn on_kernel(&mut self, reply: KernelReply) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let KernelReply::Registers(reads) = reply {
+            for r in reads {
+                if r.register_epoch == self.epoch && r.owner == self.epoch && self.epoch != 0 {
+                    self.on_ack(
+                        Ack {
+                            channel: r.channel,
+                            epoch: self.epoch,
+                            opid: r.register,
+                            cookie: 0,
+                        },
+                        &mut out,
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Read the kernel's registers now (the daemon's ACK group overran).
+    pub fn read_registers(&self) -> Action {
+        Action::Kernel(KernelCmd::Registers)
+    }
+
+    /// Periodic: re-announce receipt watermarks (heals lost `Have`s),
+    /// re-request syncs for Cold channels (heals lost requests), and read
+    /// the registers when an update has waited a whole tick for its ACK.
     pub fn on_tick(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
+        if self.channels.values().any(SChannel::stalled) {
+            out.push(self.read_registers());
+        }
+        for c in self.channels.values_mut() {
+            c.stall_mark = c.applied;
+        }
         let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         for id in ids {
             let cold = matches!(self.channels.get(&id).map(|c| &c.mode), Some(Mode::Cold));
@@ -616,6 +665,42 @@ mod tests {
             }
         }
         t
+    }
+
+    fn registers(register: Opid, register_epoch: Epoch, owner: Epoch) -> KernelReply {
+        KernelReply::Registers(vec![crate::kernel::RegisterRead {
+            channel: CH,
+            register,
+            register_epoch,
+            owner,
+        }])
+    }
+
+    #[test]
+    fn a_lost_ack_is_replaced_by_a_register_read_after_a_stalled_tick() {
+        let mut s = hot_standby(64);
+        let asks = |acts: &[Action]| {
+            acts.iter()
+                .filter(|a| matches!(a, Action::Kernel(KernelCmd::Registers)))
+                .count()
+        };
+        s.handle(upd(1));
+        s.handle(upd(2));
+        s.handle(Message::Ack(ack(1)));
+        // The ACK of 2 is lost. The first tick sees progress (1 applied)
+        // and only marks; the second, with none since, reads the registers.
+        assert_eq!(asks(&s.on_tick()), 0, "1 was applied since the start");
+        s.handle(upd(3));
+        assert_eq!(asks(&s.on_tick()), 1, "no progress for a tick");
+        // Registers of another stream, or owned by a newer epoch, ACK nothing.
+        s.on_kernel(registers(2, 7, 7));
+        s.on_kernel(registers(2, 1, 7));
+        assert_eq!(applied(&s), 1);
+        s.on_kernel(registers(2, 1, 1));
+        assert_eq!(applied(&s), 2, "the register is the cumulative ACK");
+        assert_eq!(asks(&s.on_tick()), 0, "progress since the last tick");
+        s.handle(Message::Ack(ack(3)));
+        assert_eq!(asks(&s.on_tick()), 0, "nothing waits");
     }
 
     #[test]

@@ -494,6 +494,7 @@ impl Sim {
                 let acts = match &mut self.nodes[to as usize] {
                     Node::Primary(p) => p.on_kernel(reply),
                     Node::TakingOver(t) => t.on_kernel(reply),
+                    Node::Standby(s) => s.on_kernel(reply),
                     _ => Vec::new(),
                 };
                 self.node_actions(to, acts);

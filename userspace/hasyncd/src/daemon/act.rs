@@ -97,7 +97,8 @@ impl Daemon {
         match &mut self.role {
             Role::Primary(p) => p.engine.on_kernel(reply),
             Role::TakingOver(t) => t.engine.on_kernel(reply),
-            Role::Standby(_) | Role::Stopping => Vec::new(),
+            Role::Standby(s) => s.engine.on_kernel(reply),
+            Role::Stopping => Vec::new(),
         }
     }
 

@@ -21,9 +21,9 @@
 
 use std::time::{Duration, Instant};
 
-use hasync_engine::standby::{Mode, Standby};
-use hasync_engine::wire::{Ack, Message};
-use hasync_engine::{Epoch, NodeId};
+use hasync_engine::standby::Standby;
+use hasync_engine::wire::Message;
+use hasync_engine::NodeId;
 use hasync_nl as nl;
 use hasync_tipc::SeqPacketStream;
 use nix::poll::PollFlags;
@@ -39,8 +39,6 @@ use hasync_engine::report::Reason;
 const RECONNECT_GRACE: Duration = Duration::from_millis(300);
 /// Blocking connect limit (the primary answers in one round trip).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Direct ACK path: how often to read the registers when updates wait.
-const REGISTER_POLL: Duration = Duration::from_millis(500);
 
 /// The standby side.
 pub struct StandbyRole {
@@ -67,7 +65,6 @@ pub struct StandbyRole {
     pub retry_at: Instant,
     /// `role = auto` at start: become primary if none shows up by then.
     pub auto_deadline: Option<Instant>,
-    next_register_poll: Instant,
 }
 
 impl StandbyRole {
@@ -87,7 +84,6 @@ impl StandbyRole {
             retry_at: now,
             auto_deadline: auto
                 .then(|| now + Duration::from_millis(u64::from(cfg.limits.link_tolerance_ms))),
-            next_register_poll: now,
         }
     }
 
@@ -160,36 +156,13 @@ impl Daemon {
         }
         if lost {
             tracing::warn!("acks group overran; reading the registers");
-            acts.extend(self.read_registers());
-        }
-        self.act(acts);
-    }
-
-    /// The direct ACK path's recovery: the register is the cumulative ACK.
-    fn read_registers(&mut self) -> Vec<hasync_engine::Action> {
-        let Role::Standby(s) = &mut self.role else {
-            return Vec::new();
-        };
-        if !s.handshaken {
-            return Vec::new();
-        }
-        let epoch = s.engine.epoch;
-        let ids: Vec<_> = s.engine.channels.keys().copied().collect();
-        let mut acts = Vec::new();
-        for id in ids {
-            if let Ok(c) = self.kernel.port_mut().channel(id) {
-                // Only an ACK of our stream counts: the owner must be it.
-                if Epoch::from(c.epoch) == epoch {
-                    acts.extend(s.engine.on_kernel_ack(Ack {
-                        channel: id,
-                        epoch,
-                        opid: c.register,
-                        cookie: 0,
-                    }));
+            if let Role::Standby(s) = &self.role {
+                if s.handshaken {
+                    acts.push(s.engine.read_registers());
                 }
             }
         }
-        acts
+        self.act(acts);
     }
 
     pub(super) fn on_leader(&mut self, flags: PollFlags) {
@@ -395,22 +368,6 @@ impl Daemon {
     }
 
     pub(super) fn standby_tick(&mut self, now: Instant) {
-        let direct = self.cfg.ack_path == AckPath::Direct;
-        let Role::Standby(s) = &mut self.role else {
-            return;
-        };
-        if direct && s.handshaken && now >= s.next_register_poll {
-            s.next_register_poll = now + REGISTER_POLL;
-            let waiting = s
-                .engine
-                .channels
-                .values()
-                .any(|c| c.mode == Mode::Hot && !c.pending.is_empty());
-            if waiting {
-                let acts = self.read_registers();
-                self.act(acts);
-            }
-        }
         self.standby_check(now);
     }
 
