@@ -47,6 +47,10 @@ pub enum KillPoint {
     SecondFailoverMidReplay,
     /// While a third unit is being bulk synced.
     MidBulkSync,
+    /// The primary loses every standby (its links time out), confirms
+    /// alone for a while, then dies: the kernel holds changes confirmed
+    /// to clients that no standby ever saw.
+    Isolated,
 }
 
 /// Which way ACKs reach the standbys.
@@ -109,6 +113,11 @@ impl Scenario {
             3 => KillPoint::AckLost,
             4 => KillPoint::SecondFailoverMidReplay,
             _ => KillPoint::MidBulkSync,
+        };
+        // Drawn apart so every other seed keeps its scenario.
+        let kill = match kill {
+            KillPoint::Random if Rng::new(seed ^ 0x150_1a7e).chance(500) => KillPoint::Isolated,
+            k => k,
         };
         let nodes = match kill {
             KillPoint::SecondFailoverMidReplay | KillPoint::MidBulkSync => 3,
@@ -229,6 +238,8 @@ pub struct Sim {
     pub history: BTreeMap<ChannelId, Vec<(Opid, u64)>>,
     kills_left: u32,
     armed: bool,
+    /// The isolated primary, and when it dies.
+    isolated: Option<(NodeId, u64)>,
     settling: bool,
     delivered_to_standby: BTreeSet<(ChannelId, Opid)>,
     max_epoch: Epoch,
@@ -285,6 +296,7 @@ impl Sim {
             max_epoch: 1,
             trace: trace.then(Vec::new),
             zombie_fenced: false,
+            isolated: None,
             channel_list,
             pcfg,
             takeover_before: BTreeMap::new(),
@@ -369,6 +381,9 @@ impl Sim {
                     if matches!(msg, Message::Ack(_)) && self.sc.ack_path == AckPath::Direct {
                         continue;
                     }
+                    if matches!(self.isolated, Some((i, _)) if i == from || i == to) {
+                        continue;
+                    }
                     if !self.lost(self.sc.peer_loss) {
                         let t = self.delay();
                         self.push(t, Ev::Peer(from, to, msg.encode()));
@@ -391,6 +406,31 @@ impl Sim {
                     self.push(t, Ev::Return(from));
                 }
             }
+        }
+    }
+
+    /// `KillPoint::Isolated`: cut the primary off from its standbys (it
+    /// drops them as a lapsed link tolerance would), then kill it after a
+    /// while of confirming alone.
+    fn isolate(&mut self, n: NodeId) {
+        match self.isolated {
+            None => {
+                let until = self.now + self.rng.range(100, 600);
+                self.log(|| format!("ISOLATE n{n} until {until}"));
+                self.isolated = Some((n, until));
+                let mut acts = Vec::new();
+                if let Node::Primary(p) = &mut self.nodes[n as usize] {
+                    for s in (0..self.sc.nodes).filter(|&s| s != n) {
+                        acts.extend(p.peer_down(s));
+                    }
+                }
+                self.node_actions(n, acts);
+            }
+            Some((i, until)) if i == n && self.now >= until => {
+                self.kill(n);
+                self.isolated = None;
+            }
+            Some(_) => {}
         }
     }
 
@@ -461,6 +501,12 @@ impl Sim {
                 self.node_actions(n, acts);
                 if self.armed && self.sc.kill == KillPoint::Random && self.rng.chance(60) {
                     self.kill(self.primary);
+                }
+                if (self.armed || self.isolated.is_some())
+                    && self.sc.kill == KillPoint::Isolated
+                    && n == self.primary
+                {
+                    self.isolate(n);
                 }
                 if self.armed && self.sc.kill == KillPoint::MidBulkSync {
                     let syncing = matches!(&self.nodes[2], Node::Standby(s)
@@ -775,6 +821,11 @@ impl Sim {
             if !self.step() {
                 break;
             }
+        }
+        // An isolated primary still alive at the end dies now: it never
+        // rejoins its standbys by itself.
+        if let Some((n, _)) = self.isolated.take() {
+            self.kill(n);
         }
         self.settling = true;
         self.kills_left = 0;
