@@ -17,6 +17,7 @@ in_ns() { _n=$1; shift; ip netns exec "hasync-n$_n" "$@"; }
 cl_conf() {
 	{
 		echo "node = \"cu-$1\""
+		echo "units = [\"cu-1\", \"cu-2\", \"cu-3\"]"
 		echo "ack_path = \"$2\""
 		echo "trailing = \"${3:-replay}\""
 		echo "log_level = \"info\""

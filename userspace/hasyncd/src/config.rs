@@ -257,6 +257,9 @@ pub struct Config {
     pub role: Role,
     /// This control unit's name (logs, takeover reports).
     pub node: String,
+    /// Every control unit of the cluster, by name (empty: not listed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<String>,
     /// Log filter: a level, then optional `target=level` directives.
     pub log_level: String,
     /// ACK path to standbys.
@@ -274,6 +277,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The byte that makes this unit's takeover epochs its own: its
+    /// position in `units` (1-based) when the cluster is listed, so no two
+    /// units can share one; else a hash of the node name, which two names
+    /// may share (one in 256 per pair; `units` removes the risk).
+    pub fn unit_byte(&self) -> u8 {
+        match self.units.iter().position(|u| *u == self.node) {
+            Some(i) => u8::try_from(i + 1).unwrap_or(u8::MAX),
+            None => hasync_engine::handshake::node_id(&self.node).to_le_bytes()[0],
+        }
+    }
+
     /// Channel ids and section counts, as the engine takes them.
     pub fn channel_list(&self) -> Vec<(ChannelId, SectionCount)> {
         self.channels.iter().map(|c| (c.id, c.sections)).collect()
@@ -464,6 +478,7 @@ pub mod defaults {
 struct Raw {
     role: Option<String>,
     node: Option<String>,
+    units: Option<Vec<String>>,
     log_level: Option<String>,
     ack_path: Option<String>,
     trailing: Option<String>,
@@ -526,20 +541,49 @@ fn in_range(n: &Namer<'_>, key: &str, v: u32, (lo, hi): (u32, u32)) -> Result<u3
 
 fn node_name(n: &Namer<'_>, v: Option<String>) -> Result<String, ConfigError> {
     let v = v.ok_or_else(|| n.err("node", "missing: set it in the file or with --node"))?;
+    unit_name(n, "node", v)
+}
+
+fn unit_name(n: &Namer<'_>, key: &str, v: String) -> Result<String, ConfigError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if v.is_empty() || v.len() > NODE_NAME_MAX {
         return Err(n.err(
-            "node",
+            key,
             format!("\"{v}\" is not 1 to {NODE_NAME_MAX} characters"),
         ));
     }
     if !v.chars().all(ok_char) || !v.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(n.err(
-            "node",
+            key,
             format!("\"{v}\" must start with a letter or digit and hold only letters, digits, '.', '_', '-'"),
         ));
     }
     Ok(v)
+}
+
+/// `units`: unique names, at most 255 (an epoch's low byte names the
+/// unit, 0 is unused), this unit among them.
+fn units(n: &Namer<'_>, v: Option<Vec<String>>, node: &str) -> Result<Vec<String>, ConfigError> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    if v.len() > usize::from(u8::MAX) {
+        return Err(n.err("units", format!("{} units; at most {}", v.len(), u8::MAX)));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(v.len());
+    for u in v {
+        let u = unit_name(n, "units", u)?;
+        if !seen.insert(u.clone()) {
+            return Err(n.err("units", format!("\"{u}\" is listed twice")));
+        }
+        out.push(u);
+    }
+    if !seen.contains(node) {
+        return Err(n.err(
+            "units",
+            format!("does not list this unit (node = \"{node}\")"),
+        ));
+    }
+    Ok(out)
 }
 
 /// A level, then optional `target=level` directives, comma separated; a
@@ -646,6 +690,7 @@ impl Raw {
         let n = Namer { flags };
         let role = keyword(&n, "role", self.role, Role::Auto)?;
         let node = node_name(&n, self.node)?;
+        let units = units(&n, self.units, &node)?;
         let log_level = log_level(&n, self.log_level)?;
         let ack_path = keyword(&n, "ack_path", self.ack_path, AckPath::Both)?;
         let trailing = keyword(&n, "trailing", self.trailing, Trailing::Replay)?;
@@ -702,6 +747,7 @@ impl Raw {
         Ok(Config {
             role,
             node,
+            units,
             log_level,
             ack_path,
             trailing,
@@ -722,6 +768,7 @@ pub fn known_keys() -> BTreeSet<&'static str> {
     [
         "role",
         "node",
+        "units",
         "log_level",
         "ack_path",
         "trailing",

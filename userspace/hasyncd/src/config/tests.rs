@@ -156,6 +156,69 @@ fn node_name_rules() {
 }
 
 #[test]
+fn units_name_each_unit_once_and_give_distinct_epoch_bytes() {
+    // Unlisted, the byte is the name's hash: cu-8 and cu-55 share one.
+    let c8 = load_with(
+        MINIMAL,
+        &Overrides {
+            node: Some("cu-8".into()),
+            ..Overrides::default()
+        },
+    );
+    let c55 = load_with(
+        MINIMAL,
+        &Overrides {
+            node: Some("cu-55".into()),
+            ..Overrides::default()
+        },
+    );
+    let (c8, c55) = (c8.expect("valid"), c55.expect("valid"));
+    assert!(c8.units.is_empty());
+    assert_eq!(
+        c8.unit_byte(),
+        c55.unit_byte(),
+        "the clash `units` exists for"
+    );
+    // Listed, the byte is the unit's position: distinct by construction.
+    let listed = |node: &str| {
+        load_with(
+            &with("units = [\"cu-8\", \"cu-55\", \"cu-a\"]"),
+            &Overrides {
+                node: Some(node.into()),
+                ..Overrides::default()
+            },
+        )
+        .expect("valid")
+    };
+    let bytes: Vec<u8> = ["cu-8", "cu-55", "cu-a"]
+        .iter()
+        .map(|n| listed(n).unit_byte())
+        .collect();
+    assert_eq!(bytes, [1, 2, 3]);
+    assert_eq!(listed("cu-a").units.len(), 3);
+    // It round-trips through --check-config's output.
+    let c = listed("cu-55");
+    assert_eq!(load(&c.to_toml()).expect("round trip"), c);
+
+    assert_eq!(
+        refused(&with("units = [\"cu-b\"]")),
+        "config: units: does not list this unit (node = \"cu-a\")"
+    );
+    assert_eq!(
+        refused(&with("units = [\"cu-a\", \"cu-a\"]")),
+        "config: units: \"cu-a\" is listed twice"
+    );
+    assert!(refused(&with("units = [\"cu-a\", \"a b\"]")).starts_with("config: units: \"a b\""));
+    let many: Vec<String> = (0..256).map(|i| format!("\"u{i}\"")).collect();
+    assert_eq!(
+        refused(&with(&format!("units = [\"cu-a\", {}]", many.join(", ")))),
+        "config: units: 257 units; at most 255"
+    );
+    assert!(refused(&with("units = \"cu-a\""))
+        .ends_with("t.toml:2:9: invalid type: string \"cu-a\", expected a sequence"));
+}
+
+#[test]
 fn log_level_rules() {
     let c = load(&with("log_level = \"debug,hasyncd::kernel=trace\"")).expect("valid");
     assert_eq!(c.log_level, "debug,hasyncd::kernel=trace");
@@ -411,7 +474,7 @@ fn known_keys_cover_the_example() {
     for (k, v) in &table {
         match v {
             toml::Value::Table(t) => seen.extend(t.keys().map(|s| format!("{k}.{s}"))),
-            toml::Value::Array(a) => {
+            toml::Value::Array(a) if a.iter().all(toml::Value::is_table) => {
                 for item in a.iter().filter_map(toml::Value::as_table) {
                     seen.extend(item.keys().map(|s| format!("{k}[].{s}")));
                 }

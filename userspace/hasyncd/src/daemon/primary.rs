@@ -241,6 +241,9 @@ impl Daemon {
             peer.node = Some(h.node);
             peer.name = h.name.clone();
             tracing::info!(standby = %h.name, "standby attached; bulk sync follows its requests");
+            if let Some(why) = epoch_clash(&self.cfg, &h.name) {
+                tracing::warn!(standby = %h.name, "{why}");
+            }
             self.names.insert(h.node, h.name);
             // A reconnecting standby replaces its old connection.
             let old: Vec<u64> = p
@@ -394,5 +397,23 @@ impl Daemon {
         } else {
             self.become_standby("switchover");
         }
+    }
+}
+
+/// Why a unit named `other` might claim the same takeover epochs as this
+/// one (see [`crate::config::Config::unit_byte`]), if it might.
+fn epoch_clash(cfg: &crate::config::Config, other: &str) -> Option<String> {
+    if cfg.units.is_empty() {
+        let theirs = hasync_engine::handshake::node_id(other).to_le_bytes()[0];
+        (theirs == cfg.unit_byte()).then(|| {
+            format!(
+                "{} and {other} hash to the same epoch byte {theirs:#04x}: racing takeovers could \
+                 share an epoch; list every unit in `units`",
+                cfg.node
+            )
+        })
+    } else {
+        (!cfg.units.iter().any(|u| u == other))
+            .then(|| format!("{other} is not in `units`: its takeover epochs may be this unit's"))
     }
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use hasync_engine::standby::Standby;
 use hasync_engine::takeover::{Outcome, Takeover};
-use hasync_engine::{Action, ChannelId, Epoch, NodeId, Opid};
+use hasync_engine::{Action, ChannelId, Epoch, Opid};
 
 use super::{Daemon, PrimaryRole, Role};
 use crate::report;
@@ -36,11 +36,12 @@ pub struct ReplayWait {
     pub started: Instant,
 }
 
-/// The epoch after `base` for node `me`: the low byte names the node, so
+/// The epoch after `base` for the unit whose byte is `unit`
+/// ([`crate::config::Config::unit_byte`]): the low byte names the unit, so
 /// two daemons racing to take over never claim the same epoch (the kernel
 /// accepts a claim at the current epoch, which would let both write).
-pub fn next_epoch(base: Epoch, me: NodeId) -> Option<Epoch> {
-    let e = ((base >> 8) + 1) << 8 | Epoch::from(me & 0xff);
+pub fn next_epoch(base: Epoch, unit: u8) -> Option<Epoch> {
+    let e = ((base >> 8) + 1) << 8 | Epoch::from(unit);
     (e <= Epoch::from(u32::MAX)).then_some(e)
 }
 
@@ -82,7 +83,7 @@ impl Daemon {
             .channels()
             .map(|cs| cs.iter().map(|c| Epoch::from(c.epoch)).max().unwrap_or(0))
             .unwrap_or(0);
-        let Some(epoch) = next_epoch(owners.max(previous_epoch), self.me) else {
+        let Some(epoch) = next_epoch(owners.max(previous_epoch), self.cfg.unit_byte()) else {
             tracing::error!(owners, "epoch space exhausted: cannot take over");
             self.exit = true;
             return;
@@ -210,7 +211,7 @@ mod tests {
     use super::next_epoch;
 
     #[test]
-    fn epochs_grow_and_differ_by_node() {
+    fn epochs_grow_and_differ_by_unit() {
         let a = next_epoch(0, 0x11).expect("fits");
         let b = next_epoch(0, 0x22).expect("fits");
         assert_ne!(a, b);
