@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::table::{IfRecord, SectionCount, Table, TableError};
+use crate::table::{IfRecord, Op, SectionCount, Table, TableError};
 use crate::wire::{Ack, Update};
 use crate::{ChannelId, Epoch, Opid};
 
@@ -109,6 +109,16 @@ pub enum KernelError {
     /// No such channel.
     #[error("no such channel")]
     NoChannel,
+    /// Opid 0 names no update (opids start at 1, 0 is the empty register).
+    #[error("opid 0")]
+    ZeroOpid,
+    /// A plain update's cookie is not the set of sections its ops touch
+    /// (checked before anything else, duplicates included).
+    #[error("cookie differs from the sections the ops touch ({expected:#x})")]
+    BadCookie {
+        /// The sections the ops touch.
+        expected: u64,
+    },
 }
 
 /// Replies from the kernel.
@@ -282,6 +292,17 @@ impl ModelKernel {
                         error,
                     })
                 };
+                // As hasync.ko (its policy): opids start at 1.
+                if u.opid == 0 {
+                    return reject(KernelError::ZeroOpid);
+                }
+                // As hasync.ko: the sender's cookie must be the sections
+                // its ops touch (section replays carry none to check).
+                let plain_ops = !u.ops.iter().any(|o| matches!(o, Op::ReplaceSection { .. }));
+                let touched = crate::table::cookie_of(&u.ops, ch.table.section_count());
+                if plain_ops && u.cookie != touched {
+                    return reject(KernelError::BadCookie { expected: touched });
+                }
                 if u.epoch < ch.owner {
                     return reject(KernelError::Fenced { owner: ch.owner });
                 }
@@ -309,9 +330,7 @@ impl ModelKernel {
                 if let Err(e) = ch.table.apply(&u.ops) {
                     return reject(KernelError::Invalid(e));
                 }
-                // The kernel computes the cookie itself rather than trusting
-                // the sender's, so the log is right even for a buggy peer.
-                let cookie = crate::table::cookie_of(&u.ops, ch.table.section_count());
+                let cookie = touched;
                 ch.owner = ch.owner.max(u.epoch);
                 ch.register = u.opid;
                 ch.register_epoch = u.epoch;
@@ -396,16 +415,17 @@ impl ModelKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{IfName, Op};
+    use crate::table::IfName;
 
     fn upd(epoch: Epoch, opid: Opid, name: &str) -> KernelCmd {
         let r = IfRecord::new(IfName::new(name.as_bytes()).expect("name"));
+        let ops = vec![Op::Set(r)];
         KernelCmd::Update(Update {
             channel: 1,
             epoch,
             opid,
-            cookie: 0,
-            ops: vec![Op::Set(r)],
+            cookie: crate::table::cookie_of(&ops, SectionCount::new(4).expect("sc")),
+            ops,
         })
     }
 
@@ -413,6 +433,21 @@ mod tests {
     fn rules() {
         let sc = SectionCount::new(4).expect("sc");
         let mut k = ModelKernel::new(&[(1, sc)], 2);
+        // A cookie that is not the touched sections: refused before
+        // anything else, as hasync.ko does.
+        let KernelCmd::Update(mut bad) = upd(1, 1, "a") else {
+            unreachable!()
+        };
+        let expected = bad.cookie;
+        bad.cookie ^= 0xf0;
+        assert_eq!(
+            k.handle(&KernelCmd::Update(bad)).reply,
+            KernelReply::Reject {
+                channel: 1,
+                opid: 1,
+                error: KernelError::BadCookie { expected }
+            }
+        );
         assert!(matches!(k.handle(&upd(1, 1, "a")).reply, KernelReply::Ack(a) if a.opid == 1));
         // Duplicate: re-ACK without applying.
         let out = k.handle(&upd(1, 1, "zz"));
