@@ -1,12 +1,12 @@
 //! Deterministic failover simulation over many seeds.
 //!
-//! `cargo test` runs `DEFAULT_SEEDS` seeds (3000 release, 1000 debug: debug
+//! `cargo test` runs `DEFAULT_SEEDS` seeds (10 000 release, 1000 debug: debug
 //! builds are several times slower); `SIM_SEEDS=N` runs N seeds, `SIM_SEED=S` replays one seed
 //! with its event log (`sim_replay`).
 
-use hasync_engine::sim::run_seed;
+use hasync_engine::sim::{run_seed, KillPoint};
 
-const DEFAULT_SEEDS: u64 = if cfg!(debug_assertions) { 1000 } else { 3000 };
+const DEFAULT_SEEDS: u64 = if cfg!(debug_assertions) { 1000 } else { 10_000 };
 
 fn seeds() -> u64 {
     std::env::var("SIM_SEEDS")
@@ -30,7 +30,7 @@ fn sim_many_seeds() {
         mut whole,
         mut relearn,
     ) = (0, 0, 0, 0, 0, 0, 0);
-    let (mut confirmed, mut fenced) = (0, 0);
+    let (mut confirmed, mut fenced, mut isolated) = (0, 0, 0);
     let (mut contested, mut not_lowest) = (0, 0);
     let mut ack_paths = std::collections::BTreeMap::new();
     for seed in 0..n {
@@ -51,6 +51,8 @@ fn sim_many_seeds() {
                     .filter(|r| r.confirmed.is_some())
                     .count();
                 fenced += usize::from(sim.zombie_fenced);
+                isolated +=
+                    usize::from(sim.sc.kill == KillPoint::Isolated && !sim.takeovers.is_empty());
                 *ack_paths
                     .entry(format!("{:?}", sim.sc.ack_path))
                     .or_insert(0) += 1;
@@ -74,18 +76,24 @@ fn sim_many_seeds() {
          {applied} applied lost-ACK ops, {trailing} replayed trailing ops, {sections} selective \
          section replays, {whole} whole-channel (log too short), {relearn} relearned; \
          {confirmed} confirmed requests checked; {fenced} zombies fenced; \
+         {isolated} takeovers from a primary that confirmed alone; \
          {contested} elections among several standbys ({not_lowest} not won by the lowest id); \
          runs per ACK path {ack_paths:?}"
     );
     if failures.is_empty() && n >= 1000 {
         // The scenario mix must reach the paths the issue lists.
         assert!(contested > 0 && not_lowest > 0, "elections not exercised");
-        assert!(second > 0 && fenced > 0 && sections > 0 && applied > 0);
+        assert!(second > 0 && fenced > 0 && sections > 0 && applied > 0 && isolated > 0);
         assert_eq!(ack_paths.len(), 3, "{ack_paths:?}");
     }
     if !failures.is_empty() {
+        let seed = failures[0]
+            .strip_prefix("seed ")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("S");
         panic!(
-            "{} failing seed(s); first:\n{}",
+            "{} failing seed(s); first:\n{}\nreplay it with its event log:\n  \
+             SIM_SEED={seed} cargo test -p hasync-engine --release --test sim sim_replay -- --nocapture",
             failures.len(),
             failures[0]
         );

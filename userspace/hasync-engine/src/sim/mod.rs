@@ -121,7 +121,7 @@ impl Scenario {
         };
         let nodes = match kill {
             KillPoint::SecondFailoverMidReplay | KillPoint::MidBulkSync => 3,
-            _ => 2 + r.below(2) as u32,
+            _ => 2 + r.below(4) as u32,
         };
         let policy = match r.below(3) {
             0 => Policy::Replay,
