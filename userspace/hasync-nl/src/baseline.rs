@@ -1,7 +1,7 @@
 //! The benchmarks' in-run baseline: `nlctrl` GETFAMILY, which every kernel
-//! has, sent pipelined at the same batch size as the module's updates
-//! (DESIGN.md: "Use nlctrl GETFAMILY at the same batch size as the in-run
-//! baseline for the module's apply rate").
+//! has, sent pipelined at the same batch size as the module's updates, so
+//! the module's apply rate is a ratio to the kernel's own generic netlink
+//! round trip measured in the same run.
 
 use crate::attr::AttrWriter;
 use crate::ctrl::{CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, CTRL_VERSION, GENL_ID_CTRL};
