@@ -149,16 +149,19 @@ cl_check() {
 		"$CL/ifaces.json" "$CL/load.log"
 }
 
+# How many nodes the test uses (cl_cleanup stops and removes them all).
+CL_NODES=${CL_NODES:-2}
+
 cl_cleanup() {
 	touch "$CL/stop"
-	for n in 1 2; do cl_kill "$n"; done
+	for n in $(seq "$CL_NODES"); do cl_kill "$n"; done
 	[ ! -f "$CL/load.pid" ] || kill -9 "$(cat "$CL/load.pid")" 2>/dev/null
-	"$NETNS" down 2 2>/dev/null
+	"$NETNS" down "$CL_NODES" 2>/dev/null
 	module_unload
 	if [ -n "${CL_KEEP:-}" ]; then
 		echo "# logs kept in $CL" >&2
 	else
-		for n in 1 2; do
+		for n in $(seq "$CL_NODES"); do
 			[ ! -f "$CL/n$n.log" ] || tail -n 30 "$CL/n$n.log" | sed "s/^/# n$n: /"
 		done
 		rm -rf "$CL"

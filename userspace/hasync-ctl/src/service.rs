@@ -1,11 +1,11 @@
 //! The TIPC service names of one hasync deployment.
 
-use hasync_tipc::ServiceAddr;
+use hasync_tipc::{ServiceAddr, ServiceRange};
 
-/// The three service names derived from the configured `{type, instance}`.
+/// The service names derived from the configured `{type, instance}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Services {
-    /// Configured service type (64 and up, at most `u32::MAX - 2`).
+    /// Configured service type (64 and up, at most `u32::MAX - 3`).
     pub service_type: u32,
     /// Configured instance.
     pub instance: u32,
@@ -39,5 +39,17 @@ impl Services {
     /// Status of the daemon on this node (node scope).
     pub fn local(self) -> ServiceAddr {
         ServiceAddr::new(self.service_type.wrapping_add(2), self.instance)
+    }
+
+    /// One control unit, for elections: every daemon publishes its own
+    /// engine node id as the instance (cluster scope), so the topology
+    /// server tells who is up and a candidacy goes to one unit by name.
+    pub fn unit(self, node: u32) -> ServiceAddr {
+        ServiceAddr::new(self.service_type.wrapping_add(3), node)
+    }
+
+    /// Every control unit (the topology subscription).
+    pub fn units(self) -> ServiceRange {
+        ServiceRange::all(self.service_type.wrapping_add(3))
     }
 }

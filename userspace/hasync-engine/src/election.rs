@@ -198,6 +198,16 @@ impl Election {
         elect(&all)
     }
 
+    /// The winner among the candidacies held so far, whoever is still
+    /// awaited: for a deadline past which a silent peer (up, but not
+    /// answering) no longer holds the election up. Standbys that decide on
+    /// different sets may name different winners; the kernel's epoch
+    /// fencing then keeps exactly one of them writing.
+    pub fn decide_now(&self) -> Option<NodeId> {
+        let all: Vec<Candidacy> = self.got.values().cloned().collect();
+        elect(&all)
+    }
+
     /// Peers not heard from yet.
     pub fn waiting(&self) -> &BTreeSet<NodeId> {
         &self.waiting
@@ -399,5 +409,42 @@ mod tests {
         // A late candidacy from a node already down does not come back.
         assert!(e.on_candidacy(hot(1, &[1]), true).is_empty());
         assert_eq!(e.outcome(), Some(2));
+    }
+
+    #[test]
+    fn a_deadline_decides_among_the_candidacies_in() {
+        let (mut e, _) = Election::start(hot(3, &[5]), [1, 2, 3]);
+        // Node 2 answers with more held; node 1 stays silent.
+        e.on_candidacy(hot(2, &[9]), false);
+        assert_eq!(e.outcome(), None, "node 1 is still awaited");
+        assert_eq!(e.decide_now(), Some(2), "the best of those in");
+    }
+
+    #[test]
+    fn a_primary_answers_a_late_election_with_a_candidacy_that_wins() {
+        use crate::primary::{Primary, PrimaryConfig};
+        use crate::table::SectionCount;
+        let p = Primary::new(
+            7,
+            0x300,
+            &[(0, SectionCount::ONE), (1, SectionCount::ONE)],
+            PrimaryConfig {
+                window: 4,
+                backlog: 4,
+                chunks_per_step: 1,
+            },
+        );
+        let mine = p.candidacy();
+        // A standby of the older stream holding more updates still loses:
+        // the primary follows the newest epoch on as many Hot channels.
+        let standby = cand(
+            1,
+            0x200,
+            vec![
+                ch(0, ChannelMode::Hot, 90, 99),
+                ch(1, ChannelMode::Hot, 90, 99),
+            ],
+        );
+        elects_in_any_order(&[mine, standby], Some(7));
     }
 }

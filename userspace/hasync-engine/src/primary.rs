@@ -185,6 +185,27 @@ impl Primary {
         }
     }
 
+    /// A primary's answer to a standby that elects after it took over:
+    /// every channel Hot at its newest opid, with its own (newest) epoch,
+    /// so the late election names it and nobody claims over it.
+    pub fn candidacy(&self) -> crate::election::Candidacy {
+        use crate::election::{Candidacy, ChannelMode, ChannelState};
+        Candidacy {
+            node: self.node,
+            epoch: self.epoch,
+            channels: self
+                .channels
+                .iter()
+                .map(|(&channel, c)| ChannelState {
+                    channel,
+                    mode: ChannelMode::Hot,
+                    applied: c.last,
+                    have: c.last,
+                })
+                .collect(),
+        }
+    }
+
     /// Remember the takeover announcement for retransmission.
     pub fn set_announcement(&mut self, msg: Message, followers: Vec<NodeId>) {
         self.announce = Some((msg, followers));

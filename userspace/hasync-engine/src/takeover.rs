@@ -97,6 +97,12 @@ impl Takeover {
         self.epoch
     }
 
+    /// The candidacy this unit stood with (answered to a standby that
+    /// elects late, so that it decides on the same set).
+    pub fn candidacy(&self) -> crate::election::Candidacy {
+        self.standby.candidacy()
+    }
+
     /// The standby state the takeover started from (when it is abandoned:
     /// fenced by a unit that won the race, which this one may follow).
     pub fn into_standby(self) -> Standby {

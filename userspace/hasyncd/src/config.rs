@@ -711,6 +711,13 @@ impl Raw {
                 ),
             ));
         }
+        // The deployment uses four types from it (see hasync_ctl::Services).
+        if service_type > u32::MAX - 3 {
+            return Err(n.err(
+                "tipc.service_type",
+                format!("{service_type} is above the maximum {}", u32::MAX - 3),
+            ));
+        }
         let tipc = Tipc {
             service_type,
             instance: t.instance.unwrap_or(defaults::INSTANCE),

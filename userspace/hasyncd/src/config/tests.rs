@@ -261,6 +261,11 @@ fn tipc_service_type_is_not_reserved() {
         refused(&with("[tipc]\nservice_type = 63")),
         "config: tipc.service_type: 63 is reserved by TIPC (use 64 or above)"
     );
+    assert!(load(&with("[tipc]\nservice_type = 4294967292")).is_ok());
+    assert_eq!(
+        refused(&with("[tipc]\nservice_type = 4294967293")),
+        "config: tipc.service_type: 4294967293 is above the maximum 4294967292"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! | `mod.rs` | sockets, the poll loop, ticks, signals |
 //! | `act.rs` | carrying out engine actions (kernel, peers, requesters) |
 //! | `standby.rs` | following a primary: connect, handshake, ACK sources |
+//! | `election.rs` | one new primary among several standbys |
 //! | `takeover.rs` | standby → primary, and starting as primary |
 //! | `primary.rs` | accepting standbys, handover, fencing checks, audit |
 //! | `control.rs` | the control API: requests in, answers out |
@@ -16,6 +17,7 @@
 
 mod act;
 mod control;
+mod election;
 mod primary;
 mod standby;
 mod status;
@@ -29,7 +31,7 @@ use hasync_ctl::{Services, TakeoverReport};
 use hasync_engine::{NodeId, RequestId};
 use hasync_nl as nl;
 use hasync_tipc::{
-    Scope, SeqPacketListener, ServiceRange, SocketAddr, Subscription, TipcSocket,
+    RdmSocket, Scope, SeqPacketListener, ServiceRange, SocketAddr, Subscription, TipcSocket,
     TopologyConnection, TopologyEvent, TIPC_MAX_USER_MSG_SIZE,
 };
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -115,6 +117,10 @@ pub struct Daemon {
     topo: TopologyConnection,
     /// Sockets publishing the replication service: the primaries we see.
     primaries: BTreeSet<SocketAddr>,
+    /// This unit's election socket, bound to its unit service.
+    unit_sock: RdmSocket,
+    /// Units up (their unit services are published), by engine node id.
+    units_up: BTreeSet<NodeId>,
     local: SeqPacketListener,
     ctl: BTreeMap<u64, CtlConn>,
     /// Engine request id → (control connection, client's id).
@@ -143,6 +149,7 @@ enum Src {
     Topology,
     Acks,
     Local,
+    Unit,
     Control,
     Replication,
     Ctl(u64),
@@ -176,6 +183,14 @@ impl Daemon {
             .map_err(|e| DaemonError::Tipc(format!("subscribe to {range}: {e}")))?;
         topo.set_nonblocking(true)
             .map_err(|e| DaemonError::Tipc(e.to_string()))?;
+        let units = services.units();
+        topo.subscribe(&Subscription::ports(units))
+            .map_err(|e| DaemonError::Tipc(format!("subscribe to {units}: {e}")))?;
+        let unit_sock = RdmSocket::bind(services.unit(me), Scope::Cluster)
+            .map_err(|e| DaemonError::Tipc(format!("publish {}: {e}", services.unit(me))))?;
+        unit_sock
+            .set_nonblocking(true)
+            .map_err(|e| DaemonError::Tipc(e.to_string()))?;
         let local = SeqPacketListener::bind(services.local(), Scope::Node)
             .map_err(|e| DaemonError::Tipc(format!("publish {}: {e}", services.local())))?;
         local
@@ -200,6 +215,8 @@ impl Daemon {
             role: Role::Standby(standby),
             topo,
             primaries: BTreeSet::new(),
+            unit_sock,
+            units_up: BTreeSet::new(),
             local,
             ctl: BTreeMap::new(),
             waiting: BTreeMap::new(),
@@ -253,6 +270,7 @@ impl Daemon {
         fds.push((Src::Signal, self.signals.as_fd(), rd));
         fds.push((Src::Topology, self.topo.as_fd(), rd));
         fds.push((Src::Local, self.local.as_fd(), rd));
+        fds.push((Src::Unit, self.unit_sock.as_fd(), rd));
         if let Some(m) = &self.acks {
             fds.push((Src::Acks, borrow_raw(m), rd));
         }
@@ -310,6 +328,7 @@ impl Daemon {
             Src::Topology => self.on_topology(),
             Src::Acks => self.on_acks(),
             Src::Local => self.accept_control(false),
+            Src::Unit => self.on_unit(),
             Src::Control => self.accept_control(true),
             Src::Replication => self.accept_peer(),
             Src::Ctl(t) => self.on_ctl(t, flags),
@@ -350,6 +369,19 @@ impl Daemon {
     fn on_topology(&mut self) {
         loop {
             match self.topo.recv() {
+                Ok(TopologyEvent::Published { found, .. })
+                    if found.type_ == self.services.units().type_ =>
+                {
+                    tracing::debug!(unit = found.lower, "unit up");
+                    self.units_up.insert(found.lower);
+                }
+                Ok(TopologyEvent::Withdrawn { found, .. })
+                    if found.type_ == self.services.units().type_ =>
+                {
+                    tracing::debug!(unit = found.lower, "unit down");
+                    self.units_up.remove(&found.lower);
+                    self.unit_down(found.lower);
+                }
                 Ok(TopologyEvent::Published { publisher, .. }) => {
                     tracing::debug!(%publisher, "primary service published");
                     self.primaries.insert(publisher);

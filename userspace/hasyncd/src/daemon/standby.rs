@@ -65,6 +65,11 @@ pub struct StandbyRole {
     pub retry_at: Instant,
     /// `role = auto` at start: become primary if none shows up by then.
     pub auto_deadline: Option<Instant>,
+    /// An election after the primary's loss, while it runs.
+    pub election: Option<super::election::Electing>,
+    /// Another standby won the election: it, and until when to wait for
+    /// its replication service before electing again.
+    pub awaiting: Option<(NodeId, Instant)>,
 }
 
 impl StandbyRole {
@@ -84,6 +89,8 @@ impl StandbyRole {
             retry_at: now,
             auto_deadline: auto
                 .then(|| now + Duration::from_millis(u64::from(cfg.limits.link_tolerance_ms))),
+            election: None,
+            awaiting: None,
         }
     }
 
@@ -286,6 +293,20 @@ impl Daemon {
             return;
         }
         if !published {
+            if s.election.is_some() {
+                self.election_check(now);
+                return;
+            }
+            if let Some((winner, until)) = s.awaiting {
+                if now < until {
+                    return;
+                }
+                tracing::warn!(
+                    winner,
+                    "the elected standby never published: electing again"
+                );
+                s.awaiting = None;
+            }
             if s.following {
                 self.leader_gone(now);
             } else if s.auto_deadline.is_some_and(|d| now >= d) {
@@ -364,10 +385,16 @@ impl Daemon {
             reason = reason.as_str(),
             "primary lost: taking over"
         );
-        self.start_takeover(reason, detection_ms);
+        self.elect_or_take_over(now, reason, detection_ms);
     }
 
     pub(super) fn standby_tick(&mut self, now: Instant) {
+        if let Role::Standby(s) = &self.role {
+            if let Some(e) = &s.election {
+                let acts = e.engine.on_tick();
+                self.send_units(acts);
+            }
+        }
         self.standby_check(now);
     }
 

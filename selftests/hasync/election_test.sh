@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Three control units in three TIPC nodes over the real hasync.ko: a primary
+# and two hot standbys, a stream of changes from a standby's node, and the
+# primary killed round after round.  After each kill the two standbys elect
+# exactly one new primary (neither races the other to the kernel), the
+# other follows it and is hot again, every confirmed change is present
+# (cluster_check.py), and the killed unit rejoins as a hot standby.
+# HASYNC_ELECTION_ROUNDS sets the rounds (default 2; make check-long: 30).
+. "$(dirname "$0")/lib.sh"
+CL_NODES=3
+. "$(dirname "$0")/cluster.sh"
+
+ROUNDS=${HASYNC_ELECTION_ROUNDS:-2}
+
+ktap_header
+ktap_plan $((2 + ROUNDS))
+require || exit 1
+for f in "$HASYNCD" "$HASYNC_LOAD"; do
+	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
+done
+trap cl_cleanup EXIT
+
+setup() { module_load && "$NETNS" up 3; }
+ktap_check "module loaded, three TIPC nodes" setup
+
+trio() {
+	for n in 1 2 3; do cl_conf "$n" both; done
+	cl_start 1 primary
+	cl_wait 1 "s['role']=='primary'" 30 || return 1
+	cl_start 2 standby
+	cl_start 3 standby
+	cl_wait_hot 2 90 && cl_wait_hot 3 90
+}
+ktap_check_out "a primary and two hot standbys" trio
+
+# lines N: the length of node N's log, to look at what a round added.
+lines() { wc -l <"$CL/n$1.log"; }
+since() { tail -n "+$(($2 + 1))" "$CL/n$1.log"; }
+
+# The primary now (a round runs in a subshell: nothing it sets survives).
+primary_now() {
+	for n in 1 2 3; do
+		[ "$(cl_field "$n" "s['role']")" = primary ] && { echo "$n"; return 0; }
+	done
+	echo 1
+}
+
+k=1
+while [ "$k" -le "$ROUNDS" ]; do
+	p=$(primary_now)
+	a=$((p % 3 + 1))
+	b=$((a % 3 + 1))
+	round() {
+		la=$(lines "$a")
+		lb=$(lines "$b")
+		cl_load_start "$a"
+		sleep "0.$(cl_rand 9)$(cl_rand 9)"
+		cl_kill "$p"
+		# Exactly one of the two takes over; the other follows it.
+		deadline=$(($(date +%s) + 60))
+		w=
+		while [ -z "$w" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+			for n in "$a" "$b"; do
+				[ "$(cl_field "$n" "s['role']")" = primary ] && w=$n
+			done
+			sleep 0.2
+		done
+		[ -n "$w" ] || { echo "# no new primary within 60 s"; return 1; }
+		if [ "$w" = "$a" ]; then l=$b; lw=$la; ll=$lb; else l=$a; lw=$lb; ll=$la; fi
+		echo "# $(date +%T) node $w elected; node $l follows"
+		cl_wait "$w" "s['role']=='primary' and s.get('last_takeover') and s['last_takeover']['total_ms']>0" 60 || return 1
+		cl_wait_hot "$l" 90 || return 1
+		echo "# $(date +%T) node $l hot again"
+		[ "$(cl_field "$l" "s['role']")" = standby ] || return 1
+		since "$w" "$lw" | grep -q 'elected: taking over' ||
+			{ echo "# node $w took over without an election"; return 1; }
+		since "$l" "$ll" | grep -q 'elected another standby' ||
+			{ echo "# node $l did not learn the outcome from the election"; return 1; }
+		if since "$l" "$ll" | grep -q 'claiming every channel'; then
+			echo "# node $l claimed too: two units raced to the kernel"
+			return 1
+		fi
+		cl_load_stop
+		# With the stream stopped, everything in flight is released.
+		cl_wait "$w" "s['pending']==0" 30 || return 1
+		echo "# $(date +%T) stream stopped, nothing pending"
+		cl_check "$w" || return 1
+		cl_start "$p" standby
+		cl_wait_hot "$p" 90 || return 1
+		echo "# $(date +%T) node $p rejoined hot"
+	}
+	ktap_check_out "round $k: kill node $p, the others elect one primary" round
+	k=$((k + 1))
+done
+ktap_finished
