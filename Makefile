@@ -14,7 +14,7 @@ CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
 # Resolved lazily: only targets that need the kernel ask for it.
 KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
 
-.PHONY: all run bench check check-debug deps kernel module module-debug userspace \
+.PHONY: all run bench check check-long check-debug deps kernel module module-debug userspace \
 	prev-release gen gen-check lint test-host selftests clean help
 
 all: module userspace
@@ -78,6 +78,15 @@ check-debug: module-debug userspace
 
 check: lint test-host gen-check module userspace
 	@scripts/selftests
+
+# make check with the soaks turned up (hours, not part of the 45-minute
+# budget): more simulator seeds, kills, election rounds and model/module
+# comparisons. Each knob can be set from the environment.
+check-long: lint gen-check module userspace
+	@SIM_SEEDS=$${SIM_SEEDS:-100000} $(CARGO) test --release --quiet $(CARGO_FLAGS) --workspace
+	@HASYNC_KILLS=$${HASYNC_KILLS:-300} HASYNC_ELECTION_ROUNDS=$${HASYNC_ELECTION_ROUNDS:-30} \
+		HASYNC_KDIFF_SEEDS=$${HASYNC_KDIFF_SEEDS:-64} HASYNC_KDIFF_STEPS=$${HASYNC_KDIFF_STEPS:-20000} \
+		HASYNC_SELFTEST_TIMEOUT=$${HASYNC_SELFTEST_TIMEOUT:-21600} scripts/selftests
 
 # Benchmarks, not tests: figures and ratios measured side by side in the VM.
 bench: module userspace
