@@ -4,8 +4,9 @@
 # and two hot standbys, a stream of changes from a standby's node, and the
 # primary killed round after round.  After each kill the two standbys elect
 # exactly one new primary (neither races the other to the kernel), the
-# other follows it and is hot again, every confirmed change is present
-# (cluster_check.py), and the killed unit rejoins as a hot standby.
+# other rebases its stream onto the winner's (no fresh bulk sync) and is hot
+# again, every confirmed change is present (cluster_check.py), and the
+# killed unit rejoins as a hot standby.
 # HASYNC_ELECTION_ROUNDS sets the rounds (default 2; make check-long: 30).
 . "$(dirname "$0")/lib.sh"
 CL_NODES=3
@@ -79,6 +80,13 @@ while [ "$k" -le "$ROUNDS" ]; do
 			{ echo "# node $l did not learn the outcome from the election"; return 1; }
 		if since "$l" "$ll" | grep -q 'claiming every channel'; then
 			echo "# node $l claimed too: two units raced to the kernel"
+			return 1
+		fi
+		# It kept its stream: rebased onto the winner's, no fresh sync.
+		since "$l" "$ll" | grep "rebased onto the elected primary" | sed 's/^.*INFO /# /' | grep . ||
+			{ echo "# node $l did not rebase onto the winner's stream"; return 1; }
+		if since "$l" "$ll" | grep -q 'syncing afresh'; then
+			echo "# node $l synced afresh instead of rebasing"
 			return 1
 		fi
 		cl_load_stop

@@ -208,6 +208,16 @@ impl Election {
         elect(&all)
     }
 
+    /// The other units whose candidacy is held: after a decision, those
+    /// that will follow the winner.
+    pub fn participants(&self) -> Vec<NodeId> {
+        self.got
+            .keys()
+            .copied()
+            .filter(|&n| n != self.me.node)
+            .collect()
+    }
+
     /// Peers not heard from yet.
     pub fn waiting(&self) -> &BTreeSet<NodeId> {
         &self.waiting

@@ -8,10 +8,14 @@
 //! sends it to each of them; they answer with theirs; once every unit
 //! still up has answered (or [`ELECTION_WINDOW`] has passed), all of them
 //! run the same ranking over the same set and name the same winner: the
-//! best-synced standby, not the fastest claimer. The winner takes over;
-//! the others wait for it to publish the replication service, then follow
-//! it ([`AWAIT_WINNER`] bounds the wait: a winner that never publishes is
-//! elected away).
+//! best-synced standby, not the fastest claimer. The winner takes over
+//! with the others as followers: its takeover announcement (the engine's
+//! `NewPrimary`) tells them where its stream starts, and they rebase onto
+//! it keeping every channel their stream allows, instead of a full bulk
+//! sync. They wait for it to publish the replication service
+//! ([`AWAIT_WINNER`] bounds the wait: a winner that never publishes is
+//! elected away) and for the announcement once connected
+//! ([`super::standby::REBASE_WAIT`]: without it they sync afresh).
 //!
 //! A unit asked while it is not electing answers with what it would
 //! stand with: a standby its current candidacy (and it starts its own
@@ -75,7 +79,7 @@ impl Daemon {
             return;
         };
         if peers.is_empty() {
-            self.start_takeover(reason, detection_ms);
+            self.start_takeover(reason, detection_ms, Vec::new());
             return;
         }
         tracing::info!(?peers, "primary lost: electing among the standbys up");
@@ -110,8 +114,9 @@ impl Daemon {
         };
         let Some(e) = s.election.take() else { return };
         if winner == me {
-            tracing::info!("elected: taking over");
-            self.start_takeover(e.reason, e.detection_ms);
+            let followers = e.engine.participants();
+            tracing::info!(?followers, "elected: taking over");
+            self.start_takeover(e.reason, e.detection_ms, followers);
         } else {
             let name = self
                 .names
@@ -119,9 +124,9 @@ impl Daemon {
                 .cloned()
                 .unwrap_or_else(|| winner.to_string());
             tracing::info!(winner = %name, "elected another standby: following it once it publishes");
+            // Its takeover announces its stream to us: we keep ours and
+            // rebase onto it (see StandbyRole::rebase_by).
             s.awaiting = Some((winner, now + AWAIT_WINNER));
-            // Its stream is not ours: the next handshake syncs afresh.
-            s.resync = true;
         }
     }
 
@@ -210,12 +215,26 @@ impl Daemon {
         }
     }
 
-    /// A unit's publication went away: an election no longer waits for it.
+    /// A unit's publication went away: an election no longer waits for
+    /// it, nor a primary for it to follow.
     pub(super) fn unit_down(&mut self, node: NodeId) {
-        if let Role::Standby(s) = &mut self.role {
-            if let Some(e) = &mut s.election {
-                e.engine.peer_down(node);
+        match &mut self.role {
+            Role::Standby(s) => {
+                if let Some(e) = &mut s.election {
+                    e.engine.peer_down(node);
+                }
             }
+            Role::Primary(p) => {
+                if p.expected.remove(&node).is_some() {
+                    tracing::warn!(
+                        unit = node,
+                        "an elected follower went down before it attached"
+                    );
+                    let acts = p.engine.peer_down(node);
+                    self.act(acts);
+                }
+            }
+            Role::TakingOver(_) | Role::Stopping => {}
         }
         self.election_check(Instant::now());
     }

@@ -25,6 +25,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a primary that sees another primary published re-reads the
 /// kernel's owner epoch.
 const FENCE_CHECK: Duration = Duration::from_millis(500);
+/// How long an election loser has to attach before the primary stops
+/// waiting for it (it then syncs afresh whenever it comes).
+pub const FOLLOWER_GRACE: Duration = Duration::from_secs(5);
 
 /// One accepted standby connection.
 pub struct PeerConn {
@@ -64,6 +67,9 @@ pub struct PrimaryRole {
     pub replay: Option<ReplayWait>,
     /// Planned handover in progress.
     pub handover: Option<Handover>,
+    /// Election losers announced as followers that have not attached yet,
+    /// and until when they may.
+    pub expected: BTreeMap<NodeId, Instant>,
     next_fence_check: Instant,
 }
 
@@ -81,8 +87,18 @@ impl PrimaryRole {
             peers: BTreeMap::new(),
             replay: None,
             handover: None,
+            expected: BTreeMap::new(),
             next_fence_check: Instant::now(),
         })
+    }
+
+    /// The election's losers: the engine already counts them as standbys
+    /// (nothing is confirmed without them); they have until
+    /// [`FOLLOWER_GRACE`] to attach.
+    pub fn expect_followers(&mut self, followers: &[NodeId], now: Instant) {
+        for &f in followers {
+            self.expected.insert(f, now + FOLLOWER_GRACE);
+        }
     }
 
     /// The connection of standby `node`.
@@ -256,8 +272,15 @@ impl Daemon {
                 self.drop_peer(k);
             }
             if let Role::Primary(p) = &mut self.role {
-                let acts = p.engine.peer_down(h.node);
-                self.act(acts);
+                if p.expected.remove(&h.node).is_some() {
+                    // An election loser: it holds our predecessor's stream
+                    // and rebases onto ours on our announcement (resent on
+                    // every tick until it answers).
+                    tracing::info!(standby = %self.names.get(&h.node).map_or("?", String::as_str), "elected follower attached; it rebases onto our stream");
+                } else {
+                    let acts = p.engine.peer_down(h.node);
+                    self.act(acts);
+                }
             }
             return true;
         };
@@ -304,6 +327,27 @@ impl Daemon {
         for t in stale {
             tracing::warn!("no handshake in time; dropping a connection");
             self.drop_peer(t);
+        }
+        let late: Vec<NodeId> = match &self.role {
+            Role::Primary(p) => p
+                .expected
+                .iter()
+                .filter(|(_, &until)| now >= until)
+                .map(|(&n, _)| n)
+                .collect(),
+            _ => Vec::new(),
+        };
+        for n in late {
+            let Role::Primary(p) = &mut self.role else {
+                return;
+            };
+            p.expected.remove(&n);
+            tracing::warn!(
+                unit = n,
+                "an elected follower never attached; not waiting for it"
+            );
+            let acts = p.engine.peer_down(n);
+            self.act(acts);
         }
         self.primary_check(now);
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use hasync_engine::standby::Standby;
 use hasync_engine::wire::Message;
-use hasync_engine::NodeId;
+use hasync_engine::{Epoch, NodeId};
 use hasync_nl as nl;
 use hasync_tipc::SeqPacketStream;
 use nix::poll::PollFlags;
@@ -39,6 +39,9 @@ use hasync_engine::report::Reason;
 const RECONNECT_GRACE: Duration = Duration::from_millis(300);
 /// Blocking connect limit (the primary answers in one round trip).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long an election loser connected to the winner waits for its
+/// takeover announcement before syncing afresh (it is resent every tick).
+pub const REBASE_WAIT: Duration = Duration::from_secs(3);
 
 /// The standby side.
 pub struct StandbyRole {
@@ -70,6 +73,9 @@ pub struct StandbyRole {
     /// Another standby won the election: it, and until when to wait for
     /// its replication service before electing again.
     pub awaiting: Option<(NodeId, Instant)>,
+    /// Connected to the elected primary: its epoch, and until when to wait
+    /// for the announcement that rebases our stream onto its.
+    pub rebase_to: Option<(Epoch, Instant)>,
 }
 
 impl StandbyRole {
@@ -91,6 +97,7 @@ impl StandbyRole {
                 .then(|| now + Duration::from_millis(u64::from(cfg.limits.link_tolerance_ms))),
             election: None,
             awaiting: None,
+            rebase_to: None,
         }
     }
 
@@ -209,16 +216,25 @@ impl Daemon {
         if !s.handshaken {
             match Handshake::decode(f) {
                 Ok(h) if h.side == Side::Primary => {
-                    if s.resync {
+                    // The primary we elected, of a newer epoch than ours:
+                    // keep our stream for its announcement to rebase.
+                    let elected =
+                        s.awaiting.is_some_and(|(w, _)| w == h.node) && h.epoch > s.engine.epoch;
+                    if s.resync || (s.awaiting.is_some() && !elected) {
                         tracing::info!("primary answered again: syncing afresh");
                         let conn = s.conn.take();
                         *s = StandbyRole::new(&self.cfg, self.me, now, false);
                         s.conn = conn;
                         s.last_frame = Some(now);
                     }
-                    tracing::info!(primary = %h.name, epoch = h.epoch, "following");
                     s.engine.leader = h.node;
-                    s.engine.epoch = h.epoch;
+                    if elected {
+                        tracing::info!(primary = %h.name, epoch = h.epoch, "following the elected primary; rebasing on its announcement");
+                        s.rebase_to = Some((h.epoch, now + REBASE_WAIT));
+                    } else {
+                        tracing::info!(primary = %h.name, epoch = h.epoch, "following");
+                        s.engine.epoch = h.epoch;
+                    }
                     s.leader_name = Some(h.name.clone());
                     s.handshaken = true;
                     s.following = true;
@@ -240,6 +256,17 @@ impl Daemon {
             match Message::decode_exact(f) {
                 Ok(msg) => {
                     let acts = s.engine.handle(msg);
+                    if let Some((epoch, _)) = s.rebase_to {
+                        if s.engine.epoch >= epoch {
+                            tracing::info!(
+                                hot = s.engine.hot_channels(),
+                                channels = s.engine.channels.len(),
+                                "rebased onto the elected primary's stream"
+                            );
+                            s.rebase_to = None;
+                            s.awaiting = None;
+                        }
+                    }
                     self.act(acts);
                     true
                 }
@@ -319,7 +346,7 @@ impl Daemon {
             return;
         }
         s.auto_deadline = None;
-        if s.following && !s.resync {
+        if s.following && !s.resync && s.awaiting.is_none() {
             // Either the primary is alive and only the connection broke, or
             // its node is gone and TIPC has not yet withdrawn its name:
             // reconnect, holding on to the stream until a primary answers.
@@ -393,6 +420,15 @@ impl Daemon {
             if let Some(e) = &s.election {
                 let acts = e.engine.on_tick();
                 self.send_units(acts);
+            }
+        }
+        if let Role::Standby(s) = &mut self.role {
+            if s.rebase_to.is_some_and(|(_, until)| now >= until) {
+                tracing::warn!("no announcement from the elected primary: syncing afresh");
+                s.rebase_to = None;
+                s.awaiting = None;
+                s.resync = true;
+                self.leader_lost(false, "no takeover announcement");
             }
         }
         self.standby_check(now);

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use hasync_engine::standby::Standby;
 use hasync_engine::takeover::{Outcome, Takeover};
-use hasync_engine::{Action, ChannelId, Epoch, Opid};
+use hasync_engine::{Action, ChannelId, Epoch, NodeId, Opid};
 
 use super::{Daemon, PrimaryRole, Role};
 use crate::report;
@@ -25,6 +25,8 @@ pub struct TakeoverRole {
     started: Instant,
     detection_ms: f64,
     previous_epoch: Epoch,
+    /// The election's losers, who rebase onto our stream.
+    followers: Vec<NodeId>,
 }
 
 /// Replay still in flight after a takeover: done when the kernel ACKed
@@ -56,20 +58,32 @@ impl Daemon {
             &self.cfg.channel_list(),
             self.cfg.limits.standby(),
         );
-        self.takeover_from(standby, Reason::Start, 0.0);
+        self.takeover_from(standby, Reason::Start, 0.0, Vec::new());
     }
 
-    /// A following standby takes over.
-    pub(super) fn start_takeover(&mut self, reason: Reason, detection_ms: f64) {
+    /// A following standby takes over; `followers` (an election's losers)
+    /// are announced the new stream and rebase onto it.
+    pub(super) fn start_takeover(
+        &mut self,
+        reason: Reason,
+        detection_ms: f64,
+        followers: Vec<NodeId>,
+    ) {
         let role = std::mem::replace(&mut self.role, Role::Stopping);
         let Role::Standby(s) = role else {
             self.role = role;
             return;
         };
-        self.takeover_from(s.engine, reason, detection_ms);
+        self.takeover_from(s.engine, reason, detection_ms, followers);
     }
 
-    fn takeover_from(&mut self, mut standby: Standby, reason: Reason, detection_ms: f64) {
+    fn takeover_from(
+        &mut self,
+        mut standby: Standby,
+        reason: Reason,
+        detection_ms: f64,
+        followers: Vec<NodeId>,
+    ) {
         let started = Instant::now();
         if self.opts.full_replay {
             for c in standby.channels.values_mut() {
@@ -99,7 +113,7 @@ impl Daemon {
             epoch,
             self.cfg.trailing.policy(),
             self.cfg.limits.primary(),
-            Vec::new(),
+            followers.clone(),
         );
         self.role = Role::TakingOver(TakeoverRole {
             engine,
@@ -107,6 +121,7 @@ impl Daemon {
             started,
             detection_ms,
             previous_epoch,
+            followers,
         });
         self.act(acts);
     }
@@ -145,8 +160,10 @@ impl Daemon {
                                 .map(|c| (p.channel, c.last))
                         })
                         .collect();
+                    let followers = std::mem::take(&mut t.followers);
                     match PrimaryRole::new(*primary, &self.services) {
-                        Ok(p) => {
+                        Ok(mut p) => {
+                            p.expect_followers(&followers, Instant::now());
                             tracing::info!(epoch = plan.epoch, "primary: services published");
                             self.role = Role::Primary(p);
                             self.acks = None;
