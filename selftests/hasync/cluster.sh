@@ -139,13 +139,13 @@ cl_ids() { for c in $CL_CHANNELS; do printf '%s,' "${c%%:*}"; done | sed 's/,$//
 # cl_rand N: a number in 0..N-1.
 cl_rand() { echo $(($(od -An -N2 -tu2 /dev/urandom) % $1)); }
 
-# cl_check PRIMARY: the invariants after a takeover, with the last stream
-# stopped (see cluster_check.py).
+# cl_check PRIMARY [--partition]: the invariants after a takeover, with the
+# last stream stopped (see cluster_check.py).
 cl_check() {
 	cl_status "$1" >"$CL/status.json" || return 1
 	hasync -j channel show >"$CL/channels.json" || return 1
 	hasync -j iface show >"$CL/ifaces.json" || return 1
-	python3 "$SELFTEST_DIR/cluster_check.py" "$CL/status.json" "$CL/channels.json" \
+	python3 "$SELFTEST_DIR/cluster_check.py" ${2:+"$2"} "$CL/status.json" "$CL/channels.json" \
 		"$CL/ifaces.json" "$CL/load.log"
 }
 
