@@ -522,6 +522,11 @@ impl Primary {
     pub fn peer_down(&mut self, node: NodeId) -> Vec<Action> {
         let mut out = Vec::new();
         self.peers.remove(&node);
+        // No announcement for a follower we no longer count: rebased onto
+        // our stream but not a peer, it would believe itself Hot unfed.
+        if let Some((_, waiting)) = &mut self.announce {
+            waiting.retain(|&n| n != node);
+        }
         let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         for id in ids {
             self.pump(id, &mut out);

@@ -307,7 +307,8 @@ impl Standby {
 
     /// Periodic: re-announce receipt watermarks (heals lost `Have`s),
     /// re-request syncs for Cold channels (heals lost requests), and read
-    /// the registers when an update has waited a whole tick for its ACK.
+    /// the registers when a channel holds its next update and applied nothing
+    /// since the previous tick (its ACK may be lost).
     pub fn on_tick(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         if self.channels.values().any(SChannel::stalled) {
@@ -591,9 +592,11 @@ fn rebase(c: &mut SChannel, rb: &Rebase) -> bool {
     if have < rb.base || c.applied > rb.register {
         return false;
     }
-    // Everything up to the register was applied by the kernel under the old
-    // epoch, and the new primary based its state on the same stream.
-    let upto = have.min(rb.register);
+    // Up to the base, the new primary's state and ours are the same
+    // stream. Past it, the kernel may hold ops of an epoch we never saw
+    // (ours at those opids never reached it): never apply our own there;
+    // every section an op in (base, register] touched is in `dirty`.
+    let upto = rb.base;
     while c.applied < upto {
         let Some(u) = c.pending.remove(&(c.applied + 1)) else {
             break;

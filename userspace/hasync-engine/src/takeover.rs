@@ -61,7 +61,7 @@ pub struct Takeover {
 
 impl Takeover {
     /// Begin: claim every channel with `epoch` (must exceed every epoch
-    /// used before; see [`crate::node`] for how it is chosen).
+    /// used before: hasyncd's `next_epoch` names the unit in its low byte).
     pub fn start(
         standby: Standby,
         epoch: Epoch,

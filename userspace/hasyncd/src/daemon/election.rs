@@ -125,8 +125,10 @@ impl Daemon {
                 .unwrap_or_else(|| winner.to_string());
             tracing::info!(winner = %name, "elected another standby: following it once it publishes");
             // Its takeover announces its stream to us: we keep ours and
-            // rebase onto it (see StandbyRole::rebase_by).
+            // rebase onto it (see `StandbyRole::rebase_to`), so the next
+            // handshake must not sync afresh, even after a reconnection.
             s.awaiting = Some((winner, now + AWAIT_WINNER));
+            s.resync = false;
         }
     }
 
@@ -222,6 +224,12 @@ impl Daemon {
             Role::Standby(s) => {
                 if let Some(e) = &mut s.election {
                     e.engine.peer_down(node);
+                }
+                // The winner we wait for is gone: elect again now.
+                if let Some((w, until)) = &mut s.awaiting {
+                    if *w == node {
+                        *until = Instant::now();
+                    }
                 }
             }
             Role::Primary(p) => {

@@ -407,7 +407,7 @@ impl Daemon {
     fn tick(&mut self, now: Instant) {
         let acts = match &mut self.role {
             Role::Primary(p) => p.engine.on_tick(),
-            Role::Standby(s) if s.handshaken => s.engine.on_tick(),
+            Role::Standby(s) if s.handshaken && s.rebase_to.is_none() => s.engine.on_tick(),
             Role::TakingOver(t) => t.engine.on_tick(),
             _ => Vec::new(),
         };

@@ -220,7 +220,7 @@ impl Daemon {
                     // keep our stream for its announcement to rebase.
                     let elected =
                         s.awaiting.is_some_and(|(w, _)| w == h.node) && h.epoch > s.engine.epoch;
-                    if s.resync || (s.awaiting.is_some() && !elected) {
+                    if !elected && (s.resync || s.awaiting.is_some()) {
                         tracing::info!("primary answered again: syncing afresh");
                         let conn = s.conn.take();
                         *s = StandbyRole::new(&self.cfg, self.me, now, false);
@@ -239,8 +239,13 @@ impl Daemon {
                     s.handshaken = true;
                     s.following = true;
                     self.names.insert(h.node, h.name);
-                    let acts = s.engine.on_tick();
-                    self.act(acts);
+                    // Until the announcement rebases us, our engine speaks
+                    // the old stream: no Have or SyncRequest yet (the
+                    // primary would take one for the announcement's answer).
+                    if s.rebase_to.is_none() {
+                        let acts = s.engine.on_tick();
+                        self.act(acts);
+                    }
                     true
                 }
                 Ok(_) => {

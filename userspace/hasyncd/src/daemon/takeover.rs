@@ -163,7 +163,15 @@ impl Daemon {
                     let followers = std::mem::take(&mut t.followers);
                     match PrimaryRole::new(*primary, &self.services) {
                         Ok(mut p) => {
-                            p.expect_followers(&followers, Instant::now());
+                            // A follower whose unit went down meanwhile is
+                            // not waited for.
+                            let (up, gone): (Vec<NodeId>, Vec<NodeId>) =
+                                followers.iter().partition(|f| self.units_up.contains(f));
+                            p.expect_followers(&up, Instant::now());
+                            for f in gone {
+                                let acts = p.engine.peer_down(f);
+                                out.extend(acts);
+                            }
                             tracing::info!(epoch = plan.epoch, "primary: services published");
                             self.role = Role::Primary(p);
                             self.acks = None;
