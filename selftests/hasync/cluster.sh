@@ -105,6 +105,17 @@ cl_wait_dead() {
 # earlier stream left can never pass for a change this one confirmed.  Its
 # log replaces the previous one.
 cl_load_start() {
+	# A case that failed before its cl_load_stop left its stream running:
+	# it would keep writing the same interfaces under the next stream's
+	# log and pass for a lost change. Stop it first.
+	if [ -f "$CL/load.pid" ]; then
+		_p=$(cat "$CL/load.pid")
+		kill -9 "$_p" 2>/dev/null
+		while [ -r "/proc/$_p/stat" ] && [ "$(cut -d' ' -f3 "/proc/$_p/stat")" != Z ]; do
+			sleep 0.05
+		done
+		rm -f "$CL/load.pid"
+	fi
 	rm -f "$CL/stop"
 	_run=$(($(cat "$CL/runs" 2>/dev/null || echo 0) + 1))
 	echo "$_run" >"$CL/runs"
