@@ -231,14 +231,21 @@ ktap_check_out "partition healed: old primary rejoins, state intact" heal
 partition_load() {
 	cl_load_start 1
 	sleep "1.$(cl_rand 9)"
+	l2=$(wc -l <"$CL/n2.log")
 	in_ns 1 ip link set "$dev12" down
-	cl_wait_primary 2 30 || return 1
+	# The takeover itself, then the stepping down; the replay's end is
+	# waited for below, with the stream stopped.
+	cl_wait 2 "s['role']=='primary' and s.get('last_takeover') and s['last_takeover']['epoch']==s['epoch']" 30 || return 1
 	cl_wait 1 "s['role']=='standby'" 30 || return 1
 	echo "# takeover: $(cl_field 2 "'%d sections replayed over %d channels' % (sum(bin(c['replayed_sections']).count('1') for c in s['last_takeover']['channels']), len(s['last_takeover']['channels']))")"
 	in_ns 1 ip link set "$dev12" up
 	"$NETNS" wait 2 || return 1
 	cl_wait_hot 1 60 || return 1
 	cl_load_stop
+	if ! cl_wait 2 "s['pending']==0 and s['last_takeover']['total_ms']>0" 30; then
+		tail -n "+$((l2 + 1))" "$CL/n2.log" | grep -v malformed | head -n 60 | sed 's/^/# n2: /'
+		return 1
+	fi
 	cl_check 2 --partition || return 1
 	# Back to node 1 as primary for the cases below.
 	in_ns 1 "$HASYNC_BIN" switchover || return 1
