@@ -415,7 +415,7 @@ impl Daemon {
         tracing::warn!(
             primary = s.leader_name.as_deref().unwrap_or("?"),
             reason = reason.as_str(),
-            "primary lost: taking over"
+            "primary lost"
         );
         self.elect_or_take_over(now, reason, detection_ms);
     }
