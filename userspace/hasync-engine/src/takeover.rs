@@ -103,12 +103,6 @@ impl Takeover {
         self.standby.candidacy()
     }
 
-    /// The standby state the takeover started from (when it is abandoned:
-    /// fenced by a unit that won the race, which this one may follow).
-    pub fn into_standby(self) -> Standby {
-        self.standby
-    }
-
     /// Resend unanswered kernel commands (replies can be lost).
     pub fn on_tick(&self) -> Vec<Action> {
         self.asked.values().cloned().map(Action::Kernel).collect()
