@@ -15,11 +15,14 @@
 //! * [`primary`], [`standby`]: normal operation.
 //! * [`planner`]: the failover plan.
 //! * [`election`]: which standby takes over when there are several.
+//! * [`node`]: one control unit whole: roles, timers, failure verdicts,
+//!   election, takeover, handover, fencing (what hasyncd and the simulator
+//!   both drive).
 //! * [`bulk_sync`]: snapshot + checkpoint acks + sync declaration.
 //! * [`audit`]: per-section digest comparison.
 //! * [`sim`]: deterministic fault-injection simulator.
 
-pub use hasync_model::{hash, table};
+pub use hasync_model::{hash, table, RecordChange};
 
 pub mod kernel;
 pub mod wire;
@@ -37,6 +40,7 @@ pub mod audit;
 pub mod bulk_sync;
 pub mod election;
 pub mod handshake;
+pub mod node;
 pub mod planner;
 pub mod primary;
 pub mod report;
