@@ -1,34 +1,28 @@
-//! The running daemon: one thread, one `poll(2)` loop, the engine's state
-//! machines fed from sockets and timers, their actions carried out here.
+//! The running daemon: one thread, one `poll(2)` loop feeding the engine's
+//! [`Node`] (every role decision and timer lives there) with what the
+//! sockets and the clock say, and carrying out what it asks.
 //!
 //! | file | job |
 //! |---|---|
-//! | `mod.rs` | sockets, the poll loop, ticks, signals |
-//! | `act.rs` | carrying out engine actions (kernel, peers, requesters) |
-//! | `standby.rs` | following a primary: connect, handshake, ACK sources |
-//! | `election.rs` | one new primary among several standbys |
-//! | `takeover.rs` | standby → primary, and starting as primary |
-//! | `primary.rs` | accepting standbys, handover, fencing checks, audit |
+//! | `mod.rs` | sockets, the poll loop, topology, signals |
+//! | `io.rs` | carrying out the node's outputs (kernel, peers, requesters) |
 //! | `control.rs` | the control API: requests in, answers out |
 //! | `status.rs` | `hasync status` |
 //!
 //! Kernel calls are synchronous netlink round trips (microseconds); TIPC
-//! sockets are nonblocking. The engine's timers are one periodic tick.
+//! sockets are nonblocking.
 
-mod act;
 mod control;
-mod election;
-mod primary;
-mod standby;
+mod io;
 mod status;
-mod takeover;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use hasync_ctl::{Services, TakeoverReport};
-use hasync_engine::{NodeId, RequestId};
+use hasync_ctl::Services;
+use hasync_engine::node::{self, Event, Micros, Node, NodeConfig, StartRole, MS};
+use hasync_engine::RequestId;
 use hasync_nl as nl;
 use hasync_tipc::{
     RdmSocket, Scope, SeqPacketListener, ServiceRange, SocketAddr, Subscription, TipcSocket,
@@ -38,21 +32,16 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::config::{Config, Role as CfgRole};
-use crate::conn::Conn;
+use crate::config::{AckPath, Config, Role as CfgRole};
+use crate::conn::{Conn, Read};
 use crate::fault::Faults;
 use crate::kernel::KernelAdapter;
 use crate::tolerance::LinkTolerance;
-use hasync_engine::handshake::node_id;
 
-pub use primary::PrimaryRole;
-pub use standby::StandbyRole;
-pub use takeover::TakeoverRole;
-
-/// Engine timer period: retransmissions, `Have` reports, checks.
-pub const TICK: Duration = Duration::from_millis(100);
 /// Most control connections at once.
 const CONTROL_CONNS_MAX: usize = 64;
+/// Longest sleep: the link tolerance keeper polls too.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -68,31 +57,6 @@ pub enum DaemonError {
     Os(String),
 }
 
-/// What the daemon is doing now.
-#[allow(clippy::large_enum_variant)]
-pub enum Role {
-    /// Following (or looking for) a primary.
-    Standby(StandbyRole),
-    /// Becoming primary.
-    TakingOver(TakeoverRole),
-    /// Primary.
-    Primary(PrimaryRole),
-    /// Switched over and exiting.
-    Stopping,
-}
-
-impl Role {
-    /// The name `status` reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Role::Standby(_) => "standby",
-            Role::TakingOver(_) => "taking-over",
-            Role::Primary(_) => "primary",
-            Role::Stopping => "stopping",
-        }
-    }
-}
-
 /// Run-time options that are not configuration (benchmarks).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -101,43 +65,35 @@ pub struct Options {
     pub full_replay: bool,
 }
 
-/// A control connection and what it is waiting for.
-struct CtlConn {
-    conn: Conn,
-}
-
 /// The daemon.
 pub struct Daemon {
     cfg: Config,
-    opts: Options,
-    me: NodeId,
     services: Services,
     kernel: KernelAdapter<nl::Client>,
-    role: Role,
+    node: Node,
+    /// The node's clock starts here.
+    t0: Instant,
     topo: TopologyConnection,
-    /// Sockets publishing the replication service: the primaries we see.
-    primaries: BTreeSet<SocketAddr>,
     /// This unit's election socket, bound to its unit service.
     unit_sock: RdmSocket,
-    /// Units up (their unit services are published), by engine node id.
-    units_up: BTreeSet<NodeId>,
     local: SeqPacketListener,
-    ctl: BTreeMap<u64, CtlConn>,
-    /// Engine request id → (control connection, client's id).
+    /// Replication and control listeners, while primary.
+    published: Option<(SeqPacketListener, SeqPacketListener)>,
+    /// Connection to the primary, while following.
+    leader: Option<Conn>,
+    /// Standby connections, while primary.
+    peers: BTreeMap<u64, Conn>,
+    /// Control connections.
+    ctl: BTreeMap<u64, Conn>,
+    /// Node request id → (control connection, client's id).
     waiting: BTreeMap<RequestId, (u64, u64)>,
     next_token: u64,
     next_request: RequestId,
     acks: Option<nl::Monitor>,
     signals: SignalFd,
     faults: Faults,
-    next_tick: Instant,
-    next_audit: Option<Instant>,
     /// Keeps the TIPC bearers at the configured link tolerance.
     tolerance: LinkTolerance,
-    /// The last takeover this daemon made.
-    report: Option<TakeoverReport>,
-    /// Names of peers by engine node id (from handshakes).
-    names: BTreeMap<NodeId, String>,
     buf: Vec<u8>,
     exit: bool,
 }
@@ -157,6 +113,37 @@ enum Src {
     Leader,
 }
 
+/// The node's settings from the configuration.
+fn node_config(cfg: &Config, opts: Options) -> NodeConfig {
+    NodeConfig {
+        name: cfg.node.clone(),
+        start: match cfg.role {
+            CfgRole::Primary => StartRole::Primary,
+            CfgRole::Standby => StartRole::Standby,
+            CfgRole::Auto => StartRole::Auto,
+        },
+        channels: cfg.channel_list(),
+        standby: cfg.limits.standby(),
+        primary: cfg.limits.primary(),
+        policy: cfg.trailing.policy(),
+        unit_byte: cfg.unit_byte(),
+        units: cfg.units.clone(),
+        link_tolerance: Micros::from(cfg.limits.link_tolerance_ms) * MS,
+        audit_period: (cfg.audit_period > 0).then(|| Micros::from(cfg.audit_period) * 1000 * MS),
+        ack_path: match cfg.ack_path {
+            AckPath::Forward => node::AckPath::Forward,
+            AckPath::Direct => node::AckPath::Direct,
+            AckPath::Both => node::AckPath::Both,
+        },
+        full_replay: opts.full_replay,
+    }
+}
+
+/// A publisher's handle for the node.
+fn publisher(a: SocketAddr) -> node::Publisher {
+    u64::from(a.node) << 32 | u64::from(a.ref_)
+}
+
 impl Daemon {
     /// Set up kernel, TIPC and signals; nothing is claimed or published
     /// yet.
@@ -164,7 +151,6 @@ impl Daemon {
         // First, so that links to the peers already run with it when the
         // services are published and watched.
         let tolerance = LinkTolerance::start(cfg.limits.link_tolerance_ms, Instant::now());
-        let me = node_id(&cfg.node);
         let services = Services {
             service_type: cfg.tipc.service_type,
             instance: cfg.tipc.instance,
@@ -174,6 +160,7 @@ impl Daemon {
         })?;
         let mut kernel = KernelAdapter::new(client, crate::kernel::DEFAULT_MAX_BATCH);
         ensure_channels(&cfg, kernel.port_mut())?;
+        let me = hasync_engine::handshake::node_id(&cfg.node);
 
         let topo = TopologyConnection::connect().map_err(|e| {
             DaemonError::Tipc(format!("topology server: {e} (is the tipc module loaded?)"))
@@ -186,11 +173,7 @@ impl Daemon {
         let units = services.units();
         topo.subscribe(&Subscription::ports(units))
             .map_err(|e| DaemonError::Tipc(format!("subscribe to {units}: {e}")))?;
-        let unit_sock = RdmSocket::bind(services.unit(me), Scope::Cluster)
-            .map_err(|e| DaemonError::Tipc(format!("publish {}: {e}", services.unit(me))))?;
-        unit_sock
-            .set_nonblocking(true)
-            .map_err(|e| DaemonError::Tipc(e.to_string()))?;
+        let unit_sock = bind_unit(&services, me)?;
         let local = SeqPacketListener::bind(services.local(), Scope::Node)
             .map_err(|e| DaemonError::Tipc(format!("publish {}: {e}", services.local())))?;
         local
@@ -206,18 +189,19 @@ impl Daemon {
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(|e| DaemonError::Os(format!("signalfd: {e}")))?;
 
-        let now = Instant::now();
-        let standby = StandbyRole::new(&cfg, me, now, cfg.role == CfgRole::Auto);
+        tracing::info!(node = %cfg.node, id = me, role = %cfg.role, "hasyncd starting");
+        let node = Node::new(node_config(&cfg, opts), 0);
         Ok(Daemon {
-            me,
             services,
             kernel,
-            role: Role::Standby(standby),
+            node,
+            t0: Instant::now(),
             topo,
-            primaries: BTreeSet::new(),
             unit_sock,
-            units_up: BTreeSet::new(),
             local,
+            published: None,
+            leader: None,
+            peers: BTreeMap::new(),
             ctl: BTreeMap::new(),
             waiting: BTreeMap::new(),
             next_token: 1,
@@ -225,40 +209,37 @@ impl Daemon {
             acks: None,
             signals,
             faults,
-            next_tick: now + TICK,
-            next_audit: None,
             tolerance,
-            report: None,
-            names: BTreeMap::new(),
             buf: vec![0; TIPC_MAX_USER_MSG_SIZE],
             exit: false,
-            opts,
             cfg,
         })
     }
 
+    /// The node's clock.
+    fn now(&self) -> Micros {
+        Micros::try_from(self.t0.elapsed().as_micros()).unwrap_or(Micros::MAX)
+    }
+
+    /// Feed one event and carry out what follows.
+    fn feed(&mut self, ev: Event<'_>) {
+        let now = self.now();
+        self.node.handle(now, ev);
+    }
+
     /// Run until SIGTERM/SIGINT (after a handover when primary).
     pub fn run(mut self) -> Result<(), DaemonError> {
-        tracing::info!(node = %self.cfg.node, id = self.me, role = %self.cfg.role, "hasyncd starting");
-        if self.cfg.role == CfgRole::Primary {
-            self.start_as_primary();
-        }
+        self.drive();
         while !self.exit {
             let ready = self.poll()?;
             for (src, flags) in ready {
                 self.dispatch(src, flags);
+                self.drive();
             }
-            let now = Instant::now();
-            if now >= self.next_tick {
-                self.next_tick = now + TICK;
-                self.tick(now);
-            }
-            if self.next_audit.is_some_and(|t| now >= t) {
-                self.next_audit = Some(now + Duration::from_secs(u64::from(self.cfg.audit_period)));
-                self.periodic_audit();
-            }
-            self.tolerance.poll(now);
-            self.check_role(Instant::now());
+            let now = self.now();
+            self.node.handle_timeout(now);
+            self.drive();
+            self.tolerance.poll(Instant::now());
         }
         tracing::info!("hasyncd stopped");
         Ok(())
@@ -267,6 +248,13 @@ impl Daemon {
     fn poll(&mut self) -> Result<Vec<(Src, PollFlags)>, DaemonError> {
         let mut fds: Vec<(Src, BorrowedFd<'_>, PollFlags)> = Vec::new();
         let rd = PollFlags::POLLIN;
+        let rw = |c: &Conn| {
+            if c.wants_write() {
+                rd | PollFlags::POLLOUT
+            } else {
+                rd
+            }
+        };
         fds.push((Src::Signal, self.signals.as_fd(), rd));
         fds.push((Src::Topology, self.topo.as_fd(), rd));
         fds.push((Src::Local, self.local.as_fd(), rd));
@@ -275,38 +263,27 @@ impl Daemon {
             fds.push((Src::Acks, borrow_raw(m), rd));
         }
         for (&t, c) in &self.ctl {
-            let mut f = rd;
-            if c.conn.wants_write() {
-                f |= PollFlags::POLLOUT;
-            }
-            fds.push((Src::Ctl(t), c.conn.fd(), f));
+            fds.push((Src::Ctl(t), c.fd(), rw(c)));
         }
-        match &self.role {
-            Role::Primary(p) => {
-                fds.push((Src::Replication, p.listener.as_fd(), rd));
-                fds.push((Src::Control, p.control.as_fd(), rd));
-                for (&t, peer) in &p.peers {
-                    let mut f = rd;
-                    if peer.conn.wants_write() {
-                        f |= PollFlags::POLLOUT;
-                    }
-                    fds.push((Src::Peer(t), peer.conn.fd(), f));
-                }
-            }
-            Role::Standby(s) => {
-                if let Some(c) = &s.conn {
-                    let mut f = rd;
-                    if c.wants_write() {
-                        f |= PollFlags::POLLOUT;
-                    }
-                    fds.push((Src::Leader, c.fd(), f));
-                }
-            }
-            Role::TakingOver(_) | Role::Stopping => {}
+        if let Some((repl, control)) = &self.published {
+            fds.push((Src::Replication, repl.as_fd(), rd));
+            fds.push((Src::Control, control.as_fd(), rd));
+        }
+        for (&t, c) in &self.peers {
+            fds.push((Src::Peer(t), c.fd(), rw(c)));
+        }
+        if let Some(c) = &self.leader {
+            fds.push((Src::Leader, c.fd(), rw(c)));
         }
         let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|(_, fd, f)| PollFd::new(*fd, *f)).collect();
-        let wait = self.next_tick.saturating_duration_since(Instant::now());
-        let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+        let wake = self
+            .node
+            .poll_timeout()
+            .map_or(MAX_SLEEP, |t| {
+                Duration::from_millis(t.saturating_sub(self.now()))
+            })
+            .min(MAX_SLEEP);
+        let ms = u16::try_from(wake.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
         match nix::poll::poll(&mut pfds, PollTimeout::from(ms)) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
@@ -344,26 +321,10 @@ impl Daemon {
                 Some(Signal::SIGPIPE) | None => {}
                 Some(s) => {
                     tracing::info!(signal = %s, "shutting down");
-                    self.shutdown();
+                    self.feed(Event::Shutdown);
                 }
             }
         }
-    }
-
-    /// SIGTERM/SIGINT: a primary hands over to a hot standby first.
-    fn shutdown(&mut self) {
-        if let Role::Primary(p) = &mut self.role {
-            if p.handover.is_some() {
-                return;
-            }
-            if let Some(to) = p.hot_peer() {
-                tracing::info!(to = %self.names.get(&to).map_or("?", String::as_str), "handing over before exit");
-                p.start_handover(to, None, true);
-                return;
-            }
-            tracing::warn!("no hot standby: exiting without handover (the next primary relearns from the kernel)");
-        }
-        self.exit = true;
     }
 
     fn on_topology(&mut self) {
@@ -373,22 +334,23 @@ impl Daemon {
                     if found.type_ == self.services.units().type_ =>
                 {
                     tracing::debug!(unit = found.lower, "unit up");
-                    self.units_up.insert(found.lower);
+                    self.feed(Event::UnitUp(found.lower));
                 }
                 Ok(TopologyEvent::Withdrawn { found, .. })
                     if found.type_ == self.services.units().type_ =>
                 {
                     tracing::debug!(unit = found.lower, "unit down");
-                    self.units_up.remove(&found.lower);
-                    self.unit_down(found.lower);
+                    self.feed(Event::UnitDown(found.lower));
                 }
-                Ok(TopologyEvent::Published { publisher, .. }) => {
-                    tracing::debug!(%publisher, "primary service published");
-                    self.primaries.insert(publisher);
+                Ok(TopologyEvent::Published { publisher: p, .. }) => {
+                    tracing::debug!(publisher = %p, "primary service published");
+                    self.feed(Event::PrimaryUp(publisher(p)));
                 }
-                Ok(TopologyEvent::Withdrawn { publisher, .. }) => {
-                    tracing::info!(%publisher, "primary service withdrawn");
-                    self.primaries.remove(&publisher);
+                Ok(TopologyEvent::Withdrawn { publisher: p, .. }) => {
+                    tracing::info!(publisher = %p, "primary service withdrawn");
+                    // What the primary sent last counts before the verdict.
+                    self.on_leader(PollFlags::POLLIN);
+                    self.feed(Event::PrimaryDown(publisher(p)));
                 }
                 Ok(TopologyEvent::SubscriptionTimeout { .. }) => {}
                 Err(e) if e.is_would_block() => break,
@@ -401,28 +363,126 @@ impl Daemon {
                 }
             }
         }
-        self.check_role(Instant::now());
     }
 
-    fn tick(&mut self, now: Instant) {
-        let acts = match &mut self.role {
-            Role::Primary(p) => p.engine.on_tick(),
-            Role::Standby(s) if s.handshaken && s.rebase_to.is_none() => s.engine.on_tick(),
-            Role::TakingOver(t) => t.engine.on_tick(),
-            _ => Vec::new(),
+    fn on_unit(&mut self) {
+        loop {
+            let len = match self.unit_sock.recv_from(&mut self.buf) {
+                Ok((len, _)) => len,
+                Err(e) if e.is_would_block() => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unit socket receive failed");
+                    break;
+                }
+            };
+            let now = self.now();
+            self.node.handle(now, Event::Unit(&self.buf[..len]));
+        }
+    }
+
+    fn on_acks(&mut self) {
+        let Some(m) = &mut self.acks else { return };
+        let mut events = Vec::new();
+        match m.next_event() {
+            Ok(ev) => events.push(ev),
+            Err(e) => tracing::warn!(error = %e, "bad notification on the acks group"),
+        }
+        while let Some(ev) = m.buffered_event() {
+            match ev {
+                Ok(ev) => events.push(ev),
+                Err(e) => tracing::warn!(error = %e, "bad notification on the acks group"),
+            }
+        }
+        let epoch = self.node.epoch();
+        let mut acks = Vec::new();
+        let mut lost = false;
+        for ev in events {
+            match ev {
+                nl::Event::Ack(a) => acks.push(crate::kernel::ack_from_ntf(&a, epoch)),
+                nl::Event::Lost => lost = true,
+                _ => {}
+            }
+        }
+        if !acks.is_empty() {
+            self.feed(Event::KernelAcks(acks));
+        }
+        if lost {
+            self.feed(Event::KernelAcksLost);
+        }
+    }
+
+    fn on_leader(&mut self, flags: PollFlags) {
+        let Some(conn) = &mut self.leader else { return };
+        if flags.contains(PollFlags::POLLOUT) {
+            if let Err(e) = conn.flush() {
+                self.leader = None;
+                self.feed(Event::LeaderClosed {
+                    planned: false,
+                    why: &e,
+                });
+                return;
+            }
+        }
+        let (frames, end) = match conn.read(&mut self.buf) {
+            Read::Frames(f) => (f, None),
+            Read::Closed(f) => (f, Some((true, "closed in order".to_string()))),
+            Read::Broken(f, e) => (f, Some((false, e))),
         };
-        self.act(acts);
-        self.standby_tick(now);
-        self.primary_tick(now);
+        for f in &frames {
+            self.feed(Event::LeaderFrame(f));
+        }
+        if let Some((planned, why)) = end {
+            self.leader = None;
+            self.feed(Event::LeaderClosed { planned, why: &why });
+        }
     }
 
-    /// Role transitions driven by what we see (primaries published,
-    /// connections, handover progress).
-    fn check_role(&mut self, now: Instant) {
-        match &self.role {
-            Role::Standby(_) => self.standby_check(now),
-            Role::Primary(_) => self.primary_check(now),
-            Role::TakingOver(_) | Role::Stopping => {}
+    fn accept_peer(&mut self) {
+        loop {
+            let Some((listener, _)) = &self.published else {
+                return;
+            };
+            match listener.accept(true) {
+                Ok((stream, addr)) => match Conn::new(stream) {
+                    Ok(conn) => {
+                        let t = self.token();
+                        self.peers.insert(t, conn);
+                        self.feed(Event::PeerAccepted(t, addr.to_string()));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "connection setup failed"),
+                },
+                Err(e) if e.is_would_block() => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept on the replication service failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_peer(&mut self, t: u64, flags: PollFlags) {
+        let Some(conn) = self.peers.get_mut(&t) else {
+            return;
+        };
+        if flags.contains(PollFlags::POLLOUT) {
+            if let Err(e) = conn.flush() {
+                self.peers.remove(&t);
+                self.feed(Event::PeerClosed(t, &e));
+                return;
+            }
+        }
+        let (frames, end) = match conn.read(&mut self.buf) {
+            Read::Frames(f) => (f, None),
+            Read::Closed(f) => (f, Some("closed".to_string())),
+            Read::Broken(f, e) => (f, Some(e)),
+        };
+        for f in &frames {
+            self.feed(Event::PeerFrame(t, f));
+        }
+        if let Some(why) = end {
+            if self.peers.remove(&t).is_some() {
+                self.feed(Event::PeerClosed(t, &why));
+            }
         }
     }
 
@@ -433,9 +493,9 @@ impl Daemon {
 
     fn accept_control(&mut self, cluster: bool) {
         loop {
-            let accepted = match (&self.role, cluster) {
-                (Role::Primary(p), true) => p.control.accept(true),
-                (_, true) => return,
+            let accepted = match (&self.published, cluster) {
+                (Some((_, control)), true) => control.accept(true),
+                (None, true) => return,
                 (_, false) => self.local.accept(true),
             };
             match accepted {
@@ -447,7 +507,7 @@ impl Daemon {
                     match Conn::new(stream) {
                         Ok(conn) => {
                             let t = self.token();
-                            self.ctl.insert(t, CtlConn { conn });
+                            self.ctl.insert(t, conn);
                         }
                         Err(e) => tracing::warn!(error = %e, "control connection setup failed"),
                     }
@@ -460,6 +520,15 @@ impl Daemon {
             }
         }
     }
+}
+
+/// The election socket, bound to this unit's service.
+fn bind_unit(services: &Services, me: u32) -> Result<RdmSocket, DaemonError> {
+    let s = RdmSocket::bind(services.unit(me), Scope::Cluster)
+        .map_err(|e| DaemonError::Tipc(format!("publish {}: {e}", services.unit(me))))?;
+    s.set_nonblocking(true)
+        .map_err(|e| DaemonError::Tipc(e.to_string()))?;
+    Ok(s)
 }
 
 fn borrow_raw(m: &nl::Monitor) -> BorrowedFd<'_> {
