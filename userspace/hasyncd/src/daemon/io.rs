@@ -113,8 +113,16 @@ impl Daemon {
                     }
                 }
             }
-            Output::Publish => self.publish(),
-            Output::Withdraw => self.published = None,
+            Output::Publish => {
+                self.want_published = true;
+                if !self.cut {
+                    self.publish();
+                }
+            }
+            Output::Withdraw => {
+                self.want_published = false;
+                self.published = None;
+            }
             Output::JoinAcks => self.join_acks(),
             Output::LeaveAcks => self.acks = None,
             Output::Confirmed {
@@ -182,7 +190,8 @@ impl Daemon {
             }
             Dest::Unit(n) => {
                 let addr = self.services.unit(n);
-                if let Err(e) = self.unit_sock.send_to(&bytes, addr) {
+                let Some(sock) = &self.unit_sock else { return };
+                if let Err(e) = sock.send_to(&bytes, addr) {
                     tracing::debug!(%addr, error = %e, "candidacy not sent");
                 }
             }
@@ -190,6 +199,9 @@ impl Daemon {
     }
 
     fn connect(&mut self) {
+        if self.cut {
+            return self.feed(Event::ConnectFailed);
+        }
         let service = self.services.replication();
         let conn = SeqPacketStream::connect_timeout(service, CONNECT_TIMEOUT)
             .map_err(|e| e.to_string())
@@ -207,7 +219,7 @@ impl Daemon {
         }
     }
 
-    fn publish(&mut self) {
+    pub(super) fn publish(&mut self) {
         let bind = |s| -> Result<SeqPacketListener, hasync_tipc::Error> {
             let l = SeqPacketListener::bind(s, Scope::Cluster)?;
             l.set_nonblocking(true)?;

@@ -8,15 +8,17 @@
 //! | `io.rs` | carrying out the node's outputs (kernel, peers, requesters) |
 //! | `control.rs` | the control API: requests in, answers out |
 //! | `status.rs` | `hasync status` |
+//! | `cut.rs` | fault injection: cutting the unit off from the cluster |
 //!
 //! Kernel calls are synchronous netlink round trips (microseconds); TIPC
 //! sockets are nonblocking.
 
 mod control;
+mod cut;
 mod io;
 mod status;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -74,11 +76,19 @@ pub struct Daemon {
     /// The node's clock starts here.
     t0: Instant,
     topo: TopologyConnection,
-    /// This unit's election socket, bound to its unit service.
-    unit_sock: RdmSocket,
+    /// This unit's election socket, bound to its unit service (none while
+    /// cut off).
+    unit_sock: Option<RdmSocket>,
     local: SeqPacketListener,
     /// Replication and control listeners, while primary.
     published: Option<(SeqPacketListener, SeqPacketListener)>,
+    /// The node asked to publish (kept while cut off).
+    want_published: bool,
+    /// What the topology server shows: units up and publishers.
+    topo_units: BTreeSet<u32>,
+    topo_pubs: BTreeSet<node::Publisher>,
+    /// Cut off from the cluster by fault injection (see `cut.rs`).
+    cut: bool,
     /// Connection to the primary, while following.
     leader: Option<Conn>,
     /// Standby connections, while primary.
@@ -184,6 +194,9 @@ impl Daemon {
         mask.add(Signal::SIGTERM);
         mask.add(Signal::SIGINT);
         mask.add(Signal::SIGPIPE);
+        if cfg!(feature = "fault-injection") {
+            mask.add(Signal::SIGUSR1);
+        }
         mask.thread_block()
             .map_err(|e| DaemonError::Os(format!("sigprocmask: {e}")))?;
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
@@ -197,9 +210,13 @@ impl Daemon {
             node,
             t0: Instant::now(),
             topo,
-            unit_sock,
+            unit_sock: Some(unit_sock),
             local,
             published: None,
+            want_published: false,
+            topo_units: BTreeSet::new(),
+            topo_pubs: BTreeSet::new(),
+            cut: false,
             leader: None,
             peers: BTreeMap::new(),
             ctl: BTreeMap::new(),
@@ -258,7 +275,9 @@ impl Daemon {
         fds.push((Src::Signal, self.signals.as_fd(), rd));
         fds.push((Src::Topology, self.topo.as_fd(), rd));
         fds.push((Src::Local, self.local.as_fd(), rd));
-        fds.push((Src::Unit, self.unit_sock.as_fd(), rd));
+        if let Some(u) = &self.unit_sock {
+            fds.push((Src::Unit, u.as_fd(), rd));
+        }
         if let Some(m) = &self.acks {
             fds.push((Src::Acks, borrow_raw(m), rd));
         }
@@ -319,6 +338,7 @@ impl Daemon {
             let sig = Signal::try_from(info.ssi_signo as i32).ok();
             match sig {
                 Some(Signal::SIGPIPE) | None => {}
+                Some(Signal::SIGUSR1) => self.toggle_cut(),
                 Some(s) => {
                     tracing::info!(signal = %s, "shutting down");
                     self.feed(Event::Shutdown);
@@ -334,23 +354,36 @@ impl Daemon {
                     if found.type_ == self.services.units().type_ =>
                 {
                     tracing::debug!(unit = found.lower, "unit up");
-                    self.feed(Event::UnitUp(found.lower));
+                    self.topo_units.insert(found.lower);
+                    if !self.cut {
+                        self.feed(Event::UnitUp(found.lower));
+                    }
                 }
                 Ok(TopologyEvent::Withdrawn { found, .. })
                     if found.type_ == self.services.units().type_ =>
                 {
                     tracing::debug!(unit = found.lower, "unit down");
-                    self.feed(Event::UnitDown(found.lower));
+                    self.topo_units.remove(&found.lower);
+                    if !self.cut {
+                        self.feed(Event::UnitDown(found.lower));
+                    }
                 }
                 Ok(TopologyEvent::Published { publisher: p, .. }) => {
                     tracing::debug!(publisher = %p, "primary service published");
-                    self.feed(Event::PrimaryUp(publisher(p)));
+                    self.topo_pubs.insert(publisher(p));
+                    if !self.cut {
+                        self.feed(Event::PrimaryUp(publisher(p)));
+                    }
                 }
                 Ok(TopologyEvent::Withdrawn { publisher: p, .. }) => {
                     tracing::info!(publisher = %p, "primary service withdrawn");
-                    // What the primary sent last counts before the verdict.
-                    self.on_leader(PollFlags::POLLIN);
-                    self.feed(Event::PrimaryDown(publisher(p)));
+                    self.topo_pubs.remove(&publisher(p));
+                    if !self.cut {
+                        // What the primary sent last counts before the
+                        // verdict.
+                        self.on_leader(PollFlags::POLLIN);
+                        self.feed(Event::PrimaryDown(publisher(p)));
+                    }
                 }
                 Ok(TopologyEvent::SubscriptionTimeout { .. }) => {}
                 Err(e) if e.is_would_block() => break,
@@ -367,7 +400,8 @@ impl Daemon {
 
     fn on_unit(&mut self) {
         loop {
-            let len = match self.unit_sock.recv_from(&mut self.buf) {
+            let Some(sock) = &self.unit_sock else { return };
+            let len = match sock.recv_from(&mut self.buf) {
                 Ok((len, _)) => len,
                 Err(e) if e.is_would_block() => break,
                 Err(e) => {
