@@ -15,6 +15,7 @@
 //! rerun with tracing and its event log printed.
 
 pub mod check;
+pub mod lifecycle;
 pub mod ratio;
 pub mod rng;
 
