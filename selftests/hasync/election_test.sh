@@ -47,6 +47,18 @@ ktap_check_out "a primary and two hot standbys" trio
 lines() { wc -l <"$CL/n$1.log"; }
 since() { tail -n "+$(($2 + 1))" "$CL/n$1.log"; }
 
+# new_primary A B: which of nodes A and B is primary, within 60 s.
+new_primary() {
+	_deadline=$(($(date +%s) + 60))
+	while [ "$(date +%s)" -lt "$_deadline" ]; do
+		for _n in "$1" "$2"; do
+			[ "$(cl_field "$_n" "s['role']")" = primary ] && { echo "$_n"; return 0; }
+		done
+		sleep 0.2
+	done
+	return 1
+}
+
 # The primary now (a round runs in a subshell: nothing it sets survives).
 primary_now() {
 	for n in 1 2 3; do
@@ -67,15 +79,7 @@ while [ "$k" -le "$ROUNDS" ]; do
 		sleep "0.$(cl_rand 9)$(cl_rand 9)"
 		cl_kill "$p"
 		# Exactly one of the two takes over; the other follows it.
-		deadline=$(($(date +%s) + 60))
-		w=
-		while [ -z "$w" ] && [ "$(date +%s)" -lt "$deadline" ]; do
-			for n in "$a" "$b"; do
-				[ "$(cl_field "$n" "s['role']")" = primary ] && w=$n
-			done
-			sleep 0.2
-		done
-		[ -n "$w" ] || { echo "# no new primary within 60 s"; return 1; }
+		w=$(new_primary "$a" "$b") || { echo "# no new primary within 60 s"; return 1; }
 		if [ "$w" = "$a" ]; then l=$b; lw=$la; ll=$lb; else l=$a; lw=$lb; ll=$la; fi
 		echo "# $(date +%T) node $w elected; node $l follows"
 		cl_wait "$w" "s['role']=='primary' and s.get('last_takeover') and s['last_takeover']['total_ms']>0" 60 || return 1
@@ -121,15 +125,7 @@ while [ "$k" -le "$CUTS" ]; do
 		sleep "1.$(cl_rand 9)"
 		kill -USR1 "$(cl_pid "$p")" || return 1
 		echo "# $(date +%T) node $p cut off"
-		deadline=$(($(date +%s) + 60))
-		w=
-		while [ -z "$w" ] && [ "$(date +%s)" -lt "$deadline" ]; do
-			for n in "$a" "$b"; do
-				[ "$(cl_field "$n" "s['role']")" = primary ] && w=$n
-			done
-			sleep 0.2
-		done
-		[ -n "$w" ] || { echo "# no new primary within 60 s"; return 1; }
+		w=$(new_primary "$a" "$b") || { echo "# no new primary within 60 s"; return 1; }
 		if [ "$w" = "$a" ]; then l=$b; else l=$a; fi
 		echo "# $(date +%T) node $w elected"
 		cl_wait "$w" "s['role']=='primary' and s.get('last_takeover') and s['last_takeover']['epoch']==s['epoch']" 30 || return 1

@@ -1,13 +1,13 @@
 //! Deterministic failover simulation over many seeds.
 //!
-//! `cargo test` runs `DEFAULT_SEEDS` seeds (5 000 release, 1000 debug: debug
+//! `cargo test` runs `DEFAULT_SEEDS` seeds (10 000 release, 1000 debug: debug
 //! builds are several times slower; `tests/lifecycle.rs` runs 10 000 seeds of
 //! whole nodes besides); `SIM_SEEDS=N` runs N seeds, `SIM_SEED=S` replays one seed
 //! with its event log (`sim_replay`).
 
 use hasync_engine::sim::{run_seed, KillPoint};
 
-const DEFAULT_SEEDS: u64 = if cfg!(debug_assertions) { 1000 } else { 5_000 };
+const DEFAULT_SEEDS: u64 = if cfg!(debug_assertions) { 1000 } else { 10_000 };
 
 fn seeds() -> u64 {
     std::env::var("SIM_SEEDS")

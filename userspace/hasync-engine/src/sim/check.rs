@@ -6,15 +6,19 @@
 //!    holds its value or a value from a later request; each key it deleted
 //!    is absent or was set by a later request.
 //! 3. No update applied twice, none out of order: the kernel's opids are
-//!    1, 2, 3… per channel, and the request tags it applied are strictly
-//!    increasing (each request at most once, in submission order).
+//!    1, 2, 3… per channel, its epochs never go back, and the request tags
+//!    it applied are strictly increasing (each request at most once, in
+//!    submission order).
 //! 4. Only channels with something in flight at the takeover were
 //!    replayed, and only sections flagged by the cookie log (or dirty from
 //!    an interrupted replay) unless the log ran short.
 //! 5. The old primary, if it came back, was fenced (when it came back as a
 //!    zombie) and is now a Hot standby.
 
-use super::{Node, Sim};
+use std::collections::BTreeMap;
+
+use super::{Node, RequestRec, Sim};
+use crate::kernel::ModelKernel;
 use crate::table::Op;
 use crate::RequestId;
 
@@ -29,47 +33,18 @@ pub fn tag(op: &Op) -> Option<RequestId> {
     }
 }
 
-/// Check all invariants; Err names the first violation.
-pub fn check(sim: &Sim) -> Result<(), String> {
-    let Node::Primary(p) = &sim.nodes[sim.primary as usize] else {
-        return Err("no primary at the end".into());
-    };
-    // 1.
-    for (id, c) in &p.channels {
-        let k = sim
-            .kernel
-            .channels
-            .get(id)
-            .ok_or_else(|| format!("kernel lacks channel {id}"))?;
-        if k.table != c.table {
-            return Err(format!(
-                "inv1: channel {id}: kernel != primary n{} (sections differ: {:#x})",
-                sim.primary,
-                k.table.diff_sections(&c.table)
-            ));
-        }
-        if k.table.digests() != k.table.recompute_digests() {
-            return Err(format!("inv1: channel {id}: incremental digests drifted"));
-        }
-        for (n, node) in sim.nodes.iter().enumerate() {
-            if let Node::Standby(s) = node {
-                if let Some(sc) = s.channels.get(id) {
-                    if sc.table != c.table {
-                        return Err(format!(
-                            "inv1: channel {id}: standby n{n} != primary (sections {:#x})",
-                            sc.table.diff_sections(&c.table)
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    // 2.
-    for (&rid, r) in &sim.requests {
+/// Every change confirmed to a requester is present in the kernel: each
+/// key it set holds its value or a value from a later request; each key it
+/// deleted is absent or was set by a later request.
+pub fn confirmed_present(
+    requests: &BTreeMap<RequestId, RequestRec>,
+    kernel: &ModelKernel,
+) -> Result<(), String> {
+    for (&rid, r) in requests {
         if r.confirmed.is_none() {
             continue;
         }
-        let table = &sim.kernel.channels[&r.channel].table;
+        let table = &kernel.channels[&r.channel].table;
         for op in &r.ops {
             let name = match op {
                 Op::Set(rec) => &rec.name,
@@ -77,7 +52,7 @@ pub fn check(sim: &Sim) -> Result<(), String> {
                 Op::ReplaceSection { .. } => continue,
             };
             let later_del = || {
-                sim.requests.iter().any(|(&o, q)| {
+                requests.iter().any(|(&o, q)| {
                     o > rid
                         && q.channel == r.channel
                         && q.ops.iter().any(|op| matches!(op, Op::Del(n) if n == name))
@@ -93,8 +68,9 @@ pub fn check(sim: &Sim) -> Result<(), String> {
             };
             if !ok {
                 return Err(format!(
-                    "inv2: confirmed request r{rid} on channel {} lost key {name} (now {:?})",
+                    "inv2: confirmed request r{rid} on channel {} lost key {} (now {:?})",
                     r.channel,
+                    String::from_utf8_lossy(name.as_bytes()),
                     table
                         .get(name)
                         .map(|x| String::from_utf8_lossy(&x.description).into_owned())
@@ -102,18 +78,34 @@ pub fn check(sim: &Sim) -> Result<(), String> {
             }
         }
     }
-    // 3.
-    let mut per_channel: std::collections::BTreeMap<u32, u64> = Default::default();
-    for &(ch, _, opid) in &sim.kernel.applied {
-        let last = per_channel.entry(ch).or_insert(0);
-        if opid != *last + 1 {
+    Ok(())
+}
+
+/// The kernel applied opids 1, 2, 3… per channel, never an older epoch
+/// after a newer one (one writer at a time), and each request at most
+/// once, in submission order (`applied_tags`: request tags per channel in
+/// the order the kernel applied them).
+pub fn applied_in_order(
+    kernel: &ModelKernel,
+    applied_tags: &BTreeMap<u32, Vec<RequestId>>,
+) -> Result<(), String> {
+    let mut last: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for &(ch, epoch, opid) in &kernel.applied {
+        let (o, e) = last.entry(ch).or_insert((0, 0));
+        if opid != *o + 1 {
             return Err(format!(
-                "inv3: channel {ch}: kernel applied opid {opid} after {last}"
+                "inv3: channel {ch}: kernel applied opid {opid} after {o}"
             ));
         }
-        *last = opid;
+        if epoch < *e {
+            return Err(format!(
+                "inv3: channel {ch}: kernel applied epoch {epoch:#x} after {e:#x} (two writers)"
+            ));
+        }
+        *o = opid;
+        *e = epoch;
     }
-    for (ch, tags) in &sim.applied_tags {
+    for (ch, tags) in applied_tags {
         for w in tags.windows(2) {
             if w[0] >= w[1] {
                 return Err(format!(
@@ -123,6 +115,77 @@ pub fn check(sim: &Sim) -> Result<(), String> {
             }
         }
     }
+    Ok(())
+}
+
+/// A primary with nothing in flight, the kernel's register at its last
+/// opid on every channel.
+pub fn idle(p: &crate::primary::Primary, kernel: &ModelKernel) -> bool {
+    p.channels.iter().all(|(id, c)| {
+        c.flight.is_empty()
+            && c.backlog.is_empty()
+            && kernel
+                .channels
+                .get(id)
+                .is_some_and(|k| k.register == c.last)
+    })
+}
+
+/// The kernel's tables and every standby's are the primary's, entry for
+/// entry, and the kernel's incremental digests match a recomputation.
+pub fn tables_equal(
+    p: &crate::primary::Primary,
+    kernel: &ModelKernel,
+    standbys: &[(String, &crate::standby::Standby)],
+) -> Result<(), String> {
+    for (id, c) in &p.channels {
+        let k = kernel
+            .channels
+            .get(id)
+            .ok_or_else(|| format!("kernel lacks channel {id}"))?;
+        if k.table != c.table {
+            return Err(format!(
+                "inv1: channel {id}: kernel != primary (sections differ: {:#x})",
+                k.table.diff_sections(&c.table)
+            ));
+        }
+        if k.table.digests() != k.table.recompute_digests() {
+            return Err(format!("inv1: channel {id}: incremental digests drifted"));
+        }
+        for (name, s) in standbys {
+            if let Some(sc) = s.channels.get(id) {
+                if sc.table != c.table {
+                    return Err(format!(
+                        "inv1: channel {id}: standby {name} != primary (sections {:#x})",
+                        sc.table.diff_sections(&c.table)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Check all invariants; Err names the first violation.
+pub fn check(sim: &Sim) -> Result<(), String> {
+    let Node::Primary(p) = &sim.nodes[sim.primary as usize] else {
+        return Err("no primary at the end".into());
+    };
+    // 1.
+    let standbys = sim
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(n, node)| match node {
+            Node::Standby(s) => Some((format!("n{n}"), s)),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    tables_equal(p, &sim.kernel, &standbys)?;
+    // 2.
+    confirmed_present(&sim.requests, &sim.kernel)?;
+    // 3.
+    applied_in_order(&sim.kernel, &sim.applied_tags)?;
     // 4.
     for t in &sim.takeovers {
         for cp in &t.plan.channels {

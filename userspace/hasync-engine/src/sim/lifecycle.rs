@@ -24,8 +24,7 @@
 //! a requester present; no update applied twice or out of order; the
 //! kernel never accepted an older writer after a newer one.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::kernel::{KernelCmd, ModelKernel};
 use crate::node::{
@@ -35,9 +34,11 @@ use crate::planner::Policy;
 use crate::primary::PrimaryConfig;
 use crate::standby::{Mode, StandbyConfig};
 use crate::table::{IfName, IfRecord, Op, SectionCount};
-use crate::{ChannelId, NodeId, Opid, RecordChange, RequestId};
+use crate::{ChannelId, NodeId, RecordChange, RequestId};
 
 use super::rng::Rng;
+use super::timeline::Timeline;
+use super::RequestRec;
 
 /// The simulator's clock: milliseconds (the nodes get microseconds).
 pub type Millis = u64;
@@ -157,17 +158,6 @@ impl Scenario {
     }
 }
 
-/// A request and what became of it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Channel.
-    pub channel: ChannelId,
-    /// What it asked (one op).
-    pub op: Op,
-    /// Confirmed with this opid.
-    pub confirmed: Option<Opid>,
-}
-
 struct Unit {
     name: String,
     id: NodeId,
@@ -228,9 +218,7 @@ pub struct Cluster {
     rng: Rng,
     /// Virtual time (ms).
     pub now: Millis,
-    seq: u64,
-    queue: BinaryHeap<Reverse<(Millis, u64)>>,
-    events: BTreeMap<u64, Ev>,
+    timeline: Timeline<Ev>,
     units: Vec<Unit>,
     conns: BTreeMap<u64, Conn>,
     next_conn: u64,
@@ -244,7 +232,7 @@ pub struct Cluster {
     /// The kernel.
     pub kernel: ModelKernel,
     /// Requests by id (ids follow submission time).
-    pub requests: BTreeMap<RequestId, Request>,
+    pub requests: BTreeMap<RequestId, RequestRec>,
     /// Request tags the kernel applied, per channel, in order.
     pub applied_tags: BTreeMap<ChannelId, Vec<RequestId>>,
     /// Takeovers completed.
@@ -255,6 +243,7 @@ pub struct Cluster {
     pub refused: usize,
     /// Event log (when tracing).
     pub trace: Option<Vec<String>>,
+    switchovers: u64,
 }
 
 fn pair(a: usize, b: usize) -> (usize, usize) {
@@ -271,9 +260,7 @@ impl Cluster {
         let mut c = Cluster {
             rng: Rng::new(sc.seed),
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
-            events: BTreeMap::new(),
+            timeline: Timeline::default(),
             units: Vec::new(),
             conns: BTreeMap::new(),
             next_conn: 1,
@@ -289,6 +276,7 @@ impl Cluster {
             faults_done: Vec::new(),
             refused: 0,
             trace: trace.then(Vec::new),
+            switchovers: 0,
             sc,
         };
         for (u, name) in names.iter().enumerate() {
@@ -370,9 +358,7 @@ impl Cluster {
     }
 
     fn push(&mut self, at: Millis, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Reverse((at, self.seq)));
-        self.events.insert(self.seq, ev);
+        self.timeline.push(at, ev);
     }
 
     fn delay(&mut self) -> Millis {
@@ -743,7 +729,8 @@ impl Cluster {
                 self.cut_links(pairs);
             }
             Fault::Switchover => {
-                let id = 10_000_000 + self.seq;
+                self.switchovers += 1;
+                let id = 10_000_000 + self.switchovers;
                 self.feed(p, Event::Switchover { request: id });
             }
             Fault::KillIn(_) => {}
@@ -788,9 +775,9 @@ impl Cluster {
         };
         self.requests.insert(
             id,
-            Request {
+            RequestRec {
                 channel,
-                op: op.clone(),
+                ops: vec![op.clone()],
                 confirmed: None,
             },
         );
@@ -839,13 +826,10 @@ impl Cluster {
     }
 
     fn step(&mut self) -> bool {
-        let Some(Reverse((t, seq))) = self.queue.pop() else {
+        let Some((t, ev)) = self.timeline.pop() else {
             return false;
         };
         self.now = t;
-        let Some(ev) = self.events.remove(&seq) else {
-            return true;
-        };
         match ev {
             Ev::Timer(u, g) => {
                 if self.alive(u, g) {
@@ -1048,16 +1032,7 @@ impl Cluster {
         let Some(pr) = self.units[p].node.as_ref().and_then(Node::primary) else {
             return false;
         };
-        let idle = pr.channels.iter().all(|(id, c)| {
-            c.flight.is_empty()
-                && c.backlog.is_empty()
-                && self
-                    .kernel
-                    .channels
-                    .get(id)
-                    .is_some_and(|k| k.register == c.last)
-        });
-        if !idle {
+        if !super::check::idle(pr, &self.kernel) {
             return false;
         }
         self.units.iter().enumerate().all(|(u, unit)| {
@@ -1141,90 +1116,16 @@ impl Cluster {
             return Err("no primary engine".into());
         };
         // Kernel, primary and every standby hold the same tables.
-        for (id, c) in &pr.channels {
-            let k = self
-                .kernel
-                .channels
-                .get(id)
-                .ok_or_else(|| format!("kernel lacks channel {id}"))?;
-            if k.table != c.table {
-                return Err(format!(
-                    "channel {id}: kernel != primary u{p} (sections {:#x})",
-                    k.table.diff_sections(&c.table)
-                ));
-            }
-            for (u, n) in self.nodes() {
-                if let Some(sc) = n.standby().and_then(|s| s.channels.get(id)) {
-                    if sc.table != c.table {
-                        return Err(format!(
-                            "channel {id}: standby u{u} != primary (sections {:#x})",
-                            sc.table.diff_sections(&c.table)
-                        ));
-                    }
-                }
-            }
-        }
+        let standbys: Vec<_> = self
+            .nodes()
+            .filter_map(|(u, n)| n.standby().map(|s| (format!("u{u}"), s)))
+            .collect();
+        super::check::tables_equal(pr, &self.kernel, &standbys)?;
         // Every confirmed change is present (or superseded by a later one).
-        for (&rid, r) in &self.requests {
-            if r.confirmed.is_none() {
-                continue;
-            }
-            let table = &self.kernel.channels[&r.channel].table;
-            let name = match &r.op {
-                Op::Set(rec) => &rec.name,
-                Op::Del(n) => n,
-                Op::ReplaceSection { .. } => continue,
-            };
-            let later_del = self.requests.iter().any(|(&o, q)| {
-                o > rid && q.channel == r.channel && matches!(&q.op, Op::Del(n) if n == name)
-            });
-            let ok = match table.get(name) {
-                Some(cur) => match (&r.op, super::check::tag(&Op::Set(cur.clone()))) {
-                    (Op::Set(_), Some(t)) => t >= rid,
-                    (Op::Del(_), Some(t)) => t > rid,
-                    _ => false,
-                },
-                None => matches!(r.op, Op::Del(_)) || later_del,
-            };
-            if !ok {
-                return Err(format!(
-                    "confirmed request r{rid} on channel {} lost {} (now {:?})",
-                    r.channel,
-                    String::from_utf8_lossy(name.as_bytes()),
-                    table
-                        .get(name)
-                        .map(|x| String::from_utf8_lossy(&x.description).into_owned())
-                ));
-            }
-        }
+        super::check::confirmed_present(&self.requests, &self.kernel)?;
         // Opids 1, 2, 3… per channel; epochs never go back (one writer at a
         // time); each request applied at most once, in submission order.
-        let mut last: BTreeMap<ChannelId, (Opid, u64)> = BTreeMap::new();
-        for &(ch, epoch, opid) in &self.kernel.applied {
-            let (o, e) = last.entry(ch).or_insert((0, 0));
-            if opid != *o + 1 {
-                return Err(format!(
-                    "channel {ch}: kernel applied opid {opid} after {o}"
-                ));
-            }
-            if epoch < *e {
-                return Err(format!(
-                    "channel {ch}: kernel applied epoch {epoch:#x} after {e:#x} (two writers)"
-                ));
-            }
-            *o = opid;
-            *e = epoch;
-        }
-        for (ch, tags) in &self.applied_tags {
-            for w in tags.windows(2) {
-                if w[0] >= w[1] {
-                    return Err(format!(
-                        "channel {ch}: request r{} applied after r{} (twice or out of order)",
-                        w[1], w[0]
-                    ));
-                }
-            }
-        }
+        super::check::applied_in_order(&self.kernel, &self.applied_tags)?;
         Ok(())
     }
 }

@@ -18,9 +18,9 @@ pub mod check;
 pub mod lifecycle;
 pub mod ratio;
 pub mod rng;
+pub mod timeline;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::kernel::{KernelCmd, KernelReply, ModelKernel};
 use crate::planner::{Plan, Policy};
@@ -31,6 +31,7 @@ use crate::takeover::{Outcome, Takeover};
 use crate::wire::Message;
 use crate::{Action, ChannelId, Epoch, NodeId, Opid, RequestId};
 use rng::Rng;
+use timeline::Timeline;
 
 /// Where the primary is killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,9 +221,7 @@ pub struct Sim {
     rng: Rng,
     /// Current time.
     pub now: u64,
-    seq: u64,
-    queue: BinaryHeap<Reverse<(u64, u64)>>,
-    events: BTreeMap<u64, Ev>,
+    timeline: Timeline<Ev>,
     /// Nodes.
     pub nodes: Vec<Node>,
     /// Kernel.
@@ -276,9 +275,7 @@ impl Sim {
         let mut sim = Sim {
             rng: Rng::new(sc.seed),
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
-            events: BTreeMap::new(),
+            timeline: Timeline::default(),
             nodes: Vec::new(),
             kernel: ModelKernel::new(&channel_list, sc.cookie_log),
             requests: BTreeMap::new(),
@@ -356,9 +353,7 @@ impl Sim {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Reverse((at, self.seq)));
-        self.events.insert(self.seq, ev);
+        self.timeline.push(at, ev);
     }
 
     fn delay(&mut self) -> u64 {
@@ -481,13 +476,10 @@ impl Sim {
     }
 
     fn step(&mut self) -> bool {
-        let Some(Reverse((t, seq))) = self.queue.pop() else {
+        let Some((t, ev)) = self.timeline.pop() else {
             return false;
         };
         self.now = t;
-        let Some(ev) = self.events.remove(&seq) else {
-            return true;
-        };
         if !self.settling && self.now >= ACTIVE / 3 && self.kills_left > 0 {
             self.armed = true;
         }
@@ -940,16 +932,7 @@ impl Sim {
         if p.deposed.is_some() {
             return false;
         }
-        let idle = p.channels.iter().all(|(id, c)| {
-            c.flight.is_empty()
-                && c.backlog.is_empty()
-                && self
-                    .kernel
-                    .channels
-                    .get(id)
-                    .is_some_and(|k| k.register == c.last)
-        });
-        if !idle {
+        if !check::idle(p, &self.kernel) {
             return false;
         }
         for (i, n) in self.nodes.iter().enumerate() {
