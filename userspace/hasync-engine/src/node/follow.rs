@@ -117,9 +117,12 @@ impl Node {
         self.join_acks();
     }
 
-    pub(super) fn connect_failed(&mut self) {
+    /// The attempt may have taken long (the caller's connect blocks until
+    /// its timeout): the next one waits its grace from now.
+    pub(super) fn connect_failed(&mut self, now: Micros) {
         if let Role::Standby(f) = &mut self.role {
             f.connecting = false;
+            f.retry_at = now + RECONNECT_GRACE;
         }
     }
 

@@ -481,7 +481,10 @@ impl Node {
         };
         if let KernelReply::Registers(reads) = &r {
             let epoch = l.engine.epoch;
-            if let Some(owner) = reads.iter().map(|x| x.owner).max().filter(|&o| o > epoch) {
+            let mine = reads
+                .iter()
+                .filter(|x| l.engine.channels.contains_key(&x.channel));
+            if let Some(owner) = mine.map(|x| x.owner).max().filter(|&o| o > epoch) {
                 self.deposed(now, owner);
             }
             return;
@@ -620,11 +623,12 @@ impl Node {
         request: Option<RequestId>,
         channel: Option<ChannelId>,
     ) {
-        let Role::Primary(l) = &mut self.role else {
-            if let Some(request) = request {
-                let refusal = self.not_primary();
-                self.emit(Output::Refused { request, refusal });
+        if let Some(request) = request {
+            if let Err(refusal) = self.writable(request) {
+                return self.emit(Output::Refused { request, refusal });
             }
+        }
+        let Role::Primary(l) = &mut self.role else {
             return;
         };
         let ids: Vec<ChannelId> = match channel {

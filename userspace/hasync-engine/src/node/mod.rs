@@ -444,6 +444,21 @@ impl Node {
 
     /// Feed one event.
     pub fn handle(&mut self, now: Micros, ev: Event<'_>) {
+        self.dispatch(now, ev);
+        self.check(now);
+    }
+
+    /// Feed events that arrived together (one read of the topology
+    /// server): the role is reconsidered once, after all of them, so a
+    /// withdrawal next to a new publication is not mistaken for a loss.
+    pub fn handle_all<'a>(&mut self, now: Micros, evs: impl IntoIterator<Item = Event<'a>>) {
+        for ev in evs {
+            self.dispatch(now, ev);
+        }
+        self.check(now);
+    }
+
+    fn dispatch(&mut self, now: Micros, ev: Event<'_>) {
         match ev {
             Event::PrimaryUp(p) => {
                 self.primaries.insert(p);
@@ -459,7 +474,7 @@ impl Node {
                 self.unit_down(now, n);
             }
             Event::Connected => self.connected(now),
-            Event::ConnectFailed => self.connect_failed(),
+            Event::ConnectFailed => self.connect_failed(now),
             Event::LeaderFrame(f) => self.leader_frame(now, f),
             Event::LeaderClosed { planned, why } => self.leader_lost(now, planned, why),
             Event::PeerAccepted(c, addr) => self.peer_accepted(now, c, addr),
@@ -483,7 +498,6 @@ impl Node {
             Event::Audit { request, channel } => self.audit(now, Some(request), channel),
             Event::Shutdown => self.shutdown(now),
         }
-        self.check(now);
     }
 
     /// The timer fired (or the caller woke anyway).

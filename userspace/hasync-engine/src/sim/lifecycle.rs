@@ -599,21 +599,29 @@ impl Cluster {
         let was_pub = std::mem::take(&mut self.units[o].seen_pub);
         self.units[o].seen_up = up.clone();
         self.units[o].seen_pub = publ.clone();
+        // One read of the topology server: one batch.
+        let mut evs = Vec::new();
         for &v in up.difference(&was_up) {
-            let id = self.units[v].id;
-            self.feed(o, Event::UnitUp(id));
+            evs.push(Event::UnitUp(self.units[v].id));
         }
         for &v in was_up.difference(&up) {
-            let id = self.units[v].id;
-            self.feed(o, Event::UnitDown(id));
+            evs.push(Event::UnitDown(self.units[v].id));
         }
         for &v in publ.difference(&was_pub) {
-            self.feed(o, Event::PrimaryUp(v as u64));
+            evs.push(Event::PrimaryUp(v as u64));
         }
         for &v in was_pub.difference(&publ) {
             self.log(|| format!("u{o} sees u{v} withdrawn"));
-            self.feed(o, Event::PrimaryDown(v as u64));
+            evs.push(Event::PrimaryDown(v as u64));
         }
+        if evs.is_empty() {
+            return;
+        }
+        let now = self.now * MS;
+        if let Some(n) = self.units[o].node.as_mut() {
+            n.handle_all(now, evs);
+        }
+        self.drain(o);
     }
 
     /// The process dies: its connections reset, its services go.

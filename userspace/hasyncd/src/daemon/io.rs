@@ -31,23 +31,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 impl Daemon {
     /// Carry out everything the node asks, until it asks nothing more.
     pub(super) fn drive(&mut self) {
-        let mut after_kernel = false;
         loop {
             let outputs: Vec<Output> = std::iter::from_fn(|| self.node.poll_output()).collect();
             if outputs.is_empty() {
                 return;
-            }
-            let ack_forward = outputs.iter().any(|o| {
-                matches!(
-                    o,
-                    Output::Send {
-                        frame: Frame::Msg(Message::Ack(_)),
-                        ..
-                    }
-                )
-            });
-            if after_kernel && ack_forward {
-                self.faults.hit(Point::BeforeAckForward);
             }
             let primary = self.node.role() == RoleName::Primary;
             let kernel_first = self.faults.armed(Point::AfterKernelSend);
@@ -68,7 +55,6 @@ impl Daemon {
                 for (to, frame) in held {
                     self.send(to, &frame);
                 }
-                after_kernel = false;
                 continue;
             }
             let outcomes = if self.node.replaying() && self.faults.armed(Point::MidReplay) {
@@ -95,8 +81,13 @@ impl Daemon {
                     }
                 }
             }
+            // The kernel ACKed; the node has not forwarded the ACK yet (on
+            // the direct path it never will: the standbys read it from the
+            // kernel's group).
+            if primary && replies.iter().any(|r| matches!(r, KernelReply::Ack(_))) {
+                self.faults.hit(Point::BeforeAckForward);
+            }
             self.feed(Event::Kernel(replies));
-            after_kernel = true;
         }
     }
 

@@ -299,7 +299,7 @@ impl Daemon {
             .node
             .poll_timeout()
             .map_or(MAX_SLEEP, |t| {
-                Duration::from_millis(t.saturating_sub(self.now()))
+                Duration::from_micros(t.saturating_sub(self.now()))
             })
             .min(MAX_SLEEP);
         let ms = u16::try_from(wake.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
@@ -347,7 +347,10 @@ impl Daemon {
         }
     }
 
+    /// One read of the topology server, fed to the node as one batch.
     fn on_topology(&mut self) {
+        let mut evs = Vec::new();
+        let mut withdrawn = false;
         loop {
             match self.topo.recv() {
                 Ok(TopologyEvent::Published { found, .. })
@@ -355,35 +358,25 @@ impl Daemon {
                 {
                     tracing::debug!(unit = found.lower, "unit up");
                     self.topo_units.insert(found.lower);
-                    if !self.cut {
-                        self.feed(Event::UnitUp(found.lower));
-                    }
+                    evs.push(Event::UnitUp(found.lower));
                 }
                 Ok(TopologyEvent::Withdrawn { found, .. })
                     if found.type_ == self.services.units().type_ =>
                 {
                     tracing::debug!(unit = found.lower, "unit down");
                     self.topo_units.remove(&found.lower);
-                    if !self.cut {
-                        self.feed(Event::UnitDown(found.lower));
-                    }
+                    evs.push(Event::UnitDown(found.lower));
                 }
                 Ok(TopologyEvent::Published { publisher: p, .. }) => {
                     tracing::debug!(publisher = %p, "primary service published");
                     self.topo_pubs.insert(publisher(p));
-                    if !self.cut {
-                        self.feed(Event::PrimaryUp(publisher(p)));
-                    }
+                    evs.push(Event::PrimaryUp(publisher(p)));
                 }
                 Ok(TopologyEvent::Withdrawn { publisher: p, .. }) => {
                     tracing::info!(publisher = %p, "primary service withdrawn");
                     self.topo_pubs.remove(&publisher(p));
-                    if !self.cut {
-                        // What the primary sent last counts before the
-                        // verdict.
-                        self.on_leader(PollFlags::POLLIN);
-                        self.feed(Event::PrimaryDown(publisher(p)));
-                    }
+                    evs.push(Event::PrimaryDown(publisher(p)));
+                    withdrawn = true;
                 }
                 Ok(TopologyEvent::SubscriptionTimeout { .. }) => {}
                 Err(e) if e.is_would_block() => break,
@@ -396,6 +389,15 @@ impl Daemon {
                 }
             }
         }
+        if self.cut || evs.is_empty() {
+            return;
+        }
+        if withdrawn {
+            // What the primary sent last counts before the verdict.
+            self.on_leader(PollFlags::POLLIN);
+        }
+        let now = self.now();
+        self.node.handle_all(now, evs);
     }
 
     fn on_unit(&mut self) {
