@@ -100,6 +100,9 @@ pub struct Peer {
     pub have: BTreeMap<ChannelId, Opid>,
     /// Bulk syncs in progress or done.
     pub syncs: BTreeMap<ChannelId, BulkSend>,
+    /// An election's follower that answered our takeover announcement:
+    /// the channels it did not ask to sync it kept across the rebase.
+    pub rebased: bool,
 }
 
 impl Peer {
@@ -206,6 +209,17 @@ impl Primary {
         }
     }
 
+    /// True when standby `node` holds every channel exactly: synced to
+    /// the end, or kept across a rebase onto our stream (a standby that
+    /// has asked for nothing yet holds nothing).
+    pub fn peer_hot(&self, node: NodeId) -> bool {
+        self.peers.get(&node).is_some_and(|p| {
+            self.channels
+                .keys()
+                .all(|c| p.hot(*c) && (p.rebased || p.syncs.contains_key(c)))
+        })
+    }
+
     /// Remember the takeover announcement for retransmission.
     pub fn set_announcement(&mut self, msg: Message, followers: Vec<NodeId>) {
         self.announce = Some((msg, followers));
@@ -220,6 +234,7 @@ impl Primary {
             Peer {
                 have,
                 syncs: BTreeMap::new(),
+                rebased: false,
             },
         );
     }
@@ -419,7 +434,12 @@ impl Primary {
         };
         if in_epoch {
             if let Some((_, waiting)) = &mut self.announce {
-                waiting.retain(|&n| n != from);
+                if waiting.contains(&from) {
+                    waiting.retain(|&n| n != from);
+                    if let Some(p) = self.peers.get_mut(&from) {
+                        p.rebased = true;
+                    }
+                }
             }
         }
         match msg {

@@ -115,12 +115,7 @@ impl Lead {
 
     /// True when `node` holds every channel exactly.
     pub fn peer_hot(&self, node: NodeId) -> bool {
-        self.engine.peers.get(&node).is_some_and(|p| {
-            self.engine
-                .channels
-                .keys()
-                .all(|c| p.hot(*c) && p.syncs.contains_key(c))
-        })
+        self.engine.peer_hot(node)
     }
 
     /// A connected standby that holds every channel.

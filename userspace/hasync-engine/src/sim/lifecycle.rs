@@ -1043,6 +1043,14 @@ impl Cluster {
         if !super::check::idle(pr, &self.kernel) {
             return false;
         }
+        // The primary counts every other unit as a hot standby too (what
+        // a switchover or a handover at shutdown needs).
+        let attached = self.units[p].node.as_ref().map(Node::attached);
+        let all_hot = attached
+            .is_some_and(|a| a.len() == self.units.len() - 1 && a.iter().all(|(_, _, hot)| *hot));
+        if !all_hot {
+            return false;
+        }
         self.units.iter().enumerate().all(|(u, unit)| {
             u == p
                 || unit.node.as_ref().is_some_and(|n| {
