@@ -6,7 +6,8 @@
 //! `false` the optimiser removes. Armed by the environment:
 //!
 //! ```text
-//! HASYNCD_FAULT=POINT[@N]     die at the N-th time POINT is reached (default 1)
+//! HASYNCD_FAULT=POINT[@N]     die at the N-th time POINT is reached (default 1;
+//!                             a batch of K updates or ACKs reaches it K times)
 //! ```
 //!
 //! An unknown point is refused at start-up, so a typo cannot turn a fault
@@ -107,10 +108,17 @@ impl Faults {
 
     /// The daemon reached `point`: die here if it is armed and due.
     pub fn hit(&mut self, point: Point) {
-        if !self.armed(point) {
+        self.hit_times(point, 1);
+    }
+
+    /// The daemon reached `point` for `n` things at once (a batch of `n`
+    /// updates counts `n`, so `POINT@N` means about N updates whatever the
+    /// batching): die here if it is armed and due.
+    pub fn hit_times(&mut self, point: Point, n: u64) {
+        if !self.armed(point) || n == 0 {
             return;
         }
-        self.hits += 1;
+        self.hits += n;
         if matches!(self.armed, Some((_, n)) if self.hits >= n) {
             tracing::warn!(point = point.name(), "fault injection: SIGKILL");
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);

@@ -47,9 +47,12 @@ impl Daemon {
                     o => self.carry_out(o),
                 }
             }
-            let update = cmds.iter().any(|c| matches!(c, KernelCmd::Update(_)));
-            if !kernel_first && update && primary {
-                self.faults.hit(Point::AfterStandbySend);
+            let updates = cmds
+                .iter()
+                .filter(|c| matches!(c, KernelCmd::Update(_)))
+                .count() as u64;
+            if !kernel_first && primary {
+                self.faults.hit_times(Point::AfterStandbySend, updates);
             }
             if cmds.is_empty() {
                 for (to, frame) in held {
@@ -66,8 +69,8 @@ impl Daemon {
             } else {
                 self.kernel.execute(&cmds)
             };
-            if update && primary {
-                self.faults.hit(Point::AfterKernelSend);
+            if primary {
+                self.faults.hit_times(Point::AfterKernelSend, updates);
             }
             for (to, frame) in held {
                 self.send(to, &frame);
@@ -84,8 +87,12 @@ impl Daemon {
             // The kernel ACKed; the node has not forwarded the ACK yet (on
             // the direct path it never will: the standbys read it from the
             // kernel's group).
-            if primary && replies.iter().any(|r| matches!(r, KernelReply::Ack(_))) {
-                self.faults.hit(Point::BeforeAckForward);
+            if primary {
+                let acks = replies
+                    .iter()
+                    .filter(|r| matches!(r, KernelReply::Ack(_)))
+                    .count() as u64;
+                self.faults.hit_times(Point::BeforeAckForward, acks);
             }
             self.feed(Event::Kernel(replies));
         }
