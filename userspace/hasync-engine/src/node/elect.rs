@@ -204,15 +204,11 @@ impl Node {
                     }
                 }
             }
-            Role::Primary(l) if l.expected.contains_key(&node) => {
-                l.expected.remove(&node);
-                tracing::warn!(
-                    unit = node,
-                    "an elected follower went down before it attached"
-                );
-                let acts = l.engine.peer_down(node);
-                self.run(now, acts);
-            }
+            Role::Primary(_) => self.forget_follower(
+                now,
+                node,
+                "an elected follower went down before it attached",
+            ),
             _ => {}
         }
         self.election_check(now);

@@ -334,6 +334,20 @@ impl Node {
         }
     }
 
+    /// Stop waiting for election follower `n` to attach: nothing is
+    /// confirmed on its account any more (it syncs afresh if it comes).
+    pub(super) fn forget_follower(&mut self, now: Micros, n: NodeId, why: &str) {
+        let Role::Primary(l) = &mut self.role else {
+            return;
+        };
+        if l.expected.remove(&n).is_none() {
+            return;
+        }
+        tracing::warn!(unit = n, "{why}");
+        let acts = l.engine.peer_down(n);
+        self.run(now, acts);
+    }
+
     /// Why a unit named `other` might claim the same takeover epochs as
     /// this one, if it might.
     fn epoch_clash(&self, other: &str) -> Option<String> {
@@ -375,16 +389,11 @@ impl Node {
             self.drop_peer(now, c);
         }
         for n in late {
-            let Role::Primary(l) = &mut self.role else {
-                return;
-            };
-            l.expected.remove(&n);
-            tracing::warn!(
-                unit = n,
-                "an elected follower never attached; not waiting for it"
+            self.forget_follower(
+                now,
+                n,
+                "an elected follower never attached; not waiting for it",
             );
-            let acts = l.engine.peer_down(n);
-            self.run(now, acts);
         }
         if audit_due {
             if let Role::Primary(l) = &mut self.role {
