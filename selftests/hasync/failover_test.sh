@@ -4,7 +4,7 @@
 # namespaces) over the real hasync.ko, a steady stream of changes from
 # hasync-load, and the primary killed over and over:
 #  - at each fault-injection point, with each ACK path;
-#  - at random moments (HASYNC_KILLS, default 30; make check-long: 300);
+#  - at random moments (HASYNC_KILLS, default 20; make check-long: 300);
 #  - by node loss (its link cut, then the process) and by a partition where
 #    the old primary keeps running and the kernel fences its writes;
 #  - malformed frames at both daemons; a planned switchover.
@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
-KILLS=${HASYNC_KILLS:-30}
+KILLS=${HASYNC_KILLS:-20}
 POINTS="after-kernel-send after-standby-send before-ack-forward mid-bulk-sync mid-replay"
 PATHS="forward direct both"
 
