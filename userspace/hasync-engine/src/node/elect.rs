@@ -108,13 +108,13 @@ impl Node {
             tracing::info!(?followers, "elected: taking over");
             self.start_takeover(now, e.reason, e.detection_ms, followers);
         } else {
-            tracing::info!(winner = %self.names.get(&winner).cloned().unwrap_or_else(|| winner.to_string()),
-                "elected another standby: following it once it publishes");
             // Its takeover announces its stream to us: we keep ours and
             // rebase onto it, so the next handshake must not sync afresh,
             // even after a reconnection.
             s.awaiting = Some((winner, now + AWAIT_WINNER));
             s.resync = false;
+            tracing::info!(winner = %self.name_of(winner),
+                "elected another standby: following it once it publishes");
         }
     }
 

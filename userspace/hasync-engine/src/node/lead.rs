@@ -535,7 +535,7 @@ impl Node {
         channel: Option<ChannelId>,
         change: &RecordChange,
     ) {
-        let ops = self.writable(request).and_then(|l| {
+        let ops = self.writable().and_then(|l| {
             let channel = l.pick_channel(channel, &change.name, false)?;
             let current = l
                 .engine
@@ -557,7 +557,7 @@ impl Node {
         channel: Option<ChannelId>,
         name: &IfName,
     ) {
-        let ops = self.writable(request).and_then(|l| {
+        let ops = self.writable().and_then(|l| {
             let channel = l.pick_channel(channel, name, true)?;
             Ok((channel, vec![Op::Del(name.clone())]))
         });
@@ -565,7 +565,7 @@ impl Node {
     }
 
     /// The primary, when it takes changes now.
-    fn writable(&self, _request: RequestId) -> Result<&Lead, Refusal> {
+    fn writable(&self) -> Result<&Lead, Refusal> {
         match &self.role {
             Role::Primary(l) if l.handover.is_some() => Err(refusal(
                 RefusalKind::ShuttingDown,
@@ -603,7 +603,7 @@ impl Node {
     }
 
     pub(super) fn switchover(&mut self, now: Micros, request: RequestId) {
-        let l = match self.writable(request) {
+        let l = match self.writable() {
             Ok(l) => l,
             Err(refusal) => return self.emit(Output::Refused { request, refusal }),
         };
@@ -628,7 +628,7 @@ impl Node {
         channel: Option<ChannelId>,
     ) {
         if let Some(request) = request {
-            if let Err(refusal) = self.writable(request) {
+            if let Err(refusal) = self.writable() {
                 return self.emit(Output::Refused { request, refusal });
             }
         }
