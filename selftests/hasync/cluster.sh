@@ -69,6 +69,11 @@ cl_kill() {
 
 cl_status() { in_ns "$1" "$HASYNC_BIN" -j status 2>/dev/null; }
 
+# cl_role N: node N's role (no Python: it is asked in tight loops).
+cl_role() {
+	cl_status "$1" | grep -o '"role":"[a-z-]*"' | head -n 1 | cut -d'"' -f4
+}
+
 # cl_field N EXPR: a Python expression over the status `s`.
 cl_field() {
 	cl_status "$1" | python3 -c "import json,sys; s=json.load(sys.stdin); print($2)" 2>/dev/null
@@ -76,14 +81,11 @@ cl_field() {
 
 # cl_wait N EXPR TIMEOUT: wait until EXPR (Python, over `s`) holds.
 cl_wait() {
-	_deadline=$(($(date +%s) + ${3:-20}))
-	while [ "$(date +%s)" -lt "$_deadline" ]; do
-		[ "$(cl_field "$1" "bool($2)")" = True ] && return 0
-		sleep 0.2
-	done
-	echo "# node $1: timed out waiting for: $2" >&2
-	cl_status "$1" | head -c 600 >&2
-	return 1
+	python3 "$SELFTEST_DIR/cluster_wait.py" "${3:-20}" "$2" \
+		ip netns exec "hasync-n$1" "$HASYNC_BIN" -j status >&2 || {
+		echo "# node $1: see above" >&2
+		return 1
+	}
 }
 
 cl_wait_hot() { cl_wait "$1" "s['role']=='standby' and s['sync']=='hot'" "${2:-30}"; }
@@ -132,9 +134,7 @@ cl_load_start() {
 # reports a stream that never resumed).
 cl_load_stop() {
 	_deadline=$(($(date +%s) + 20))
-	while [ "$(date +%s)" -lt "$_deadline" ] &&
-		! python3 "$SELFTEST_DIR/cluster_check.py" --resumed "$CL/load.log"
-	do
+	while [ "$(date +%s)" -lt "$_deadline" ] && ! cl_load_resumed; do
 		sleep 0.2
 	done
 	touch "$CL/stop"
@@ -143,6 +143,13 @@ cl_load_stop() {
 		sleep 0.05
 	done
 	rm -f "$CL/load.pid"
+}
+
+# cl_load_resumed: the stream's last confirmation or reconnection is a
+# confirmation (read from the log's end: it grows by thousands of lines).
+cl_load_resumed() {
+	tac "$CL/load.log" 2>/dev/null | grep -m1 -E '"ev":"(confirmed|reconnected)"' |
+		grep -q '"ev":"confirmed"'
 }
 
 cl_ids() { for c in $CL_CHANNELS; do printf '%s,' "${c%%:*}"; done | sed 's/,$//'; }

@@ -20,10 +20,13 @@ for prog in "$@"; do
 	n=$((n + 1))
 	echo "# running $prog"
 	out=$(mktemp)
+	t0=$(date +%s)
 	./"$prog" >"$out" 2>&1
 	prc=$?
 	sed 's/^/    /' "$out"
 	rm -f "$out"
+	# Each suite's share of make check's time budget.
+	echo "# $prog: $(($(date +%s) - t0)) s"
 	if [ $prc -eq 0 ]; then
 		echo "ok $n $prog"
 	else
