@@ -24,6 +24,7 @@
 //! the connection is closed; the daemon's state is untouched.
 
 pub mod client;
+pub mod node_view;
 pub mod page;
 pub mod proto;
 mod record;

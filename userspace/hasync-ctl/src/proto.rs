@@ -297,24 +297,10 @@ pub struct AuditReply {
     pub channels: Vec<AuditChannel>,
 }
 
-/// One channel's audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditChannel {
-    /// Channel.
-    pub channel: u32,
-    /// Opid compared at.
-    pub opid: u64,
-    /// Sections where the kernel differs from the primary (bit mask); they
-    /// are being repaired.
-    pub kernel_mismatch: u64,
-    /// The kernel was not at the primary's opid (updates in flight): not
-    /// compared.
-    pub kernel_skipped: bool,
-    /// Standbys asked to compare (they report back to the primary, which
-    /// repairs what differs).
-    pub standbys_asked: u32,
-}
+/// One channel's audit: the node's own result, as it is (channel, opid
+/// compared at, `kernel_mismatch` sections being repaired,
+/// `kernel_skipped` when updates were in flight, `standbys_asked`).
+pub use hasync_engine::node::AuditResult as AuditChannel;
 
 impl RequestFrame {
     /// Encode (never fails for these types).

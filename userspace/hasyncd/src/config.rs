@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use hasync_engine::node::{self, Micros, NodeConfig, StartRole, MS};
 use hasync_engine::planner::Policy;
 use hasync_engine::primary::PrimaryConfig;
 use hasync_engine::standby::StandbyConfig;
@@ -285,6 +286,35 @@ impl Config {
         match self.units.iter().position(|u| *u == self.node) {
             Some(i) => u8::try_from(i + 1).unwrap_or(u8::MAX),
             None => hasync_engine::handshake::node_id(&self.node).to_le_bytes()[0],
+        }
+    }
+
+    /// The node's settings; `full_replay` makes every takeover replay every
+    /// section of every channel (the prior art's full relearn, for the
+    /// selective-vs-full benchmark).
+    pub fn node_config(&self, full_replay: bool) -> NodeConfig {
+        NodeConfig {
+            name: self.node.clone(),
+            start: match self.role {
+                Role::Primary => StartRole::Primary,
+                Role::Standby => StartRole::Standby,
+                Role::Auto => StartRole::Auto,
+            },
+            channels: self.channel_list(),
+            standby: self.limits.standby(),
+            primary: self.limits.primary(),
+            policy: self.trailing.policy(),
+            unit_byte: self.unit_byte(),
+            units: self.units.clone(),
+            link_tolerance: Micros::from(self.limits.link_tolerance_ms) * MS,
+            audit_period: (self.audit_period > 0)
+                .then(|| Micros::from(self.audit_period) * 1000 * MS),
+            ack_path: match self.ack_path {
+                AckPath::Forward => node::AckPath::Forward,
+                AckPath::Direct => node::AckPath::Direct,
+                AckPath::Both => node::AckPath::Both,
+            },
+            full_replay,
         }
     }
 

@@ -14,15 +14,14 @@ use hasync_tipc::{SeqPacketStream, TipcSocket, TIPC_MAX_USER_MSG_SIZE};
 /// Most bytes queued for one peer before it counts as stuck.
 pub const QUEUE_MAX_BYTES: usize = 64 << 20;
 
-/// What reading a connection produced.
+/// How a connection ended.
 #[derive(Debug)]
-pub enum Read {
-    /// Frames received (possibly none: nothing was ready).
-    Frames(Vec<Vec<u8>>),
-    /// The peer closed in order (`shutdown`): a planned end.
-    Closed(Vec<Vec<u8>>),
-    /// The connection broke (peer died, node lost, reset).
-    Broken(Vec<Vec<u8>>, String),
+pub struct End {
+    /// The peer closed in order (`shutdown`): a planned end, not a
+    /// failure.
+    pub planned: bool,
+    /// Why, for the log.
+    pub why: String,
 }
 
 /// A connection.
@@ -88,15 +87,40 @@ impl Conn {
         Ok(())
     }
 
-    /// Read every frame ready now.
-    pub fn read(&mut self, buf: &mut [u8]) -> Read {
+    /// Serve a poll wakeup: send what waits (when `writable`), then read
+    /// every frame ready now. The frames come with the end, if the
+    /// connection ended; drop it then.
+    pub fn pump(&mut self, writable: bool, buf: &mut [u8]) -> (Vec<Vec<u8>>, Option<End>) {
         let mut frames = Vec::new();
+        if writable {
+            if let Err(why) = self.flush() {
+                return (
+                    frames,
+                    Some(End {
+                        planned: false,
+                        why,
+                    }),
+                );
+            }
+        }
         loop {
             match self.stream.recv(buf) {
-                Ok(0) => return Read::Closed(frames),
+                Ok(0) => {
+                    let why = "closed in order".to_owned();
+                    return (frames, Some(End { planned: true, why }));
+                }
                 Ok(n) => frames.push(buf[..n].to_vec()),
-                Err(e) if e.is_would_block() => return Read::Frames(frames),
-                Err(e) => return Read::Broken(frames, e.to_string()),
+                Err(e) if e.is_would_block() => return (frames, None),
+                Err(e) => {
+                    let why = e.to_string();
+                    return (
+                        frames,
+                        Some(End {
+                            planned: false,
+                            why,
+                        }),
+                    );
+                }
             }
         }
     }

@@ -32,6 +32,8 @@ use hasync_engine::wire::{Ack, Update};
 use hasync_engine::{ChannelId, Epoch, Opid};
 use hasync_nl as nl;
 
+use crate::config::ChannelConfig;
+
 /// Default most updates per `update_batch` call: the replies to one send
 /// must fit the socket's receive buffer (`ENOBUFS` otherwise).
 pub const DEFAULT_MAX_BATCH: usize = 256;
@@ -855,3 +857,42 @@ fn failed(
 
 #[cfg(test)]
 mod tests;
+
+/// Create the configured channels that do not exist; refuse to run on a
+/// channel whose section count differs from the configuration.
+pub fn ensure_channels(channels: &[ChannelConfig], client: &mut nl::Client) -> Result<(), String> {
+    for c in channels {
+        match client.channel(c.id) {
+            Ok(k) if k.sections == c.sections.get() => {}
+            Ok(k) => {
+                return Err(format!(
+                    "channel {} exists with {} sections; the configuration says {}",
+                    c.id,
+                    k.sections,
+                    c.sections.get()
+                ))
+            }
+            Err(_) => {
+                let req = nl::NewChannel {
+                    id: c.id,
+                    name: c.name.clone(),
+                    sections: Some(c.sections.get()),
+                };
+                if let Err(e) = client.channel_new(&req) {
+                    // Another daemon may have created it meanwhile.
+                    match client.channel(c.id) {
+                        Ok(k) if k.sections == c.sections.get() => {}
+                        _ => return Err(format!("cannot create channel {}: {e}", c.id)),
+                    }
+                } else {
+                    tracing::info!(
+                        channel = c.id,
+                        sections = c.sections.get(),
+                        "channel created"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

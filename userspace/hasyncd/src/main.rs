@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use hasyncd::config::{Config, ConfigError, Overrides};
-use hasyncd::daemon::{Daemon, Options};
+use hasyncd::daemon::Daemon;
 use hasyncd::fault::Faults;
 
 /// Exit status of a refused configuration.
@@ -131,15 +131,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match Daemon::new(
-        cfg,
-        Options {
-            full_replay: cli.full_replay,
-        },
-        faults,
-    )
-    .and_then(Daemon::run)
-    {
+    let node = cfg.node_config(cli.full_replay);
+    match Daemon::new(cfg, node, faults).and_then(Daemon::run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "hasyncd stopped");

@@ -246,8 +246,10 @@ pub struct Refusal {
     pub primary: Option<String>,
 }
 
-/// One channel's audit against the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One channel's audit against the kernel; the control API carries it
+/// as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditResult {
     /// Channel.
     pub channel: ChannelId,
@@ -520,6 +522,11 @@ impl Node {
     /// The next thing to do.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
+    }
+
+    /// This unit's name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
     }
 
     /// The role now.

@@ -1,29 +1,21 @@
-//! The control API (see `hasync-ctl`): status is answered here (paged:
-//! `status`, then `channels` pages); changes, switchover and audit go to
-//! the node and are answered when it says (a change once the kernel ACKed
-//! it and every hot standby holds it).
+//! The control API (see `hasync-ctl`): control connections and their
+//! frames. What a request means and what status shows is
+//! `hasync_ctl::node_view`'s; changes, switchover and audit are answered
+//! when the node says (a change once the kernel ACKed it and every hot
+//! standby holds it).
 
-use hasync_ctl::{ErrorKind, Request, RequestFrame, ResponseFrame};
-use hasync_engine::node::Event;
-use hasync_engine::table::IfName;
+use hasync_ctl::node_view::{self, Route};
+use hasync_ctl::{ErrorKind, RequestFrame, Response, ResponseFrame};
 use nix::poll::PollFlags;
 
 use super::Daemon;
-use crate::conn::Read;
 
 impl Daemon {
     pub(super) fn on_ctl(&mut self, t: u64, flags: PollFlags) {
         let Some(c) = self.ctl.get_mut(&t) else {
             return;
         };
-        if flags.contains(PollFlags::POLLOUT) && c.flush().is_err() {
-            self.ctl.remove(&t);
-            return;
-        }
-        let (frames, end) = match c.read(&mut self.buf) {
-            Read::Frames(f) => (f, false),
-            Read::Closed(f) | Read::Broken(f, _) => (f, true),
-        };
+        let (frames, end) = c.pump(flags.contains(PollFlags::POLLOUT), &mut self.buf);
         for f in frames {
             match RequestFrame::decode(&f) {
                 Ok(req) => self.request(t, req),
@@ -38,7 +30,7 @@ impl Daemon {
                 }
             }
         }
-        if end {
+        if end.is_some() {
             self.ctl.remove(&t);
         }
     }
@@ -69,52 +61,27 @@ impl Daemon {
 
     fn request(&mut self, t: u64, req: RequestFrame) {
         let id = req.id;
-        let ev = match req.body {
+        let frame = match node_view::route(req.body, self.next_request) {
             // Status and its channel pages, on either service and in any
             // role; each reply holds as many channels as fit in one frame.
-            Request::Status => {
-                let frame = ResponseFrame::status_paged(id, self.status(), self.channels_from(0));
-                return self.reply(t, frame);
+            Route::Status => ResponseFrame::status_paged(
+                id,
+                node_view::status(&self.node, &self.cfg.ack_path.to_string()),
+                node_view::channels_from(&self.node, 0),
+            ),
+            Route::Channels(from) => {
+                ResponseFrame::channels_paged(id, node_view::channels_from(&self.node, from))
             }
-            Request::Channels(c) => {
-                let frame = ResponseFrame::channels_paged(id, self.channels_from(c.from));
-                return self.reply(t, frame);
+            Route::Refuse(e) => ResponseFrame {
+                id,
+                body: Response::Error(e),
+            },
+            Route::Node(ev) => {
+                self.waiting.insert(self.next_request, (t, id));
+                self.next_request += 1;
+                return self.feed(ev);
             }
-            Request::Set(s) => match s.change() {
-                Ok(change) => Pending::Set(s.channel, change),
-                Err(e) => return self.reply(t, ResponseFrame::error(id, ErrorKind::Invalid, e.0)),
-            },
-            Request::Del(d) => match d.record_name() {
-                Ok(name) => Pending::Del(d.channel, name),
-                Err(e) => return self.reply(t, ResponseFrame::error(id, ErrorKind::Invalid, e.0)),
-            },
-            Request::Switchover => Pending::Switchover,
-            Request::Audit(a) => Pending::Audit(a.channel),
         };
-        let request = self.next_request;
-        self.next_request += 1;
-        self.waiting.insert(request, (t, id));
-        self.feed(match ev {
-            Pending::Set(channel, change) => Event::Set {
-                request,
-                channel,
-                change,
-            },
-            Pending::Del(channel, name) => Event::Del {
-                request,
-                channel,
-                name,
-            },
-            Pending::Switchover => Event::Switchover { request },
-            Pending::Audit(channel) => Event::Audit { request, channel },
-        });
+        self.reply(t, frame);
     }
-}
-
-/// A request for the node, before it has an id.
-enum Pending {
-    Set(Option<u32>, hasync_engine::RecordChange),
-    Del(Option<u32>, IfName),
-    Switchover,
-    Audit(Option<u32>),
 }

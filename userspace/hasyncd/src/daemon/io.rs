@@ -11,12 +11,9 @@
 
 use std::time::Duration;
 
-use hasync_ctl::{
-    AuditChannel, AuditReply, Confirmed, CtlError, ErrorKind, Response, ResponseFrame,
-    SwitchoverReply,
-};
+use hasync_ctl::{AuditReply, Confirmed, Response, ResponseFrame, SwitchoverReply};
 use hasync_engine::kernel::{KernelCmd, KernelReply};
-use hasync_engine::node::{Dest, Event, Frame, Output, Refusal, RefusalKind, RoleName};
+use hasync_engine::node::{Dest, Event, Frame, Output, RoleName};
 use hasync_engine::wire::Message;
 use hasync_nl as nl;
 use hasync_tipc::{Scope, SeqPacketListener, SeqPacketStream, TipcSocket};
@@ -129,7 +126,7 @@ impl Daemon {
                 opid,
             } => self.answer(request, Response::Confirmed(Confirmed { channel, opid })),
             Output::Refused { request, refusal } => {
-                self.answer(request, Response::Error(ctl_error(refusal)))
+                self.answer(request, Response::Error(refusal.into()))
             }
             Output::SwitchedOver { request, to } => {
                 let tok = self.waiting.get(&request).map(|w| w.0);
@@ -140,17 +137,7 @@ impl Daemon {
                 }
             }
             Output::Audited { request, channels } => {
-                let channels = channels
-                    .into_iter()
-                    .map(|a| AuditChannel {
-                        channel: a.channel,
-                        opid: a.opid,
-                        kernel_mismatch: a.kernel_mismatch,
-                        kernel_skipped: a.kernel_skipped,
-                        standbys_asked: a.standbys_asked,
-                    })
-                    .collect();
-                self.answer(request, Response::Audit(AuditReply { channels }));
+                self.answer(request, Response::Audit(AuditReply { channels }))
             }
             Output::AbandonRequests => self.drop_control_waiters(),
             Output::Report(r) => crate::report::log(&r),
@@ -258,22 +245,5 @@ impl Daemon {
             return;
         };
         self.reply(token, ResponseFrame { id, body });
-    }
-}
-
-/// A node refusal as the control API says it.
-pub(super) fn ctl_error(r: Refusal) -> CtlError {
-    CtlError {
-        kind: match r.kind {
-            RefusalKind::Busy => ErrorKind::Busy,
-            RefusalKind::Invalid => ErrorKind::Invalid,
-            RefusalKind::Deposed => ErrorKind::Deposed,
-            RefusalKind::NotFound => ErrorKind::NotFound,
-            RefusalKind::NotPrimary => ErrorKind::NotPrimary,
-            RefusalKind::ShuttingDown => ErrorKind::ShuttingDown,
-            RefusalKind::NoStandby => ErrorKind::NoStandby,
-        },
-        message: r.message,
-        primary: r.primary,
     }
 }

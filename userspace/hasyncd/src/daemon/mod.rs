@@ -7,7 +7,6 @@
 //! | `mod.rs` | sockets, the poll loop, topology, signals |
 //! | `io.rs` | carrying out the node's outputs (kernel, peers, requesters) |
 //! | `control.rs` | the control API: requests in, answers out |
-//! | `status.rs` | `hasync status` |
 //! | `cut.rs` | fault injection: cutting the unit off from the cluster |
 //!
 //! Kernel calls are synchronous netlink round trips (microseconds); TIPC
@@ -16,14 +15,13 @@
 mod control;
 mod cut;
 mod io;
-mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use hasync_ctl::Services;
-use hasync_engine::node::{self, Event, Micros, Node, NodeConfig, StartRole, MS};
+use hasync_engine::node::{self, Event, Micros, Node, NodeConfig};
 use hasync_engine::RequestId;
 use hasync_nl as nl;
 use hasync_tipc::{
@@ -34,8 +32,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::config::{AckPath, Config, Role as CfgRole};
-use crate::conn::{Conn, Read};
+use crate::config::Config;
+use crate::conn::Conn;
 use crate::fault::Faults;
 use crate::kernel::KernelAdapter;
 use crate::tolerance::LinkTolerance;
@@ -57,14 +55,6 @@ pub enum DaemonError {
     /// A system call of the loop failed.
     #[error("{0}")]
     Os(String),
-}
-
-/// Run-time options that are not configuration (benchmarks).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    /// At takeover, replay every section of every channel (the prior art's
-    /// full relearn), for the selective-vs-full benchmark.
-    pub full_replay: bool,
 }
 
 /// The daemon.
@@ -123,32 +113,6 @@ enum Src {
     Leader,
 }
 
-/// The node's settings from the configuration.
-fn node_config(cfg: &Config, opts: Options) -> NodeConfig {
-    NodeConfig {
-        name: cfg.node.clone(),
-        start: match cfg.role {
-            CfgRole::Primary => StartRole::Primary,
-            CfgRole::Standby => StartRole::Standby,
-            CfgRole::Auto => StartRole::Auto,
-        },
-        channels: cfg.channel_list(),
-        standby: cfg.limits.standby(),
-        primary: cfg.limits.primary(),
-        policy: cfg.trailing.policy(),
-        unit_byte: cfg.unit_byte(),
-        units: cfg.units.clone(),
-        link_tolerance: Micros::from(cfg.limits.link_tolerance_ms) * MS,
-        audit_period: (cfg.audit_period > 0).then(|| Micros::from(cfg.audit_period) * 1000 * MS),
-        ack_path: match cfg.ack_path {
-            AckPath::Forward => node::AckPath::Forward,
-            AckPath::Direct => node::AckPath::Direct,
-            AckPath::Both => node::AckPath::Both,
-        },
-        full_replay: opts.full_replay,
-    }
-}
-
 /// A publisher's handle for the node.
 fn publisher(a: SocketAddr) -> node::Publisher {
     u64::from(a.node) << 32 | u64::from(a.ref_)
@@ -157,7 +121,7 @@ fn publisher(a: SocketAddr) -> node::Publisher {
 impl Daemon {
     /// Set up kernel, TIPC and signals; nothing is claimed or published
     /// yet.
-    pub fn new(cfg: Config, opts: Options, faults: Faults) -> Result<Self, DaemonError> {
+    pub fn new(cfg: Config, node: NodeConfig, faults: Faults) -> Result<Self, DaemonError> {
         // First, so that links to the peers already run with it when the
         // services are published and watched.
         let tolerance = LinkTolerance::start(cfg.limits.link_tolerance_ms, Instant::now());
@@ -169,7 +133,8 @@ impl Daemon {
             DaemonError::Kernel(format!("cannot reach hasync.ko (is it loaded?): {e}"))
         })?;
         let mut kernel = KernelAdapter::new(client, crate::kernel::DEFAULT_MAX_BATCH);
-        ensure_channels(&cfg, kernel.port_mut())?;
+        crate::kernel::ensure_channels(&cfg.channels, kernel.port_mut())
+            .map_err(DaemonError::Kernel)?;
         let me = hasync_engine::handshake::node_id(&cfg.node);
 
         let topo = TopologyConnection::connect().map_err(|e| {
@@ -203,7 +168,7 @@ impl Daemon {
             .map_err(|e| DaemonError::Os(format!("signalfd: {e}")))?;
 
         tracing::info!(node = %cfg.node, id = me, role = %cfg.role, "hasyncd starting");
-        let node = Node::new(node_config(&cfg, opts), 0);
+        let node = Node::new(node, 0);
         Ok(Daemon {
             services,
             kernel,
@@ -449,27 +414,16 @@ impl Daemon {
 
     fn on_leader(&mut self, flags: PollFlags) {
         let Some(conn) = &mut self.leader else { return };
-        if flags.contains(PollFlags::POLLOUT) {
-            if let Err(e) = conn.flush() {
-                self.leader = None;
-                self.feed(Event::LeaderClosed {
-                    planned: false,
-                    why: &e,
-                });
-                return;
-            }
-        }
-        let (frames, end) = match conn.read(&mut self.buf) {
-            Read::Frames(f) => (f, None),
-            Read::Closed(f) => (f, Some((true, "closed in order".to_string()))),
-            Read::Broken(f, e) => (f, Some((false, e))),
-        };
+        let (frames, end) = conn.pump(flags.contains(PollFlags::POLLOUT), &mut self.buf);
         for f in &frames {
             self.feed(Event::LeaderFrame(f));
         }
-        if let Some((planned, why)) = end {
+        if let Some(e) = end {
             self.leader = None;
-            self.feed(Event::LeaderClosed { planned, why: &why });
+            self.feed(Event::LeaderClosed {
+                planned: e.planned,
+                why: &e.why,
+            });
         }
     }
 
@@ -500,24 +454,13 @@ impl Daemon {
         let Some(conn) = self.peers.get_mut(&t) else {
             return;
         };
-        if flags.contains(PollFlags::POLLOUT) {
-            if let Err(e) = conn.flush() {
-                self.peers.remove(&t);
-                self.feed(Event::PeerClosed(t, &e));
-                return;
-            }
-        }
-        let (frames, end) = match conn.read(&mut self.buf) {
-            Read::Frames(f) => (f, None),
-            Read::Closed(f) => (f, Some("closed".to_string())),
-            Read::Broken(f, e) => (f, Some(e)),
-        };
+        let (frames, end) = conn.pump(flags.contains(PollFlags::POLLOUT), &mut self.buf);
         for f in &frames {
             self.feed(Event::PeerFrame(t, f));
         }
-        if let Some(why) = end {
+        if let Some(e) = end {
             if self.peers.remove(&t).is_some() {
-                self.feed(Event::PeerClosed(t, &why));
+                self.feed(Event::PeerClosed(t, &e.why));
             }
         }
     }
@@ -572,48 +515,4 @@ fn borrow_raw(m: &nl::Monitor) -> BorrowedFd<'_> {
     // SAFETY: the descriptor belongs to `m`, which outlives the returned
     // borrow (it is tied to `m`'s lifetime).
     unsafe { BorrowedFd::borrow_raw(m.as_raw_fd()) }
-}
-
-/// Create the configured channels that do not exist; refuse to run on a
-/// channel whose section count differs from the configuration.
-fn ensure_channels(cfg: &Config, client: &mut nl::Client) -> Result<(), DaemonError> {
-    for c in &cfg.channels {
-        match client.channel(c.id) {
-            Ok(k) if k.sections == c.sections.get() => {}
-            Ok(k) => {
-                return Err(DaemonError::Kernel(format!(
-                    "channel {} exists with {} sections; the configuration says {}",
-                    c.id,
-                    k.sections,
-                    c.sections.get()
-                )))
-            }
-            Err(_) => {
-                let req = nl::NewChannel {
-                    id: c.id,
-                    name: c.name.clone(),
-                    sections: Some(c.sections.get()),
-                };
-                if let Err(e) = client.channel_new(&req) {
-                    // Another daemon may have created it meanwhile.
-                    match client.channel(c.id) {
-                        Ok(k) if k.sections == c.sections.get() => {}
-                        _ => {
-                            return Err(DaemonError::Kernel(format!(
-                                "cannot create channel {}: {e}",
-                                c.id
-                            )))
-                        }
-                    }
-                } else {
-                    tracing::info!(
-                        channel = c.id,
-                        sections = c.sections.get(),
-                        "channel created"
-                    );
-                }
-            }
-        }
-    }
-    Ok(())
 }
