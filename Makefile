@@ -80,11 +80,11 @@ check: lint test-host gen-check module userspace
 	@scripts/selftests
 
 # make check with the soaks turned up (hours, not part of the 45-minute
-# budget): more simulator seeds, kills, election rounds and model/module
+# budget): more simulator seeds, kills, three-unit fault schedules and model/module
 # comparisons. Each knob can be set from the environment.
 check-long: lint gen-check module userspace
 	@SIM_SEEDS=$${SIM_SEEDS:-100000} LIFECYCLE_SEEDS=$${LIFECYCLE_SEEDS:-100000} $(CARGO) test --release --quiet $(CARGO_FLAGS) --workspace
-	@HASYNC_KILLS=$${HASYNC_KILLS:-300} HASYNC_ELECTION_ROUNDS=$${HASYNC_ELECTION_ROUNDS:-30} HASYNC_CUT_ROUNDS=$${HASYNC_CUT_ROUNDS:-10} \
+	@HASYNC_KILLS=$${HASYNC_KILLS:-300} HASYNC_SCHEDULES=$${HASYNC_SCHEDULES:-300} \
 		HASYNC_KDIFF_SEEDS=$${HASYNC_KDIFF_SEEDS:-64} HASYNC_KDIFF_STEPS=$${HASYNC_KDIFF_STEPS:-20000} \
 		HASYNC_SELFTEST_TIMEOUT=$${HASYNC_SELFTEST_TIMEOUT:-21600} scripts/selftests
 

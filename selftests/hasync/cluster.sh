@@ -145,6 +145,16 @@ cl_load_stop() {
 	rm -f "$CL/load.pid"
 }
 
+# cl_load_flowing: wait (up to 10 s) for the stream's first confirmed
+# change, so that a fault drawn after it lands mid-stream.
+cl_load_flowing() {
+	_deadline=$(($(date +%s) + 10))
+	until grep -q '"ev":"confirmed"' "$CL/load.log" 2>/dev/null; do
+		[ "$(date +%s)" -lt "$_deadline" ] || { echo "# the stream confirmed nothing in 10 s"; return 1; }
+		sleep 0.1
+	done
+}
+
 # cl_load_resumed: the stream's last confirmation or reconnection is a
 # confirmation (read from the log's end: it grows by thousands of lines).
 cl_load_resumed() {

@@ -147,6 +147,7 @@ k=1
 while [ "$k" -le "$KILLS" ]; do
 	random_kill() {
 		cl_load_start 1
+		cl_load_flowing || return 1
 		sleep "0.$(cl_rand 9)$(cl_rand 9)"
 		cl_kill "$p"
 		cl_wait_primary "$s" 60 || return 1
