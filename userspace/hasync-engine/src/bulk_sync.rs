@@ -16,6 +16,7 @@
 //! standby's buffer overflows during the sync it requests a new sync (new
 //! `sync_id`, new `base`) and the old attempt is dropped.
 
+use crate::backoff::Backoff;
 use crate::table::Table;
 use crate::wire::Message;
 use crate::{ChannelId, Opid};
@@ -37,6 +38,8 @@ pub struct BulkSend {
     pub max_opid: Opid,
     /// Declaration acknowledged: the sync is complete.
     pub done: bool,
+    /// Chunks acked at the previous tick and the pacing of resends.
+    stall: (usize, Backoff),
 }
 
 impl BulkSend {
@@ -50,6 +53,7 @@ impl BulkSend {
             acked: vec![false; sections as usize],
             max_opid: base,
             done: false,
+            stall: (0, Backoff::default()),
         }
     }
 
@@ -86,6 +90,26 @@ impl BulkSend {
             .into_iter()
             .map(|s| self.chunk(table, last, s))
             .collect()
+    }
+
+    /// The standby acknowledged a chunk of this attempt.
+    pub fn any_acked(&self) -> bool {
+        self.acked.iter().any(|&a| a)
+    }
+
+    /// One tick: resend the unacked chunks when no chunk was acked since
+    /// the previous tick, backing off while none is (see `backoff`).
+    pub fn resend_stalled(&mut self, table: &Table, last: Opid) -> Vec<Message> {
+        let acked = self.acked.iter().filter(|&&a| a).count();
+        let unacked = acked < self.next_section as usize;
+        let (mark, pace) = &mut self.stall;
+        let due = pace.tick(acked != *mark || !unacked);
+        *mark = acked;
+        if due {
+            self.resend(table, last)
+        } else {
+            Vec::new()
+        }
     }
 
     /// A checkpoint ack; `seq == sections` acknowledges the declaration.

@@ -37,6 +37,7 @@ pub type Opid = u64;
 pub type Epoch = u64;
 
 pub mod audit;
+pub mod backoff;
 pub mod bulk_sync;
 pub mod election;
 pub mod handshake;

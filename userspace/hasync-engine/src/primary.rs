@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::backoff::Backoff;
 use crate::bulk_sync::BulkSend;
 use crate::kernel::{KernelCmd, KernelError, KernelReply};
 use crate::table::{cookie_of, Op, SectionCount, Table};
@@ -76,6 +77,11 @@ pub struct PChannel {
     /// Highest opid already resent after an out-of-order reject: damps
     /// resend storms when many pipelined updates hit the same gap.
     resent_upto: Opid,
+    /// `kacked` at the previous tick and the pacing of kernel resends.
+    kernel_stall: (Opid, Backoff),
+    /// A kernel ACK arrived since the previous tick: the tick forwards it
+    /// once more, in case the first copy was dropped.
+    ack_fresh: bool,
 }
 
 impl PChannel {
@@ -89,6 +95,8 @@ impl PChannel {
             flight: VecDeque::new(),
             backlog: VecDeque::new(),
             resent_upto: register,
+            kernel_stall: (register, Backoff::default()),
+            ack_fresh: false,
         }
     }
 }
@@ -103,6 +111,9 @@ pub struct Peer {
     /// An election's follower that answered our takeover announcement:
     /// the channels it did not ask to sync it kept across the rebase.
     pub rebased: bool,
+    /// Per channel: `have` at the previous tick and the pacing of update
+    /// resends to this peer.
+    stall: BTreeMap<ChannelId, (Opid, Backoff)>,
 }
 
 impl Peer {
@@ -233,8 +244,7 @@ impl Primary {
             node,
             Peer {
                 have,
-                syncs: BTreeMap::new(),
-                rebased: false,
+                ..Peer::default()
             },
         );
     }
@@ -408,6 +418,7 @@ impl Primary {
         }
         c.kacked = c.kacked.max(a.opid);
         c.last_ack = Some(a);
+        c.ack_fresh = true;
         for &node in self.peers.keys() {
             out.push(Action::Send {
                 to: node,
@@ -465,9 +476,14 @@ impl Primary {
             Message::SyncRequest { channel } => {
                 self.peers.entry(from).or_default();
                 let running = self.peers.get(&from).and_then(|p| p.syncs.get(&channel));
-                // A repeated request for the sync already running (lost or
-                // crossing messages) does not restart it.
-                let fresh = running.is_some_and(|s| !s.done && s.next_section == 0);
+                // A repeated request for the sync already running does not
+                // restart it while none of its chunks is acknowledged: the
+                // standby takes that attempt's chunks whenever they arrive
+                // (at 1 000 channels the first may take seconds, and
+                // restarting then fed the queue it waited behind). An
+                // acknowledged chunk means the standby held the attempt
+                // and dropped it (it went Cold): start afresh.
+                let fresh = running.is_some_and(|s| !s.done && !s.any_acked());
                 if !fresh {
                     self.start_sync(from, channel, &mut out);
                 }
@@ -573,27 +589,42 @@ impl Primary {
             let Some(c) = self.channels.get_mut(&id) else {
                 continue;
             };
+            // Resends wait for a tick without progress, then back off
+            // (see `backoff`): their cost follows what is stuck, not the
+            // number of channels.
+            let waiting = c.flight.back().is_some_and(|f| f.update.opid > c.kacked);
             c.resent_upto = c.kacked;
-            for f in c.flight.iter().filter(|f| f.update.opid > c.kacked) {
-                out.push(Action::Kernel(KernelCmd::Update(f.update.clone())));
-                self.stats.kernel_resends += 1;
+            let (mark, pace) = &mut c.kernel_stall;
+            if pace.tick(c.kacked != *mark || !waiting) {
+                for f in c.flight.iter().filter(|f| f.update.opid > c.kacked) {
+                    out.push(Action::Kernel(KernelCmd::Update(f.update.clone())));
+                    self.stats.kernel_resends += 1;
+                }
             }
+            *mark = c.kacked;
+            let ack_fresh = std::mem::take(&mut c.ack_fresh);
             for (&node, p) in self.peers.iter_mut() {
                 let have = p.have.get(&id).copied().unwrap_or(0);
-                for f in c.flight.iter().filter(|f| f.update.opid > have) {
-                    out.push(Action::Send {
-                        to: node,
-                        msg: Message::Update(f.update.clone()),
-                    });
+                let behind = c.flight.back().is_some_and(|f| f.update.opid > have);
+                let (mark, pace) = p.stall.entry(id).or_insert((have, Backoff::default()));
+                let stalled = pace.tick(have != *mark || !behind);
+                *mark = have;
+                if stalled {
+                    for f in c.flight.iter().filter(|f| f.update.opid > have) {
+                        out.push(Action::Send {
+                            to: node,
+                            msg: Message::Update(f.update.clone()),
+                        });
+                    }
                 }
-                if let Some(a) = c.last_ack {
+                if let Some(a) = c.last_ack.filter(|_| ack_fresh || stalled) {
                     out.push(Action::Send {
                         to: node,
                         msg: Message::Ack(a),
                     });
                 }
                 if let Some(s) = p.syncs.get_mut(&id) {
-                    for msg in s.resend(&c.table, c.last) {
+                    for msg in s.resend_stalled(&c.table, c.last) {
                         out.push(Action::Send { to: node, msg });
                     }
                 }

@@ -88,6 +88,8 @@ pub struct SChannel {
     /// `applied` at the previous tick: an update waiting through a whole
     /// tick with no progress has lost its ACK, or is still in the kernel.
     stall_mark: Opid,
+    /// The receipt watermark last reported to the primary.
+    have_sent: Opid,
 }
 
 impl SChannel {
@@ -101,6 +103,7 @@ impl SChannel {
             dirty: 0,
             last_sync: 0,
             stall_mark: 0,
+            have_sent: 0,
         }
     }
 
@@ -162,7 +165,16 @@ pub struct Standby {
     pub cfg: StandbyConfig,
     /// Counters.
     pub stats: StandbyStats,
+    /// Ticks so far: paces the periodic refreshes.
+    ticks: u64,
 }
+
+/// Every channel's watermark (or, Cold, its sync request) is repeated once
+/// per this many ticks, staggered by channel id, besides being sent on
+/// every change: over a reliable connection the repeat only heals a peer
+/// that dropped the first copy, and at 1 000 channels one per tick each
+/// was 10 000 messages a second.
+pub const REFRESH_TICKS: u64 = 10;
 
 impl Standby {
     /// A new (or restarted) standby: every channel Cold. Returns the Hello
@@ -185,6 +197,7 @@ impl Standby {
             channels,
             cfg,
             stats: StandbyStats::default(),
+            ticks: 0,
         };
         let hello = vec![Action::Send {
             to: leader,
@@ -305,10 +318,11 @@ impl Standby {
         Action::Kernel(KernelCmd::Registers)
     }
 
-    /// Periodic: re-announce receipt watermarks (heals lost `Have`s),
-    /// re-request syncs for Cold channels (heals lost requests), and read
-    /// the registers when a channel holds its next update and applied nothing
-    /// since the previous tick (its ACK may be lost).
+    /// Periodic: report receipt watermarks not reported yet, repeat each
+    /// channel's watermark or sync request every [`REFRESH_TICKS`] (heals
+    /// a lost `Have` or request), and read the registers when a channel
+    /// holds its next update and applied nothing since the previous tick
+    /// (its ACK may be lost).
     pub fn on_tick(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         if self.channels.values().any(SChannel::stalled) {
@@ -317,12 +331,18 @@ impl Standby {
         for c in self.channels.values_mut() {
             c.stall_mark = c.applied;
         }
+        self.ticks += 1;
         let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         for id in ids {
-            let cold = matches!(self.channels.get(&id).map(|c| &c.mode), Some(Mode::Cold));
-            if cold {
-                out.push(self.send(Message::SyncRequest { channel: id }));
-            } else {
+            let Some(c) = self.channels.get(&id) else {
+                continue;
+            };
+            let refresh = (self.ticks + u64::from(id)) % REFRESH_TICKS == 0;
+            if c.mode == Mode::Cold {
+                if refresh {
+                    out.push(self.send(Message::SyncRequest { channel: id }));
+                }
+            } else if refresh || c.have() != c.have_sent {
                 self.have(id, &mut out);
             }
         }
@@ -336,15 +356,20 @@ impl Standby {
         }
     }
 
-    fn have(&self, channel: ChannelId, out: &mut Vec<Action>) {
-        if let Some(c) = self.channels.get(&channel) {
+    fn have(&mut self, channel: ChannelId, out: &mut Vec<Action>) {
+        let (leader, epoch) = (self.leader, self.epoch);
+        if let Some(c) = self.channels.get_mut(&channel) {
             if c.mode != Mode::Cold {
-                out.push(self.send(Message::Have {
-                    channel,
-                    epoch: self.epoch,
-                    opid: c.have(),
-                    pending: u32::try_from(c.pending.len()).unwrap_or(u32::MAX),
-                }));
+                c.have_sent = c.have();
+                out.push(Action::Send {
+                    to: leader,
+                    msg: Message::Have {
+                        channel,
+                        epoch,
+                        opid: c.have_sent,
+                        pending: u32::try_from(c.pending.len()).unwrap_or(u32::MAX),
+                    },
+                });
             }
         }
     }
@@ -839,13 +864,24 @@ mod tests {
             s.handle(upd(o));
         }
         assert!(s.channels[&CH].pending.is_empty());
-        // And Cold channels keep asking on ticks (lost requests heal).
-        assert!(s.on_tick().iter().any(|a| matches!(
-            a,
-            Action::Send {
-                msg: Message::SyncRequest { channel: CH },
-                ..
-            }
-        )));
+        // And Cold channels keep asking, once per refresh period (lost
+        // requests heal without a request per channel per tick).
+        let asked = (0..2 * REFRESH_TICKS)
+            .map(|_| {
+                s.on_tick()
+                    .iter()
+                    .filter(|a| {
+                        matches!(
+                            a,
+                            Action::Send {
+                                msg: Message::SyncRequest { channel: CH },
+                                ..
+                            }
+                        )
+                    })
+                    .count()
+            })
+            .sum::<usize>();
+        assert_eq!(asked, 2);
     }
 }
