@@ -49,7 +49,8 @@ pub struct TakeoverReport {
     /// the loss being noticed (0 for a start or a switchover).
     pub detection_ms: f64,
     /// Milliseconds from noticing the loss to being primary with every
-    /// replayed update ACKed by the kernel.
+    /// replayed update ACKed by the kernel; 0 while the replay runs, never
+    /// 0 once it is done (see `node::promote::took`).
     pub total_ms: f64,
     /// Channels in total.
     pub channels_total: u32,

@@ -188,7 +188,7 @@ impl Node {
                 self.emit(Output::Publish);
                 self.emit(Output::LeaveAcks);
                 if targets.is_empty() {
-                    r.total_ms = ms(now.saturating_sub(t.started));
+                    r.total_ms = took(now, t.started);
                     self.emit(Output::Report(Box::new(r.clone())));
                 } else {
                     l.replay = Some(ReplayWait {
@@ -214,7 +214,7 @@ impl Node {
             .iter()
             .all(|(c, &t)| l.engine.channels.get(c).map_or(true, |ch| ch.kacked >= t));
         if done {
-            let took = ms(now.saturating_sub(w.started));
+            let took = took(now, w.started);
             l.replay = None;
             if let Some(r) = &mut self.report {
                 r.total_ms = took;
@@ -225,9 +225,22 @@ impl Node {
     }
 }
 
+/// A finished takeover's duration in milliseconds: at least a microsecond,
+/// since 0 says "still replaying" and a clock as coarse as the test VM's
+/// (jiffies, 4 ms) can read the same before and after a fast takeover.
+fn took(now: Micros, started: Micros) -> f64 {
+    ms(now.saturating_sub(started).max(1))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::next_epoch;
+    use super::{next_epoch, took};
+
+    #[test]
+    fn a_finished_takeover_never_reads_as_running() {
+        assert!(took(7, 7) > 0.0, "same clock reading before and after");
+        assert_eq!(took(1_000, 0), 1.0);
+    }
 
     #[test]
     fn epochs_grow_and_differ_by_unit() {
