@@ -26,7 +26,9 @@ use hasync_model::words;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use std::ffi::OsString;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use output::Format;
 
@@ -110,10 +112,49 @@ fn run(cli: Cli) -> Result {
     }
 }
 
+/// The keyword words of the innermost command (none if it takes none).
+fn leaf_words(m: &ArgMatches) -> Vec<&str> {
+    let mut m = m;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    m.try_get_many::<String>("words")
+        .ok()
+        .flatten()
+        .map(|w| w.map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Parse the command line. `help` as the last word asks for the help of
+/// the command before it, at any level, as in ip(8): `hasync channel add
+/// help`, `hasync monitor help`. It is taken as data only where it is an
+/// argument's value (`iface set dev help`): a word list of just `help` is
+/// not valid input to any command.
+fn parse_from(argv: Vec<OsString>) -> std::result::Result<Cli, clap::Error> {
+    let parsed = Cli::command().try_get_matches_from(&argv);
+    let help_asked = argv.last().is_some_and(|a| a == "help")
+        && match &parsed {
+            Ok(m) => leaf_words(m) == ["help"],
+            Err(e) => e.kind() != clap::error::ErrorKind::DisplayHelp,
+        };
+    if help_asked {
+        let mut with_help = argv.clone();
+        with_help.pop();
+        with_help.push("--help".into());
+        if let Err(e) = Cli::command().try_get_matches_from(with_help) {
+            if e.kind() == clap::error::ErrorKind::DisplayHelp {
+                return Err(e);
+            }
+        }
+    }
+    Cli::from_arg_matches(&parsed?)
+}
+
 fn main() -> ExitCode {
     // Usage errors exit 2, from inside parse() for clap's and here for
     // the keyword grammar's, as they would from clap.
-    match run(Cli::parse()) {
+    let cli = parse_from(std::env::args_os().collect()).unwrap_or_else(|e| e.exit());
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if output::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -284,5 +325,52 @@ mod tests {
         }
         let help = Cli::try_parse_from(["hasync", "info", "help"]).expect_err("help");
         assert_eq!(help.exit_code(), 0);
+    }
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn help_as_the_last_word_is_help_at_every_level() {
+        for words in [
+            &["hasync", "channel", "add", "help"][..],
+            &["hasync", "channel", "show", "help"],
+            &["hasync", "channel", "del", "help"],
+            &["hasync", "iface", "show", "help"],
+            &["hasync", "iface", "set", "help"],
+            &["hasync", "iface", "del", "help"],
+            &["hasync", "kernel", "update", "help"],
+            &["hasync", "kernel", "claim", "help"],
+            &["hasync", "kernel", "cookies", "help"],
+            &["hasync", "kernel", "replay", "help"],
+            &["hasync", "audit", "help"],
+            &["hasync", "monitor", "help"],
+            &["hasync", "stats", "help"],
+            &["hasync", "status", "help"],
+            &["hasync", "ch", "a", "help"],
+        ] {
+            let e = parse_from(argv(words))
+                .err()
+                .unwrap_or_else(|| panic!("{words:?}: parsed"));
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{words:?}");
+            assert_eq!(e.exit_code(), 0, "{words:?}");
+            let text = e.render().to_string();
+            assert!(text.contains("Usage: hasync"), "{words:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn help_as_a_value_is_data() {
+        let cli = parse_from(argv(&[
+            "hasync", "iface", "set", "dev", "help", "mtu", "1500",
+        ]))
+        .expect("a device named help");
+        assert!(matches!(cli.object, Object::Iface(_)));
+        let cli = parse_from(argv(&["hasync", "iface", "del", "dev", "help"])).expect("parses");
+        assert!(matches!(cli.object, Object::Iface(_)));
+        // Still a usage error when the command is wrong.
+        let e = parse_from(argv(&["hasync", "bogus", "help"])).expect_err("bogus");
+        assert_eq!(e.exit_code(), 2);
     }
 }
