@@ -16,25 +16,32 @@ pub const MAX_TICKS: u32 = 8;
 /// Resend pacing for one transfer (one channel to one peer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
+    /// The transfer's progress mark (a watermark or a count) at the
+    /// previous tick.
+    mark: u64,
     /// Ticks between resends now.
     wait: u32,
     /// Ticks until the next resend.
     left: u32,
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff { wait: 1, left: 1 }
-    }
-}
-
 impl Backoff {
-    /// One tick. Progress since the previous tick resets the pacing and
-    /// sends nothing; without it a resend is due after 1, then 2, 4 and
-    /// at most [`MAX_TICKS`] ticks.
-    pub fn tick(&mut self, progressed: bool) -> bool {
-        if progressed {
-            *self = Backoff::default();
+    /// Pacing for a transfer whose progress mark is `mark` now.
+    pub fn new(mark: u64) -> Self {
+        Backoff {
+            mark,
+            wait: 1,
+            left: 1,
+        }
+    }
+
+    /// One tick, with the transfer's progress mark now and whether
+    /// anything is outstanding. A moved mark or nothing outstanding resets
+    /// the pacing and sends nothing; otherwise a resend is due after 1,
+    /// then 2, 4 and at most [`MAX_TICKS`] ticks.
+    pub fn tick(&mut self, mark: u64, outstanding: bool) -> bool {
+        if mark != self.mark || !outstanding {
+            *self = Backoff::new(mark);
             return false;
         }
         self.left = self.left.saturating_sub(1);
@@ -53,19 +60,18 @@ mod tests {
 
     #[test]
     fn resends_back_off_while_stalled_and_reset_on_progress() {
-        let mut b = Backoff::default();
-        let due: Vec<u32> = (1..=40).filter(|_| b.tick(false)).collect();
+        let mut b = Backoff::new(5);
+        let at: Vec<u32> = (1..=40u32).filter(|_| b.tick(5, true)).collect();
         // The first stalled tick resends, then the gaps double up to the cap.
-        assert_eq!(due.len(), 7);
-        let mut b = Backoff::default();
-        let at: Vec<u32> = (1..=40u32).filter(|_| b.tick(false)).collect();
-        let gaps: Vec<u32> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(at.len(), 7);
         assert_eq!(at[0], 1);
+        let gaps: Vec<u32> = at.windows(2).map(|w| w[1] - w[0]).collect();
         assert_eq!(gaps, vec![2, 4, 8, 8, 8, 8]);
-        assert!(!b.tick(true));
+        assert!(!b.tick(6, true), "progress sends nothing");
         assert!(
-            b.tick(false),
+            b.tick(6, true),
             "progress resets: the next stall resends at once"
         );
+        assert!(!b.tick(6, false), "nothing outstanding, nothing to resend");
     }
 }

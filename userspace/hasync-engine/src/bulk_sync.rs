@@ -38,8 +38,8 @@ pub struct BulkSend {
     pub max_opid: Opid,
     /// Declaration acknowledged: the sync is complete.
     pub done: bool,
-    /// Chunks acked at the previous tick and the pacing of resends.
-    stall: (usize, Backoff),
+    /// Pacing of chunk resends (progress: chunks acked).
+    stall: Backoff,
 }
 
 impl BulkSend {
@@ -53,7 +53,7 @@ impl BulkSend {
             acked: vec![false; sections as usize],
             max_opid: base,
             done: false,
-            stall: (0, Backoff::default()),
+            stall: Backoff::new(0),
         }
     }
 
@@ -102,10 +102,7 @@ impl BulkSend {
     pub fn resend_stalled(&mut self, table: &Table, last: Opid) -> Vec<Message> {
         let acked = self.acked.iter().filter(|&&a| a).count();
         let unacked = acked < self.next_section as usize;
-        let (mark, pace) = &mut self.stall;
-        let due = pace.tick(acked != *mark || !unacked);
-        *mark = acked;
-        if due {
+        if self.stall.tick(acked as u64, unacked) {
             self.resend(table, last)
         } else {
             Vec::new()

@@ -77,8 +77,8 @@ pub struct PChannel {
     /// Highest opid already resent after an out-of-order reject: damps
     /// resend storms when many pipelined updates hit the same gap.
     resent_upto: Opid,
-    /// `kacked` at the previous tick and the pacing of kernel resends.
-    kernel_stall: (Opid, Backoff),
+    /// Pacing of kernel resends (progress: `kacked`).
+    kernel_stall: Backoff,
     /// A kernel ACK arrived since the previous tick: the tick forwards it
     /// once more, in case the first copy was dropped.
     ack_fresh: bool,
@@ -95,7 +95,7 @@ impl PChannel {
             flight: VecDeque::new(),
             backlog: VecDeque::new(),
             resent_upto: register,
-            kernel_stall: (register, Backoff::default()),
+            kernel_stall: Backoff::new(register),
             ack_fresh: false,
         }
     }
@@ -111,9 +111,9 @@ pub struct Peer {
     /// An election's follower that answered our takeover announcement:
     /// the channels it did not ask to sync it kept across the rebase.
     pub rebased: bool,
-    /// Per channel: `have` at the previous tick and the pacing of update
-    /// resends to this peer.
-    stall: BTreeMap<ChannelId, (Opid, Backoff)>,
+    /// Per channel: pacing of update resends to this peer (progress:
+    /// `have`).
+    stall: BTreeMap<ChannelId, Backoff>,
 }
 
 impl Peer {
@@ -594,21 +594,18 @@ impl Primary {
             // number of channels.
             let waiting = c.flight.back().is_some_and(|f| f.update.opid > c.kacked);
             c.resent_upto = c.kacked;
-            let (mark, pace) = &mut c.kernel_stall;
-            if pace.tick(c.kacked != *mark || !waiting) {
+            if c.kernel_stall.tick(c.kacked, waiting) {
                 for f in c.flight.iter().filter(|f| f.update.opid > c.kacked) {
                     out.push(Action::Kernel(KernelCmd::Update(f.update.clone())));
                     self.stats.kernel_resends += 1;
                 }
             }
-            *mark = c.kacked;
             let ack_fresh = std::mem::take(&mut c.ack_fresh);
             for (&node, p) in self.peers.iter_mut() {
                 let have = p.have.get(&id).copied().unwrap_or(0);
                 let behind = c.flight.back().is_some_and(|f| f.update.opid > have);
-                let (mark, pace) = p.stall.entry(id).or_insert((have, Backoff::default()));
-                let stalled = pace.tick(have != *mark || !behind);
-                *mark = have;
+                let pace = p.stall.entry(id).or_insert(Backoff::new(have));
+                let stalled = pace.tick(have, behind);
                 if stalled {
                     for f in c.flight.iter().filter(|f| f.update.opid > have) {
                         out.push(Action::Send {
