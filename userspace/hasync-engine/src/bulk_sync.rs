@@ -1,25 +1,57 @@
 //! Sending side of a bulk sync: snapshot chunks with acks, then a
 //! sync declaration.
 //!
-//! A new or returning standby gets, per channel, one checkpoint chunk per
-//! section while updates continue. Chunks are paced (`chunks_per_step`) so
-//! normal traffic interleaves; each chunk is read at the primary's current
-//! opid, so the snapshot is *fuzzy*. That is sound because every op sets
-//! state to a value it carries ([`crate::table::Op`]): the standby keeps
-//! every update after `base` and, at the declaration, redoes them on the
-//! assembled snapshot, which converges to the exact state.
+//! A new or returning standby gets, per channel, the content of every
+//! section while updates continue. A *key cursor* walks the sections in
+//! order and, within a section, the names in order: each chunk carries the
+//! records of one key range of one section, at most `budget` bytes of them,
+//! so a chunk always fits one TIPC message however dense the section. A
+//! section that fits one chunk travels whole, as a plain checkpoint; a
+//! larger one as checkpoint *parts*, each naming its range `(after, upto]`.
+//! How many chunks are outstanding is the caller's credit window (see
+//! [`crate::primary`]): bulk traffic never queues more than that ahead of
+//! the live updates.
 //!
-//! The declaration goes out once every chunk is acked **and** the kernel
-//! acked the highest chunk opid, so the standby's table never contains an
-//! effect the kernel might not have; from then on the channel is Hot. The
-//! seed's "resend checkpoints if the flow state changed" becomes: if the
-//! standby's buffer overflows during the sync it requests a new sync (new
-//! `sync_id`, new `base`) and the old attempt is dropped.
+//! Each chunk is read at the primary's current opid, so the snapshot is
+//! *fuzzy*. That is sound because every op sets state to a value it carries
+//! ([`crate::table::Op`]): the standby keeps every update after `base` and,
+//! at the declaration, redoes them on the assembled snapshot, which
+//! converges to the exact state whichever read of a range it kept.
+//!
+//! A resent chunk re-reads its range. If the range has grown past the budget
+//! since it was first sent, the chunk keeps the first page and a new chunk
+//! takes the rest: ranges still tile the section, and the standby's
+//! replace-by-range keeps them consistent whatever order copies arrive in.
+//!
+//! The declaration goes out once the cursor has passed the last section,
+//! every chunk is acked **and** the kernel acked the highest chunk opid, so
+//! the standby's table never contains an effect the kernel might not have;
+//! from then on the channel is Hot. If the standby's buffer overflows during
+//! the sync it requests a new sync (new `sync_id`, new `base`) and the old
+//! attempt is dropped.
 
 use crate::backoff::Backoff;
-use crate::table::Table;
+use crate::table::{IfName, Table};
 use crate::wire::Message;
 use crate::{ChannelId, Opid};
+
+/// Most record bytes in one chunk: with its header a chunk stays below the
+/// TIPC message limit of 66 000 bytes.
+pub const CHUNK_BYTES: usize = 60_000;
+
+/// What a chunk costs the credit window beyond its records (its header).
+const CHUNK_OVERHEAD: usize = 64;
+
+/// One chunk: a key range of a section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Chunk {
+    section: u32,
+    after: Option<IfName>,
+    upto: Option<IfName>,
+    /// Window cost when first sent.
+    cost: usize,
+    acked: bool,
+}
 
 /// Progress of one bulk sync of one channel to one standby.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,91 +62,185 @@ pub struct BulkSend {
     pub sync_id: u64,
     /// Stream position at start.
     pub base: Opid,
-    /// Next section to send for the first time.
-    pub next_section: u32,
-    /// Per section: acked yet?
-    pub acked: Vec<bool>,
     /// Highest opid any chunk was read at.
     pub max_opid: Opid,
     /// Declaration acknowledged: the sync is complete.
     pub done: bool,
+    sections: u32,
+    /// Record bytes per chunk.
+    budget: usize,
+    /// Next first-time chunk: its section and the last name already sent.
+    cursor: (u32, Option<IfName>),
+    /// Chunks sent, by seq.
+    chunks: Vec<Chunk>,
+    /// Window cost of chunks sent and not acknowledged.
+    in_flight: usize,
     /// Pacing of chunk resends (progress: chunks acked).
     stall: Backoff,
+    acked: usize,
 }
 
 impl BulkSend {
-    /// Start a sync at stream position `base`.
-    pub fn new(channel: ChannelId, sync_id: u64, base: Opid, sections: u32) -> Self {
+    /// Start a sync at stream position `base`, `budget` record bytes per
+    /// chunk (at least one record travels whatever the budget).
+    pub fn new(channel: ChannelId, sync_id: u64, base: Opid, sections: u32, budget: usize) -> Self {
         BulkSend {
             channel,
             sync_id,
             base,
-            next_section: 0,
-            acked: vec![false; sections as usize],
             max_opid: base,
             done: false,
+            sections,
+            budget,
+            cursor: (0, None),
+            chunks: Vec::new(),
+            in_flight: 0,
             stall: Backoff::new(0),
+            acked: 0,
         }
     }
 
-    fn chunk(&mut self, table: &Table, last: Opid, section: u32) -> Message {
+    /// Every section has been sent once.
+    pub fn read_all(&self) -> bool {
+        self.cursor.0 >= self.sections
+    }
+
+    /// Window cost of the chunks sent and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Chunks sent so far.
+    pub fn chunks_sent(&self) -> usize {
+        self.chunks.len()
+    }
+
+    fn message(&mut self, seq: usize, table: &Table, last: Opid) -> Message {
         self.max_opid = self.max_opid.max(last);
-        Message::Checkpoint {
-            channel: self.channel,
-            sync_id: self.sync_id,
-            seq: section,
-            base: self.base,
-            opid: last,
-            section,
-            records: table.section_records(section),
+        let c = &self.chunks[seq];
+        let (records, _) =
+            table.section_page(c.section, c.after.as_ref(), c.upto.as_ref(), usize::MAX);
+        // Seqs index `chunks`, whose length fits the u32 sections * pages.
+        let seq = seq as u32;
+        if c.after.is_none() && c.upto.is_none() {
+            Message::Checkpoint {
+                channel: self.channel,
+                sync_id: self.sync_id,
+                seq,
+                base: self.base,
+                opid: last,
+                section: c.section,
+                records,
+            }
+        } else {
+            Message::CheckpointPart {
+                channel: self.channel,
+                sync_id: self.sync_id,
+                seq,
+                base: self.base,
+                opid: last,
+                section: c.section,
+                after: c.after.clone(),
+                upto: c.upto.clone(),
+                records,
+            }
         }
     }
 
-    /// Up to `max` first-time chunks, read from `table` at opid `last`.
-    pub fn produce(&mut self, table: &Table, last: Opid, max: usize) -> Vec<Message> {
+    /// First-time chunks read from `table` at opid `last`, while `credit`
+    /// (window bytes) lasts; each chunk sent takes its cost from it.
+    pub fn produce(&mut self, table: &Table, last: Opid, credit: &mut usize) -> Vec<Message> {
         let mut out = Vec::new();
-        while out.len() < max && (self.next_section as usize) < self.acked.len() {
-            let s = self.next_section;
-            self.next_section += 1;
-            out.push(self.chunk(table, last, s));
+        while *credit > 0 && !self.read_all() {
+            let (section, after) = self.cursor.clone();
+            let (page, end) = table.section_page(section, after.as_ref(), None, self.budget);
+            let upto = if end {
+                None
+            } else {
+                page.last().map(|r| r.name.clone())
+            };
+            let bytes: usize = page.iter().map(|r| r.encoded_len()).sum();
+            let cost = bytes + CHUNK_OVERHEAD;
+            self.cursor = match &upto {
+                Some(u) => (section, Some(u.clone())),
+                None => (section + 1, None),
+            };
+            self.chunks.push(Chunk {
+                section,
+                after,
+                upto,
+                cost,
+                acked: false,
+            });
+            self.in_flight += cost;
+            *credit = credit.saturating_sub(cost);
+            out.push(self.message(self.chunks.len() - 1, table, last));
         }
         out
     }
 
-    /// Re-read and resend chunks sent but not acked (lost on the link).
+    /// Re-read and resend chunks sent but not acked (lost on the link). A
+    /// range that no longer fits one chunk is split (see module docs).
     pub fn resend(&mut self, table: &Table, last: Opid) -> Vec<Message> {
-        let unacked: Vec<u32> = (0..self.next_section)
-            .filter(|&s| !self.acked[s as usize])
-            .collect();
-        unacked
-            .into_iter()
-            .map(|s| self.chunk(table, last, s))
-            .collect()
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.chunks.len() {
+            if !self.chunks[i].acked {
+                let c = &self.chunks[i];
+                let (page, end) =
+                    table.section_page(c.section, c.after.as_ref(), c.upto.as_ref(), self.budget);
+                if !end {
+                    // Grown: keep the first page here, the rest in a new
+                    // chunk that this loop reaches in turn.
+                    let split = page.last().map(|r| r.name.clone());
+                    let rest = Chunk {
+                        section: c.section,
+                        after: split.clone(),
+                        upto: c.upto.clone(),
+                        cost: CHUNK_OVERHEAD,
+                        acked: false,
+                    };
+                    self.chunks[i].upto = split;
+                    self.in_flight += rest.cost;
+                    self.chunks.push(rest);
+                }
+                out.push(self.message(i, table, last));
+            }
+            i += 1;
+        }
+        out
     }
 
     /// The standby acknowledged a chunk of this attempt.
     pub fn any_acked(&self) -> bool {
-        self.acked.iter().any(|&a| a)
+        self.acked > 0
     }
 
     /// One tick: resend the unacked chunks when no chunk was acked since
     /// the previous tick, backing off while none is (see `backoff`).
     pub fn resend_stalled(&mut self, table: &Table, last: Opid) -> Vec<Message> {
-        let acked = self.acked.iter().filter(|&&a| a).count();
-        let unacked = acked < self.next_section as usize;
-        if self.stall.tick(acked as u64, unacked) {
+        let unacked = self.acked < self.chunks.len();
+        if self.stall.tick(self.acked as u64, unacked) {
             self.resend(table, last)
         } else {
             Vec::new()
         }
     }
 
-    /// A checkpoint ack; `seq == sections` acknowledges the declaration.
+    /// A checkpoint ack; `seq` one past the last chunk acknowledges the
+    /// declaration (sent only once every chunk is acked).
     pub fn on_ack(&mut self, seq: u32) {
-        if seq as usize == self.acked.len() {
-            self.done = true;
-        } else if let Some(a) = self.acked.get_mut(seq as usize) {
-            *a = true;
+        let seq = seq as usize;
+        if seq == self.chunks.len() {
+            if self.read_all() && self.acked == self.chunks.len() {
+                self.done = true;
+            }
+        } else if let Some(c) = self.chunks.get_mut(seq) {
+            if !c.acked {
+                c.acked = true;
+                self.acked += 1;
+                self.in_flight -= c.cost;
+            }
         }
     }
 
@@ -122,13 +248,17 @@ impl BulkSend {
     /// every chunk's opid. Sent repeatedly (on progress and on ticks) until
     /// acknowledged; the standby treats repeats as idempotent.
     pub fn declaration(&self, kernel_acked: Opid) -> Option<Message> {
-        let all = (self.next_section as usize) == self.acked.len() && self.acked.iter().all(|&a| a);
+        let all = self.read_all() && self.acked == self.chunks.len();
         (all && !self.done && kernel_acked >= self.max_opid).then_some(Message::SyncDeclaration {
             channel: self.channel,
             sync_id: self.sync_id,
             base: self.base,
             opid: self.max_opid,
-            chunks: self.acked.len() as u32,
+            // As many chunks as seqs, which fit u32 (see `message`).
+            chunks: self.chunks.len() as u32,
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

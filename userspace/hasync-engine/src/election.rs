@@ -441,7 +441,7 @@ mod tests {
             PrimaryConfig {
                 window: 4,
                 backlog: 4,
-                chunks_per_step: 1,
+                ..PrimaryConfig::default()
             },
         );
         let mine = p.candidacy();

@@ -20,7 +20,7 @@
 //! the kernel again (it re-ACKs duplicates) and to any standby whose `Have`
 //! lags; the last ACK is re-forwarded.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::backoff::Backoff;
 use crate::bulk_sync::BulkSend;
@@ -36,8 +36,13 @@ pub struct PrimaryConfig {
     pub window: usize,
     /// Most queued requests per channel beyond the window.
     pub backlog: usize,
-    /// Checkpoint chunks sent per step of a bulk sync.
-    pub chunks_per_step: usize,
+    /// Bulk sync credit window per standby: bytes of checkpoint chunks
+    /// sent and not yet acknowledged, across all its channels' syncs.
+    pub sync_window: usize,
+    /// Most record bytes in one checkpoint chunk.
+    pub chunk_bytes: usize,
+    /// Most records per channel (the module's `max_entries` or less).
+    pub max_entries: usize,
 }
 
 impl Default for PrimaryConfig {
@@ -45,7 +50,9 @@ impl Default for PrimaryConfig {
         PrimaryConfig {
             window: 64,
             backlog: 1024,
-            chunks_per_step: 4,
+            sync_window: 1 << 20,
+            chunk_bytes: crate::bulk_sync::CHUNK_BYTES,
+            max_entries: crate::table::DEFAULT_MAX_ENTRIES,
         }
     }
 }
@@ -108,6 +115,11 @@ pub struct Peer {
     pub have: BTreeMap<ChannelId, Opid>,
     /// Bulk syncs in progress or done.
     pub syncs: BTreeMap<ChannelId, BulkSend>,
+    /// Syncs whose cursor has sections left to send, fed in channel order
+    /// as the credit window allows.
+    reading: BTreeSet<ChannelId>,
+    /// Window cost of this peer's chunks in flight (sum over `syncs`).
+    bulk_in_flight: usize,
     /// An election's follower that answered our takeover announcement:
     /// the channels it did not ask to sync it kept across the rebase.
     pub rebased: bool,
@@ -120,6 +132,59 @@ impl Peer {
     /// Channels this peer holds exactly (synced, not mid-sync).
     pub fn hot(&self, channel: ChannelId) -> bool {
         self.syncs.get(&channel).map_or(true, |s| s.done)
+    }
+
+    /// Start (or restart) a sync; the window forgets the old attempt's
+    /// chunks, which the standby drops.
+    fn add_sync(&mut self, s: BulkSend) {
+        let channel = s.channel;
+        if let Some(old) = self.syncs.insert(channel, s) {
+            self.bulk_in_flight -= old.in_flight();
+        }
+        self.reading.insert(channel);
+    }
+
+    /// Run `f` on a channel's sync, keeping the window's sum and the
+    /// reading set in step with what it did.
+    fn with_sync<R>(
+        &mut self,
+        channel: ChannelId,
+        f: impl FnOnce(&mut BulkSend) -> R,
+    ) -> Option<R> {
+        let s = self.syncs.get_mut(&channel)?;
+        let before = s.in_flight();
+        let r = f(s);
+        self.bulk_in_flight = self.bulk_in_flight - before + s.in_flight();
+        if s.read_all() {
+            self.reading.remove(&channel);
+        }
+        Some(r)
+    }
+
+    /// First-time chunks for the syncs still reading, in channel order,
+    /// while the credit window has room.
+    fn feed(
+        &mut self,
+        channels: &BTreeMap<ChannelId, PChannel>,
+        window: usize,
+        out: &mut Vec<Message>,
+    ) {
+        while self.bulk_in_flight < window {
+            let Some(&id) = self.reading.first() else {
+                return;
+            };
+            // Each round either spends the credit or finishes reading `id`.
+            let mut credit = window - self.bulk_in_flight;
+            let fed = channels
+                .get(&id)
+                .and_then(|c| self.with_sync(id, |s| s.produce(&c.table, c.last, &mut credit)));
+            match fed {
+                Some(msgs) => out.extend(msgs),
+                None => {
+                    self.reading.remove(&id);
+                }
+            }
+        }
     }
 }
 
@@ -313,7 +378,7 @@ impl Primary {
             // Same rules as the kernel, on the same state the kernel will
             // have when it reaches this opid: if we accept, it accepts, and
             // the opid sequence never breaks on a refusal.
-            if let Err(e) = c.table.apply(&ops) {
+            if let Err(e) = c.table.apply_within(&ops, self.cfg.max_entries) {
                 if let Some(request) = request {
                     out.push(Action::Refuse {
                         request,
@@ -493,14 +558,12 @@ impl Primary {
                 sync_id,
                 seq,
             } => {
-                if let Some(s) = self
-                    .peers
-                    .get_mut(&from)
-                    .and_then(|p| p.syncs.get_mut(&channel))
-                {
-                    if s.sync_id == sync_id {
-                        s.on_ack(seq);
-                    }
+                if let Some(p) = self.peers.get_mut(&from) {
+                    p.with_sync(channel, |s| {
+                        if s.sync_id == sync_id {
+                            s.on_ack(seq);
+                        }
+                    });
                 }
                 self.sync_progress(channel, &mut out);
             }
@@ -519,8 +582,13 @@ impl Primary {
         let id = self.next_sync_id;
         self.next_sync_id += 1;
         self.stats.syncs_started += 1;
-        let mut s = BulkSend::new(channel, id, c.last, c.table.section_count().get());
-        let chunks = s.produce(&c.table, c.last, self.cfg.chunks_per_step);
+        let s = BulkSend::new(
+            channel,
+            id,
+            c.last,
+            c.table.section_count().get(),
+            self.cfg.chunk_bytes,
+        );
         let Some(p) = self.peers.get_mut(&node) else {
             return;
         };
@@ -531,26 +599,25 @@ impl Primary {
         // attempt's (lower) base, needing the updates in between.
         let h = p.have.entry(channel).or_insert(c.last);
         *h = (*h).min(c.last);
-        p.syncs.insert(channel, s);
-        for msg in chunks {
-            out.push(Action::Send { to: node, msg });
-        }
+        p.add_sync(s);
+        let mut msgs = Vec::new();
+        p.feed(&self.channels, self.cfg.sync_window, &mut msgs);
+        out.extend(msgs.into_iter().map(|msg| Action::Send { to: node, msg }));
     }
 
-    /// Send more chunks and any due declarations for `channel`.
+    /// Send more chunks as the window allows, and `channel`'s declarations
+    /// when due.
     fn sync_progress(&mut self, channel: ChannelId, out: &mut Vec<Action>) {
         let Some(c) = self.channels.get(&channel) else {
             return;
         };
         for (&node, p) in self.peers.iter_mut() {
-            if let Some(s) = p.syncs.get_mut(&channel) {
-                for msg in s.produce(&c.table, c.last, self.cfg.chunks_per_step) {
-                    out.push(Action::Send { to: node, msg });
-                }
-                if let Some(msg) = s.declaration(c.kacked) {
-                    out.push(Action::Send { to: node, msg });
-                }
+            let mut msgs = Vec::new();
+            p.feed(&self.channels, self.cfg.sync_window, &mut msgs);
+            if let Some(msg) = p.syncs.get(&channel).and_then(|s| s.declaration(c.kacked)) {
+                msgs.push(msg);
             }
+            out.extend(msgs.into_iter().map(|msg| Action::Send { to: node, msg }));
         }
     }
 
@@ -620,10 +687,9 @@ impl Primary {
                         msg: Message::Ack(a),
                     });
                 }
-                if let Some(s) = p.syncs.get_mut(&id) {
-                    for msg in s.resend_stalled(&c.table, c.last) {
-                        out.push(Action::Send { to: node, msg });
-                    }
+                let resent = p.with_sync(id, |s| s.resend_stalled(&c.table, c.last));
+                for msg in resent.into_iter().flatten() {
+                    out.push(Action::Send { to: node, msg });
                 }
             }
             self.sync_progress(id, &mut out);

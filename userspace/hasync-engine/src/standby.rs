@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::kernel::{KernelCmd, KernelReply};
-use crate::table::{IfRecord, Op, SectionCount, Table};
+use crate::table::{IfName, IfRecord, Op, SectionCount, Table};
 use crate::wire::{Ack, Message, Rebase, Update};
 use crate::{Action, ChannelId, Epoch, NodeId, Opid};
 
@@ -52,6 +52,15 @@ pub enum Mode {
     Syncing(Box<SyncRx>),
     /// Following the stream exactly.
     Hot,
+}
+
+/// A checkpoint's content: the records of a section's key range
+/// `(after, upto]`, the whole section when both are `None`.
+struct Page {
+    section: u32,
+    after: Option<IfName>,
+    upto: Option<IfName>,
+    records: Vec<IfRecord>,
 }
 
 /// Receiving side of one bulk sync attempt.
@@ -256,7 +265,34 @@ impl Standby {
                 section,
                 records,
                 ..
-            } => self.on_checkpoint(channel, sync_id, seq, base, section, records, &mut out),
+            } => {
+                let page = Page {
+                    section,
+                    after: None,
+                    upto: None,
+                    records,
+                };
+                self.on_checkpoint(channel, sync_id, seq, base, page, &mut out)
+            }
+            Message::CheckpointPart {
+                channel,
+                sync_id,
+                seq,
+                base,
+                section,
+                after,
+                upto,
+                records,
+                ..
+            } => {
+                let page = Page {
+                    section,
+                    after,
+                    upto,
+                    records,
+                };
+                self.on_checkpoint(channel, sync_id, seq, base, page, &mut out)
+            }
             Message::SyncDeclaration {
                 channel,
                 sync_id,
@@ -455,15 +491,13 @@ impl Standby {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn on_checkpoint(
         &mut self,
         channel: ChannelId,
         sync_id: u64,
         seq: u32,
         base: Opid,
-        section: u32,
-        records: Vec<IfRecord>,
+        page: Page,
         out: &mut Vec<Action>,
     ) {
         // Sync ids carry the sender's epoch in their high half: a chunk from
@@ -474,6 +508,17 @@ impl Standby {
         let Some(c) = self.channels.get_mut(&channel) else {
             return;
         };
+        // The wire checked order and range; the section needs our count. A
+        // page that does not belong is not acked, so the sync cannot end.
+        let sc = c.table.section_count();
+        if page.section >= sc.get()
+            || page
+                .records
+                .iter()
+                .any(|r| sc.section_of(&r.name) != page.section)
+        {
+            return;
+        }
         match &mut c.mode {
             Mode::Syncing(rx) if rx.sync_id == sync_id => {}
             Mode::Syncing(rx) if rx.sync_id > sync_id => return,
@@ -498,8 +543,12 @@ impl Standby {
             // Chunk content may be from any opid >= base: the redo of every
             // update after base at the declaration converges (ops are
             // idempotent), so chunk order and duplicates do not matter.
-            rx.table
-                .apply_trusted(&[Op::ReplaceSection { section, records }]);
+            rx.table.replace_range(
+                page.section,
+                page.after.as_ref(),
+                page.upto.as_ref(),
+                &page.records,
+            );
             rx.seen.insert(seq);
         }
         out.push(self.send(Message::CheckpointAck {

@@ -26,9 +26,17 @@
 //! 1; a decoder accepts `MIN_VERSION..=VERSION` and rejects the rest with
 //! [`WireError::Version`], leaving translation between versions to a layer
 //! above.
+//!
+//! Message types were added within format 1 only where the first release
+//! could not have worked without them: a checkpoint *part* (type 13) is
+//! sent only for a section whose content does not fit one TIPC message,
+//! which a first-release standby could never receive at all. Every section
+//! that fits still travels as the first release's checkpoint.
 
 use crate::election::{Candidacy, ChannelMode, ChannelState};
-use crate::table::{IfName, IfRecord, Op, Prefix, MAX_ADDRS, MAX_ENTRIES, MAX_OPS, NAME_MAX};
+use crate::table::{
+    IfName, IfRecord, Op, Prefix, MAX_ADDRS, MAX_OPS, MAX_REPLACE_RECORDS, NAME_MAX,
+};
 use crate::{ChannelId, Epoch, NodeId, Opid};
 
 /// Frame magic.
@@ -167,6 +175,29 @@ pub enum Message {
         /// Section content sorted by name.
         records: Vec<IfRecord>,
     },
+    /// Primary → syncing standby: one page of a section too large for one
+    /// message: the records of `section` named in `(after, upto]` (`None`:
+    /// open at that end), which replace what the standby holds there.
+    CheckpointPart {
+        /// Channel.
+        channel: ChannelId,
+        /// Which sync attempt.
+        sync_id: u64,
+        /// Chunk number within the attempt.
+        seq: u32,
+        /// Stream position when the sync began.
+        base: Opid,
+        /// Primary's opid when the page was read.
+        opid: Opid,
+        /// Section.
+        section: u32,
+        /// Names after this one (from the section's start when `None`).
+        after: Option<IfName>,
+        /// Names up to and including this one (to the end when `None`).
+        upto: Option<IfName>,
+        /// The range's content sorted by name.
+        records: Vec<IfRecord>,
+    },
     /// Standby → primary: chunk received.
     CheckpointAck {
         /// Channel.
@@ -247,6 +278,7 @@ const T_DIGEST_REPORT: u8 = 9;
 const T_NEW_PRIMARY: u8 = 10;
 const T_HELLO: u8 = 11;
 const T_CANDIDACY: u8 = 12;
+const T_CHECKPOINT_PART: u8 = 13;
 
 const MODE_COLD: u8 = 0;
 const MODE_SYNCING: u8 = 1;
@@ -301,6 +333,27 @@ impl Message {
                 p.extend_from_slice(&opid.to_be_bytes());
                 put_section(&mut p, *section, records);
                 T_CHECKPOINT
+            }
+            Message::CheckpointPart {
+                channel,
+                sync_id,
+                seq,
+                base,
+                opid,
+                section,
+                after,
+                upto,
+                records,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&sync_id.to_be_bytes());
+                p.extend_from_slice(&seq.to_be_bytes());
+                p.extend_from_slice(&base.to_be_bytes());
+                p.extend_from_slice(&opid.to_be_bytes());
+                put_bound(&mut p, after.as_ref());
+                put_bound(&mut p, upto.as_ref());
+                put_section(&mut p, *section, records);
+                T_CHECKPOINT_PART
             }
             Message::CheckpointAck {
                 channel,
@@ -474,11 +527,24 @@ fn put_update(p: &mut Vec<u8>, u: &Update) {
 }
 
 fn put_section(p: &mut Vec<u8>, section: u32, records: &[IfRecord]) {
-    // Sections are < 64 and records <= MAX_ENTRIES: both fit their fields.
+    // Sections are < 64 and records <= MAX_REPLACE_RECORDS (validated
+    // ops, byte-bounded chunks): both fit their fields.
     p.push(section as u8);
     p.extend_from_slice(&(records.len() as u16).to_be_bytes());
     for rec in records {
         rec.encode(p);
+    }
+}
+
+/// A range bound: a name, or length 0 for an open end.
+fn put_bound(p: &mut Vec<u8>, name: Option<&IfName>) {
+    match name {
+        // Names are at most NAME_MAX (15) bytes.
+        Some(n) => {
+            p.push(n.as_bytes().len() as u8);
+            p.extend_from_slice(n.as_bytes());
+        }
+        None => p.push(0),
     }
 }
 
@@ -546,6 +612,36 @@ fn get_name(r: &mut Reader<'_>) -> Result<IfName, WireError> {
     Ok(IfName::new(r.take(n, "name")?)?)
 }
 
+fn get_bound(r: &mut Reader<'_>) -> Result<Option<IfName>, WireError> {
+    let n = r.u8("bound_len")? as usize;
+    if n == 0 {
+        return Ok(None);
+    }
+    if n > NAME_MAX {
+        return Err(crate::table::TableError::BadName.into());
+    }
+    Ok(Some(IfName::new(r.take(n, "bound")?)?))
+}
+
+/// A checkpoint page's records must be sorted, unique and inside its range.
+fn check_page(
+    after: Option<&IfName>,
+    upto: Option<&IfName>,
+    records: &[IfRecord],
+) -> Result<(), WireError> {
+    if let (Some(a), Some(u)) = (after, upto) {
+        if a >= u {
+            return Err(WireError::Tag("range"));
+        }
+    }
+    let sorted = records.windows(2).all(|w| w[0].name < w[1].name);
+    let inside = |n: &IfName| after.map_or(true, |a| n > a) && upto.map_or(true, |u| n <= u);
+    if !sorted || !records.iter().all(|r| inside(&r.name)) {
+        return Err(WireError::Tag("page order"));
+    }
+    Ok(())
+}
+
 fn get_record(r: &mut Reader<'_>) -> Result<IfRecord, WireError> {
     let name = get_name(r)?;
     let flags = r.u8("flags")?;
@@ -598,7 +694,7 @@ fn get_section(r: &mut Reader<'_>) -> Result<(u32, Vec<IfRecord>), WireError> {
     }
     let n = r.u16("record_count")? as usize;
     // Smallest record: 1+1+1+4+6+2+1+1 = 17 bytes.
-    let n = r.count(n, MAX_ENTRIES, 17, "records")?;
+    let n = r.count(n, MAX_REPLACE_RECORDS, 17, "records")?;
     let mut records = Vec::with_capacity(n);
     for _ in 0..n {
         records.push(get_record(r)?);
@@ -669,6 +765,28 @@ fn decode_payload(ty: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
                 base,
                 opid,
                 section,
+                records,
+            }
+        }
+        T_CHECKPOINT_PART => {
+            let channel = r.u32("channel")?;
+            let sync_id = r.u64("sync_id")?;
+            let seq = r.u32("seq")?;
+            let base = r.u64("base")?;
+            let opid = r.u64("opid")?;
+            let after = get_bound(r)?;
+            let upto = get_bound(r)?;
+            let (section, records) = get_section(r)?;
+            check_page(after.as_ref(), upto.as_ref(), &records)?;
+            Message::CheckpointPart {
+                channel,
+                sync_id,
+                seq,
+                base,
+                opid,
+                section,
+                after,
+                upto,
                 records,
             }
         }
@@ -839,6 +957,17 @@ mod tests {
                 sync_id: 2,
                 seq: 3,
             },
+            Message::CheckpointPart {
+                channel: 1,
+                sync_id: 2,
+                seq: 4,
+                base: 1,
+                opid: 4,
+                section: 0,
+                after: Some(IfName::new(b"a").expect("name")),
+                upto: None,
+                records: vec![rec("b"), rec("c")],
+            },
             Message::SyncDeclaration {
                 channel: 1,
                 sync_id: 2,
@@ -945,6 +1074,34 @@ mod tests {
             Message::decode_exact(&m.encode()),
             Err(WireError::Record(crate::table::TableError::BadMtu(10)))
         );
+        // A checkpoint page must hold its range, sorted.
+        let name = |n: &str| IfName::new(n.as_bytes()).expect("name");
+        let page = |after: &str, upto: &str, recs: &[&str]| Message::CheckpointPart {
+            channel: 0,
+            sync_id: 0,
+            seq: 0,
+            base: 0,
+            opid: 0,
+            section: 0,
+            after: Some(name(after)),
+            upto: Some(name(upto)),
+            records: recs.iter().map(|n| rec(n)).collect(),
+        };
+        let ok = page("b", "d", &["c", "d"]);
+        assert_eq!(Message::decode_exact(&ok.encode()), Ok(ok));
+        for (bad, why) in [
+            (page("b", "d", &["b"]), "page order"),
+            (page("b", "d", &["e"]), "page order"),
+            (page("b", "d", &["d", "c"]), "page order"),
+            (page("b", "d", &["c", "c"]), "page order"),
+            (page("d", "b", &[]), "range"),
+            (page("d", "d", &[]), "range"),
+        ] {
+            assert_eq!(
+                Message::decode_exact(&bad.encode()),
+                Err(WireError::Tag(why))
+            );
+        }
         // A hostile record count cannot reserve memory beyond the frame.
         let mut p = vec![0u8; 4 + 8 + 4 + 8 + 8];
         p.push(0);
@@ -952,7 +1109,7 @@ mod tests {
         let mut frame = vec![b'H', b'S', 1, T_CHECKPOINT];
         frame.extend_from_slice(&(p.len() as u32).to_be_bytes());
         frame.extend_from_slice(&p);
-        assert_eq!(Message::decode(&frame), Err(WireError::Limit("records")));
+        assert_eq!(Message::decode(&frame), Err(WireError::Short("records")));
     }
 
     #[test]
@@ -1049,7 +1206,7 @@ mod tests {
 
         /// Mutating one byte of a valid frame never panics.
         #[test]
-        fn fuzz_mutations(which in 0usize..12, pos in any::<usize>(), val in any::<u8>()) {
+        fn fuzz_mutations(which in 0usize..13, pos in any::<usize>(), val in any::<u8>()) {
             let mut f = samples()[which].encode();
             let i = pos % f.len();
             f[i] = val;

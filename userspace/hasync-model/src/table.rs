@@ -46,8 +46,15 @@ pub const MAX_ADDRS: usize = 16;
 pub const DESC_MAX: usize = 64;
 /// Most sections per channel (one bit each in a u64 cookie).
 pub const MAX_SECTIONS: u32 = 64;
-/// Most records per channel table (kernel limit; checked on every update).
-pub const MAX_ENTRIES: usize = 1024;
+/// Most records a channel table can ever be configured to hold: the upper
+/// bound of the module's `max_entries` parameter. Decoders bound counts by it.
+pub const MAX_ENTRIES: usize = 1 << 20;
+/// Records per channel table unless configured otherwise: the module's
+/// default `max_entries`, which the daemon follows.
+pub const DEFAULT_MAX_ENTRIES: usize = 65536;
+/// Most records one section-replace op carries (its count is 16 bits on
+/// the replication wire).
+pub const MAX_REPLACE_RECORDS: usize = u16::MAX as usize;
 /// Most ops per update.
 pub const MAX_OPS: usize = 64;
 /// MTU of a record that does not name one.
@@ -94,8 +101,9 @@ pub enum TableError {
     /// not sorted by name.
     #[error("section replace for section {0} is inconsistent")]
     BadSection(u32),
-    /// The update would leave more than [`MAX_ENTRIES`] records.
-    #[error("table full")]
+    /// The update would leave more records than the channel's limit
+    /// (`limits.max_records`, at most the module's `max_entries`).
+    #[error("table full: the channel holds as many records as its limit allows")]
     TooManyEntries,
     /// More than [`MAX_OPS`] ops, or none.
     #[error("bad op count")]
@@ -278,6 +286,20 @@ impl IfRecord {
         out.extend_from_slice(&self.description);
     }
 
+    /// Length of the canonical encoding, without encoding.
+    pub fn encoded_len(&self) -> usize {
+        let addrs: usize = self
+            .addrs
+            .iter()
+            .map(|a| match a {
+                Prefix::V4(..) => 6,
+                Prefix::V6(..) => 18,
+            })
+            .sum();
+        // name_len, flags, mtu, mac, vlan, addr_count, desc_len.
+        1 + 1 + 4 + 6 + 2 + 1 + 1 + self.name.as_bytes().len() + addrs + self.description.len()
+    }
+
     /// The canonical encoding as a fresh buffer.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(32 + self.description.len() + 18 * self.addrs.len());
@@ -367,7 +389,7 @@ impl Op {
             Op::Set(r) => r.validate(),
             Op::Del(_) => Ok(()),
             Op::ReplaceSection { section, records } => {
-                if *section >= sc.get() || records.len() > MAX_ENTRIES {
+                if *section >= sc.get() || records.len() > MAX_REPLACE_RECORDS {
                     return Err(TableError::BadSection(*section));
                 }
                 for r in records {
@@ -453,6 +475,75 @@ impl Table {
             .collect()
     }
 
+    /// One page of a section's key range `(after, upto]` in name order
+    /// (`None`: open at that end): as many records as fit `budget` bytes of
+    /// canonical encoding, at least one, and whether the page reaches the
+    /// range's end. Bulk sync splits a dense section into such pages.
+    pub fn section_page(
+        &self,
+        section: u32,
+        after: Option<&IfName>,
+        upto: Option<&IfName>,
+        budget: usize,
+    ) -> (Vec<IfRecord>, bool) {
+        let mut out = Vec::new();
+        let mut used = 0;
+        for r in self.range(after, upto) {
+            if self.sc.section_of(&r.name) != section {
+                continue;
+            }
+            let n = r.encoded_len();
+            if !out.is_empty() && used + n > budget {
+                return (out, false);
+            }
+            used += n;
+            out.push(r.clone());
+        }
+        (out, true)
+    }
+
+    /// Replace a section's key range `(after, upto]` with `records` (which
+    /// the caller checked lie in that section and range): a page of a
+    /// bulk sync. Like a section replace, but for part of a section.
+    pub fn replace_range(
+        &mut self,
+        section: u32,
+        after: Option<&IfName>,
+        upto: Option<&IfName>,
+        records: &[IfRecord],
+    ) {
+        let gone: Vec<IfName> = self
+            .range(after, upto)
+            .filter(|r| self.sc.section_of(&r.name) == section)
+            .map(|r| r.name.clone())
+            .collect();
+        for n in &gone {
+            self.remove(n);
+        }
+        for r in records {
+            self.insert(r.clone());
+        }
+    }
+
+    /// Records named in `(after, upto]`, in name order.
+    fn range<'a>(
+        &'a self,
+        after: Option<&'a IfName>,
+        upto: Option<&'a IfName>,
+    ) -> impl Iterator<Item = &'a IfRecord> + 'a {
+        use std::ops::Bound;
+        // An empty or inverted range would make BTreeMap::range panic.
+        let empty = matches!((after, upto), (Some(a), Some(u)) if a >= u);
+        let lo = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let hi = upto.map_or(Bound::Unbounded, Bound::Included);
+        let range = if empty {
+            None
+        } else {
+            Some(self.records.range::<IfName, _>((lo, hi)))
+        };
+        range.into_iter().flatten().map(|(_, r)| r)
+    }
+
     /// Number of records in the sections of `mask`.
     pub fn count_in(&self, mask: u64) -> usize {
         self.records
@@ -461,8 +552,15 @@ impl Table {
             .count()
     }
 
-    /// Would `ops` apply cleanly (validation and limits)? Nothing changes.
+    /// Would `ops` apply cleanly under the default record limit? Nothing
+    /// changes.
     pub fn check(&self, ops: &[Op]) -> Result<(), TableError> {
+        self.check_within(ops, DEFAULT_MAX_ENTRIES)
+    }
+
+    /// Would `ops` apply cleanly (validation, and at most `max_entries`
+    /// records after)? Nothing changes.
+    pub fn check_within(&self, ops: &[Op], max_entries: usize) -> Result<(), TableError> {
         if ops.is_empty() || ops.len() > MAX_OPS {
             return Err(TableError::BadOpCount);
         }
@@ -521,7 +619,7 @@ impl Table {
                 }
             }
         }
-        if count > MAX_ENTRIES {
+        if count > max_entries {
             return Err(TableError::TooManyEntries);
         }
         Ok(())
@@ -529,7 +627,12 @@ impl Table {
 
     /// Apply an update atomically: all ops or, on error, none.
     pub fn apply(&mut self, ops: &[Op]) -> Result<(), TableError> {
-        self.check(ops)?;
+        self.apply_within(ops, DEFAULT_MAX_ENTRIES)
+    }
+
+    /// [`Table::apply`] with the channel's record limit.
+    pub fn apply_within(&mut self, ops: &[Op], max_entries: usize) -> Result<(), TableError> {
+        self.check_within(ops, max_entries)?;
         for op in ops {
             self.apply_op(op);
         }
@@ -752,29 +855,91 @@ mod tests {
 
     #[test]
     fn entry_limit() {
+        const LIMIT: usize = 1024;
         let sc = SectionCount::new(1).expect("sc");
         let mut t = Table::new(sc);
         let mut n = 0;
-        while t.len() < MAX_ENTRIES {
+        while t.len() < LIMIT {
             let ops: Vec<Op> = (0..MAX_OPS)
                 .map(|_| {
                     n += 1;
                     Op::Set(IfRecord::new(name(&format!("i{n}"))))
                 })
                 .collect();
-            t.apply(&ops).expect("fits");
+            t.apply_within(&ops, LIMIT).expect("fits");
         }
         let one = Op::Set(IfRecord::new(name("extra")));
         assert_eq!(
-            t.apply(std::slice::from_ref(&one)),
+            t.apply_within(std::slice::from_ref(&one), LIMIT),
             Err(TableError::TooManyEntries)
         );
+        t.apply(std::slice::from_ref(&one))
+            .expect("the default limit is larger");
+        t.apply_trusted(&[Op::Del(name("extra"))]);
         // Replacing the only section with fewer records makes room in the same update.
         let replace = Op::ReplaceSection {
             section: 0,
             records: vec![],
         };
-        t.apply(&[replace, one]).expect("room after replace");
+        t.apply_within(&[replace, one], LIMIT)
+            .expect("room after replace");
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn encoded_len_matches_encoding() {
+        let r = sample();
+        assert_eq!(r.encoded_len(), r.canonical_bytes().len());
+        let bare = IfRecord::new(name("x"));
+        assert_eq!(bare.encoded_len(), bare.canonical_bytes().len());
+    }
+
+    #[test]
+    fn pages_cover_a_section_and_replace_ranges() {
+        let sc = SectionCount::new(4).expect("sc");
+        let mut t = Table::new(sc);
+        for i in 0..300 {
+            let mut r = sample();
+            r.name = name(&format!("if{i}"));
+            t.apply_trusted(&[Op::Set(r)]);
+        }
+        for s in 0..4 {
+            let whole = t.section_records(s);
+            // Pages of ~3 records tile the section exactly.
+            let budget = 3 * sample().encoded_len();
+            let mut after: Option<IfName> = None;
+            let mut got = Vec::new();
+            let mut rebuilt = Table::new(sc);
+            loop {
+                let (page, end) = t.section_page(s, after.as_ref(), None, budget);
+                assert!(!page.is_empty() && page.len() <= 3);
+                let upto = if end {
+                    None
+                } else {
+                    page.last().map(|r| r.name.clone())
+                };
+                rebuilt.replace_range(s, after.as_ref(), upto.as_ref(), &page);
+                got.extend(page);
+                if end {
+                    break;
+                }
+                after = upto;
+            }
+            assert_eq!(got, whole);
+            assert_eq!(rebuilt.section_records(s), whole);
+            assert_eq!(rebuilt.digest(s), t.digest(s));
+        }
+        // A range replace removes what the range held and nothing else.
+        let before = t.clone();
+        let s = sc.section_of(&name("if10"));
+        let recs = t.section_records(s);
+        let (a, u) = (recs[1].name.clone(), recs[4].name.clone());
+        t.replace_range(s, Some(&a), Some(&u), &[]);
+        assert_eq!(t.len(), before.len() - 3);
+        assert!(t.get(&a).is_some() && t.get(&u).is_none());
+        assert_eq!(t.digests(), t.recompute_digests());
+        // Empty and inverted ranges are empty, not a panic.
+        assert_eq!(t.section_page(s, Some(&u), Some(&a), 1000), (vec![], true));
+        assert_eq!(t.section_page(s, Some(&a), Some(&a), 1000), (vec![], true));
     }
 }

@@ -323,7 +323,9 @@ impl Cluster {
             primary: PrimaryConfig {
                 window: self.sc.window,
                 backlog: 256,
-                chunks_per_step: 2,
+                sync_window: super::draw_pacing(self.sc.seed).1,
+                chunk_bytes: super::draw_pacing(self.sc.seed).0,
+                ..PrimaryConfig::default()
             },
             policy: self.sc.policy,
             unit_byte: u8::try_from(u + 1).unwrap_or(u8::MAX),

@@ -102,6 +102,20 @@ pub struct Scenario {
     pub window: usize,
     /// ACK path to the standbys.
     pub ack_path: AckPath,
+    /// Bulk sync chunk budget and credit window, in bytes.
+    pub chunk_bytes: usize,
+    /// Bulk sync credit window per standby.
+    pub sync_window: usize,
+}
+
+/// Bulk sync pacing drawn apart from the rest of a scenario (so every seed
+/// keeps the rest of its scenario): small pages split sections, a small
+/// window holds chunks back.
+pub(crate) fn draw_pacing(seed: u64) -> (usize, usize) {
+    let mut r = Rng::new(seed ^ 0xc4a_2b5e);
+    let chunk = [20, 60, 200, crate::bulk_sync::CHUNK_BYTES][r.below(4) as usize];
+    let window = [1, 150, 1000, 1 << 20][r.below(4) as usize];
+    (chunk, window)
 }
 
 impl Scenario {
@@ -151,6 +165,8 @@ impl Scenario {
                 1 => AckPath::Direct,
                 _ => AckPath::Both,
             },
+            chunk_bytes: draw_pacing(seed).0,
+            sync_window: draw_pacing(seed).1,
         }
     }
 }
@@ -270,7 +286,9 @@ impl Sim {
         let pcfg = PrimaryConfig {
             window: sc.window,
             backlog: 256,
-            chunks_per_step: 2,
+            sync_window: sc.sync_window,
+            chunk_bytes: sc.chunk_bytes,
+            ..PrimaryConfig::default()
         };
         let mut sim = Sim {
             rng: Rng::new(sc.seed),
@@ -860,7 +878,7 @@ impl Sim {
                         s += &format!("\n   ch{id} last {} kacked {} flight {} backlog {} kernel {:?} haves {:?} syncs {:?}",
                             c.last, c.kacked, c.flight.len(), c.backlog.len(), k,
                             p.peers.iter().map(|(n, pe)| (n, pe.have.get(id))).collect::<Vec<_>>(),
-                            p.peers.iter().map(|(n, pe)| (n, pe.syncs.get(id).map(|x| (x.sync_id, x.next_section, x.acked.clone(), x.max_opid, x.done)))).collect::<Vec<_>>());
+                            p.peers.iter().map(|(n, pe)| (n, pe.syncs.get(id).map(|x| (x.sync_id, x.chunks_sent(), x.read_all(), x.in_flight(), x.max_opid, x.done)))).collect::<Vec<_>>());
                     }
                 }
                 Node::Standby(sb) => {
