@@ -33,6 +33,12 @@ pub const AUDIT_PERIOD_MAX: u32 = 86_400;
 pub const IN_FLIGHT: (u32, u32) = (1, 65_536);
 /// Most updates a standby may hold per channel.
 pub const STANDBY_PENDING_MAX: u32 = 1 << 20;
+/// Bounds of the per-channel record limit: those of the module's
+/// `max_entries` parameter.
+pub const MAX_RECORDS: (u32, u32) = (1, hasync_engine::table::MAX_ENTRIES as u32);
+/// Bounds of the bulk sync window: one chunk to a quarter of what a peer
+/// connection may queue before it counts as stuck.
+pub const SYNC_WINDOW_KIB: (u32, u32) = (64, 16 * 1024);
 
 /// A refused configuration.
 #[derive(Debug, thiserror::Error)]
@@ -212,14 +218,24 @@ pub struct Limits {
     pub standby_max_pending: u32,
     /// TIPC link tolerance: how long a silent peer node counts as alive.
     pub link_tolerance_ms: u32,
+    /// Most records per channel; `None`: the module's `max_entries`, read
+    /// at start (a larger value is refused there).
+    pub max_records: Option<u32>,
+    /// Bulk sync credit window per standby, in KiB of checkpoint chunks
+    /// sent and not yet acknowledged.
+    pub sync_window_kib: u32,
 }
 
 impl Limits {
-    /// The primary engine's tunables.
+    /// The primary engine's tunables; `max_records` until the module's
+    /// limit is known at start.
     pub fn primary(&self) -> PrimaryConfig {
+        let d = PrimaryConfig::default();
         PrimaryConfig {
             window: self.in_flight as usize,
-            ..PrimaryConfig::default()
+            sync_window: self.sync_window_kib as usize * 1024,
+            max_entries: self.max_records.map_or(d.max_entries, |n| n as usize),
+            ..d
         }
     }
 
@@ -396,6 +412,8 @@ pub struct Overrides {
     pub standby_max_pending: Option<u32>,
     /// `--link-tolerance-ms`.
     pub link_tolerance_ms: Option<u32>,
+    /// `--max-records`.
+    pub max_records: Option<u32>,
 }
 
 impl Overrides {
@@ -482,6 +500,13 @@ impl Overrides {
             "limits.link_tolerance_ms",
             "--link-tolerance-ms",
         );
+        set(
+            f,
+            &mut l.max_records,
+            &self.max_records,
+            "limits.max_records",
+            "--max-records",
+        );
         flags
     }
 }
@@ -500,6 +525,8 @@ pub mod defaults {
     pub const STANDBY_MAX_PENDING: u32 = 1024;
     /// `limits.link_tolerance_ms`: TIPC's default.
     pub const LINK_TOLERANCE_MS: u32 = 1500;
+    /// `limits.sync_window_kib`: the engine's default window, 1 MiB.
+    pub const SYNC_WINDOW_KIB: u32 = 1024;
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -531,6 +558,8 @@ struct RawLimits {
     in_flight: Option<u32>,
     standby_max_pending: Option<u32>,
     link_tolerance_ms: Option<u32>,
+    max_records: Option<u32>,
+    sync_window_kib: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -780,6 +809,16 @@ impl Raw {
             l.link_tolerance_ms.unwrap_or(defaults::LINK_TOLERANCE_MS),
             LINK_TOLERANCE_MS,
         )?;
+        let max_records = l
+            .max_records
+            .map(|v| in_range(&n, "limits.max_records", v, MAX_RECORDS))
+            .transpose()?;
+        let sync_window_kib = in_range(
+            &n,
+            "limits.sync_window_kib",
+            l.sync_window_kib.unwrap_or(defaults::SYNC_WINDOW_KIB),
+            SYNC_WINDOW_KIB,
+        )?;
         let channels = channels(&n, self.channels)?;
         Ok(Config {
             role,
@@ -794,6 +833,8 @@ impl Raw {
                 in_flight,
                 standby_max_pending,
                 link_tolerance_ms,
+                max_records,
+                sync_window_kib,
             },
             channels,
         })
@@ -815,6 +856,8 @@ pub fn known_keys() -> BTreeSet<&'static str> {
         "limits.in_flight",
         "limits.standby_max_pending",
         "limits.link_tolerance_ms",
+        "limits.max_records",
+        "limits.sync_window_kib",
         "channels[].id",
         "channels[].name",
         "channels[].sections",

@@ -858,6 +858,21 @@ fn failed(
 #[cfg(test)]
 mod tests;
 
+/// The per-channel record limit: the configuration's `limits.max_records`,
+/// or the module's `max_entries` when it names none. More than the module
+/// holds is refused, so that a request the daemon accepts never fails in
+/// the kernel for its size.
+pub fn record_limit(configured: Option<u32>, module: u32) -> Result<usize, String> {
+    match configured {
+        Some(n) if n > module => Err(format!(
+            "limits.max_records {n} is above the module's max_entries {module} \
+             (load hasync.ko with max_entries={n} or lower the limit)"
+        )),
+        Some(n) => Ok(n as usize),
+        None => Ok(module as usize),
+    }
+}
+
 /// Create the configured channels that do not exist; refuse to run on a
 /// channel whose section count differs from the configuration.
 pub fn ensure_channels(channels: &[ChannelConfig], client: &mut nl::Client) -> Result<(), String> {

@@ -67,6 +67,9 @@ struct Cli {
     /// TIPC link tolerance in milliseconds (50 to 30000).
     #[arg(long, value_name = "MS")]
     link_tolerance_ms: Option<u32>,
+    /// Most records per channel (default: the module's max_entries).
+    #[arg(long, value_name = "N")]
+    max_records: Option<u32>,
     /// Benchmark baseline: at takeover replay every section of every
     /// channel instead of only the out-of-sync ones.
     #[arg(long, hide = true)]
@@ -87,6 +90,7 @@ impl Cli {
             in_flight: self.in_flight,
             standby_max_pending: self.standby_max_pending,
             link_tolerance_ms: self.link_tolerance_ms,
+            max_records: self.max_records,
         }
     }
 

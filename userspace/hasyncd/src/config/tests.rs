@@ -44,6 +44,9 @@ fn defaults_fill_a_minimal_file() {
     assert_eq!(c.limits.primary().window, 64);
     assert_eq!(c.limits.standby().max_pending, 1024);
     assert_eq!(c.limits.link_tolerance_ms, 1500);
+    // The record limit follows the module unless configured.
+    assert_eq!(c.limits.max_records, None);
+    assert_eq!(c.limits.primary().sync_window, 1 << 20);
     assert_eq!(
         c.channel_list(),
         vec![(1, SectionCount::new(8).expect("8"))]
@@ -302,11 +305,30 @@ fn limits_bounds() {
         refused(&with("[limits]\nlink_tolerance_ms = 30001")),
         "config: limits.link_tolerance_ms: 30001 is above the maximum 30000"
     );
+    assert_eq!(
+        refused(&with("[limits]\nmax_records = 0")),
+        "config: limits.max_records: 0 is below the minimum 1"
+    );
+    assert_eq!(
+        refused(&with("[limits]\nmax_records = 1048577")),
+        "config: limits.max_records: 1048577 is above the maximum 1048576"
+    );
+    assert_eq!(
+        refused(&with("[limits]\nsync_window_kib = 63")),
+        "config: limits.sync_window_kib: 63 is below the minimum 64"
+    );
+    assert_eq!(
+        refused(&with("[limits]\nsync_window_kib = 16385")),
+        "config: limits.sync_window_kib: 16385 is above the maximum 16384"
+    );
     let c = load(&with(
-        "[limits]\nlink_tolerance_ms = 50\nin_flight = 8\nstandby_max_pending = 8",
+        "[limits]\nlink_tolerance_ms = 50\nin_flight = 8\nstandby_max_pending = 8\n\
+         max_records = 4096\nsync_window_kib = 64",
     ))
     .expect("valid");
     assert_eq!(c.limits.link_tolerance_ms, 50);
+    assert_eq!(c.limits.primary().max_entries, 4096);
+    assert_eq!(c.limits.primary().sync_window, 64 * 1024);
 }
 
 #[test]
@@ -387,6 +409,7 @@ fn flags_override_the_file_and_are_named_in_errors() {
         in_flight: Some(16),
         standby_max_pending: Some(32),
         link_tolerance_ms: Some(200),
+        max_records: Some(2048),
     };
     let c = load_with(MINIMAL, &o).expect("valid");
     assert_eq!(c.role, Role::Primary);
@@ -407,7 +430,9 @@ fn flags_override_the_file_and_are_named_in_errors() {
         Limits {
             in_flight: 16,
             standby_max_pending: 32,
-            link_tolerance_ms: 200
+            link_tolerance_ms: 200,
+            max_records: Some(2048),
+            sync_window_kib: 1024,
         }
     );
     // A flag can repair a bad file value: the effective value is judged.

@@ -121,7 +121,7 @@ fn publisher(a: SocketAddr) -> node::Publisher {
 impl Daemon {
     /// Set up kernel, TIPC and signals; nothing is claimed or published
     /// yet.
-    pub fn new(cfg: Config, node: NodeConfig, faults: Faults) -> Result<Self, DaemonError> {
+    pub fn new(cfg: Config, mut node: NodeConfig, faults: Faults) -> Result<Self, DaemonError> {
         // First, so that links to the peers already run with it when the
         // services are published and watched.
         let tolerance = LinkTolerance::start(cfg.limits.link_tolerance_ms, Instant::now());
@@ -135,6 +135,13 @@ impl Daemon {
         let mut kernel = KernelAdapter::new(client, crate::kernel::DEFAULT_MAX_BATCH);
         crate::kernel::ensure_channels(&cfg.channels, kernel.port_mut())
             .map_err(DaemonError::Kernel)?;
+        let module = kernel
+            .port_mut()
+            .info()
+            .map_err(|e| DaemonError::Kernel(format!("cannot read the module's limits: {e}")))?;
+        node.primary.max_entries =
+            crate::kernel::record_limit(cfg.limits.max_records, module.max_entries)
+                .map_err(DaemonError::Kernel)?;
         let me = hasync_engine::handshake::node_id(&cfg.node);
 
         let topo = TopologyConnection::connect().map_err(|e| {

@@ -802,3 +802,15 @@ fn dump_of_some_sections_reads_each_and_registers_read_all() {
         ]
     );
 }
+
+#[test]
+fn the_record_limit_follows_the_module_and_never_exceeds_it() {
+    assert_eq!(record_limit(None, 65536), Ok(65536));
+    assert_eq!(record_limit(Some(4096), 65536), Ok(4096));
+    assert_eq!(record_limit(Some(65536), 65536), Ok(65536));
+    let e = record_limit(Some(70000), 65536).expect_err("above the module");
+    assert!(
+        e.contains("limits.max_records 70000") && e.contains("max_entries 65536"),
+        "{e}"
+    );
+}
