@@ -56,6 +56,15 @@ pub struct Flags {
     #[arg(long, value_name = "K", default_value_t = 64)]
     keys: u64,
 
+    /// Addresses each record carries (dense records for bulk sync tests).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u8).range(0..=16)
+    )]
+    addrs: u8,
+
     /// Share of requests for the first channel, in permille (0: uniform).
     #[arg(
         long,
@@ -125,7 +134,8 @@ impl Flags {
         if self.count == 0 && self.duration.is_none() && self.stop_file.is_none() {
             return Err("nothing ends the run: give --count, --duration or --stop-file".into());
         }
-        let plan = Plan::new(self.channels, self.keys, self.skew, self.prefix, self.seed)?;
+        let plan = Plan::new(self.channels, self.keys, self.skew, self.prefix, self.seed)?
+            .with_addrs(self.addrs);
         Ok(Config {
             services: Services {
                 service_type: self.service_type,

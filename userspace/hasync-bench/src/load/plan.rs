@@ -4,6 +4,8 @@
 //! Request `k` (1, 2, 3, …) sets `{prefix}{channel}_{k % keys}` on its
 //! channel with `mtu = 1000 + k % 50000`, `up = k is even` and
 //! `description = "s{k}"`: a kernel record names the request it came from.
+//! With `--addrs N` it also carries N addresses `10.{i}.{k / 256 % 256}.{k %
+//! 256}/24` for `i` in `0..N`.
 //! The channel is drawn from `splitmix64(splitmix64(seed) ^ k)`: the first
 //! channel of the list with probability `skew / 1000` and the others
 //! uniformly, or every channel uniformly when `skew` is 0.
@@ -21,6 +23,7 @@ pub struct Plan {
     skew: u32,
     prefix: String,
     seed: u64,
+    addrs: u8,
 }
 
 /// splitmix64's output function: a bijection that mixes every input bit.
@@ -61,6 +64,7 @@ impl Plan {
             skew,
             prefix,
             seed,
+            addrs: 0,
         };
         let widest = sorted.last().copied().unwrap_or_default();
         let longest = plan.name(widest, keys - 1);
@@ -71,6 +75,11 @@ impl Plan {
             ));
         }
         Ok(plan)
+    }
+
+    /// Every request carries `n` (at most 16) addresses.
+    pub fn with_addrs(self, n: u8) -> Plan {
+        Plan { addrs: n, ..self }
     }
 
     /// The channel of request `seq`.
@@ -103,6 +112,11 @@ impl Plan {
             // Below 51 000: fits u32.
             mtu: Some(1000 + (seq % 50_000) as u32),
             description: Some(format!("s{seq}")),
+            addrs: (self.addrs > 0).then(|| {
+                (0..self.addrs)
+                    .map(|i| format!("10.{i}.{}.{}/24", (seq >> 8) & 255, seq & 255))
+                    .collect()
+            }),
             ..SetIface::default()
         }
     }
@@ -114,6 +128,16 @@ mod tests {
 
     fn plan(channels: &[u32], skew: u32, seed: u64) -> Plan {
         Plan::new(channels.to_vec(), 64, skew, "l".into(), seed).expect("valid")
+    }
+
+    #[test]
+    fn dense_requests_carry_distinct_addresses() {
+        let p = plan(&[7], 0, 1).with_addrs(16);
+        let a = p.request(0x1234).addrs.expect("addresses");
+        assert_eq!(a.len(), 16);
+        assert_eq!(a[0], "10.0.18.52/24");
+        assert_eq!(a[15], "10.15.18.52/24");
+        assert_eq!(plan(&[7], 0, 1).request(1).addrs, None);
     }
 
     #[test]
