@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::backoff::Backoff;
 use crate::bulk_sync::BulkSend;
 use crate::kernel::{KernelCmd, KernelError, KernelReply};
-use crate::table::{cookie_of, Op, SectionCount, Table};
+use crate::table::{cookie_of, Op, SectionCount, Table, TableError, MAX_OPS};
 use crate::wire::{Ack, Message, Update};
-use crate::{Action, ChannelId, Epoch, NodeId, Opid, RequestId, SubmitError};
+use crate::{Action, ChannelId, Epoch, NodeId, Opid, RecordChange, RequestId, SubmitError};
 
 /// Primary tunables.
 #[derive(Debug, Clone, Copy)]
@@ -62,8 +62,44 @@ impl Default for PrimaryConfig {
 pub struct Flight {
     /// The update as sent.
     pub update: Update,
-    /// Who to confirm (None for internal updates: replays, repairs).
-    pub request: Option<RequestId>,
+    /// Who to confirm: the requests whose changes it carries (none for
+    /// internal updates: replays, repairs).
+    pub requests: Vec<RequestId>,
+}
+
+/// What a request asks for, turned into ops when it is assigned an opid:
+/// a partial record change is applied onto the record as every request
+/// before it left it, not as it was when this one arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Ops as given.
+    Ops(Vec<Op>),
+    /// Set the fields a change names, keeping the record's others.
+    Record(RecordChange),
+}
+
+impl Change {
+    /// Ops this change becomes.
+    fn op_count(&self) -> usize {
+        match self {
+            Change::Ops(ops) => ops.len(),
+            Change::Record(_) => 1,
+        }
+    }
+
+    /// The ops, resolved against `table` and applied to it (all or none).
+    fn apply(self, table: &mut Table, max_entries: usize) -> Result<Vec<Op>, TableError> {
+        let ops = match self {
+            Change::Ops(ops) => ops,
+            Change::Record(change) => {
+                let r = change.onto(table.get(&change.name));
+                r.validate()?;
+                vec![Op::Set(r)]
+            }
+        };
+        table.apply_within(&ops, max_entries)?;
+        Ok(ops)
+    }
 }
 
 /// One channel on the primary.
@@ -79,8 +115,9 @@ pub struct PChannel {
     pub last_ack: Option<Ack>,
     /// Unreleased updates, oldest first.
     pub flight: VecDeque<Flight>,
-    /// Requests waiting for window space.
-    pub backlog: VecDeque<(Option<RequestId>, Vec<Op>)>,
+    /// Requests waiting for an opid (window space, or the end of the
+    /// batch they arrived in).
+    pub backlog: VecDeque<(Option<RequestId>, Change)>,
     /// Highest opid already resent after an out-of-order reject: damps
     /// resend storms when many pipelined updates hit the same gap.
     resent_upto: Opid,
@@ -225,6 +262,8 @@ pub struct Primary {
     /// yet (resent on ticks: a follower that misses it would otherwise drop
     /// our stream forever as "future epoch").
     announce: Option<(Message, Vec<NodeId>)>,
+    /// Channels with requests queued since the last [`Primary::flush`].
+    queued: BTreeSet<ChannelId>,
 }
 
 impl Primary {
@@ -261,6 +300,7 @@ impl Primary {
             // a new attempt for a stale one: start from the epoch.
             next_sync_id: epoch << 32,
             announce: None,
+            queued: BTreeSet::new(),
         }
     }
 
@@ -314,9 +354,18 @@ impl Primary {
         );
     }
 
-    /// A change request from a requester.
+    /// Accept a request: assign it now if the window has room.
     pub fn submit(&mut self, request: RequestId, channel: ChannelId, ops: Vec<Op>) -> Vec<Action> {
-        let mut out = Vec::new();
+        let mut out = self.queue(request, channel, Change::Ops(ops));
+        out.extend(self.flush());
+        out
+    }
+
+    /// Accept a request without assigning it yet: requests queued together
+    /// are assigned together by [`Primary::flush`], several per update
+    /// (group commit: one opid, one kernel update and one replication
+    /// frame for all of them). Refusals come back at once.
+    pub fn queue(&mut self, request: RequestId, channel: ChannelId, change: Change) -> Vec<Action> {
         let refuse = |error| vec![Action::Refuse { request, error }];
         if self.deposed.is_some() {
             return refuse(SubmitError::Deposed);
@@ -327,8 +376,17 @@ impl Primary {
         if c.backlog.len() >= self.cfg.backlog {
             return refuse(SubmitError::Busy);
         }
-        c.backlog.push_back((Some(request), ops));
-        self.pump(channel, &mut out);
+        c.backlog.push_back((Some(request), change));
+        self.queued.insert(channel);
+        Vec::new()
+    }
+
+    /// Assign what was queued, as the windows allow.
+    pub fn flush(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for channel in std::mem::take(&mut self.queued) {
+            self.pump(channel, &mut out);
+        }
         out
     }
 
@@ -337,7 +395,7 @@ impl Primary {
     pub fn submit_internal(&mut self, channel: ChannelId, ops: Vec<Op>) -> Vec<Action> {
         let mut out = Vec::new();
         if let Some(c) = self.channels.get_mut(&channel) {
-            c.backlog.push_back((None, ops));
+            c.backlog.push_back((None, Change::Ops(ops)));
             self.pump(channel, &mut out);
         }
         out
@@ -361,7 +419,7 @@ impl Primary {
             if c.kacked < j || !held {
                 break;
             }
-            if let Some(request) = f.request {
+            for &request in &f.requests {
                 out.push(Action::Confirm {
                     request,
                     channel,
@@ -371,21 +429,44 @@ impl Primary {
             }
             c.flight.pop_front();
         }
+        let max_entries = self.cfg.max_entries;
         while c.flight.len() < self.cfg.window {
-            let Some((request, ops)) = c.backlog.pop_front() else {
+            let Some((first, change)) = c.backlog.pop_front() else {
                 break;
             };
             // Same rules as the kernel, on the same state the kernel will
             // have when it reaches this opid: if we accept, it accepts, and
             // the opid sequence never breaks on a refusal.
-            if let Err(e) = c.table.apply_within(&ops, self.cfg.max_entries) {
-                if let Some(request) = request {
-                    out.push(Action::Refuse {
-                        request,
-                        error: SubmitError::Invalid(e),
-                    });
+            let mut ops = match change.apply(&mut c.table, max_entries) {
+                Ok(ops) => ops,
+                Err(e) => {
+                    refuse_invalid(first, e, out);
+                    continue;
                 }
-                continue;
+            };
+            let mut requests: Vec<RequestId> = first.into_iter().collect();
+            // Group commit: the requests queued behind it share its update,
+            // up to an update's op limit; each is checked on its own, so a
+            // refused one leaves the others. Internal updates (replays,
+            // repairs) travel alone.
+            while first.is_some() {
+                let fits = match c.backlog.front() {
+                    Some((Some(_), next)) => ops.len() + next.op_count() <= MAX_OPS,
+                    _ => false,
+                };
+                if !fits {
+                    break;
+                }
+                let Some((Some(request), next)) = c.backlog.pop_front() else {
+                    break;
+                };
+                match next.apply(&mut c.table, max_entries) {
+                    Ok(more) => {
+                        ops.extend(more);
+                        requests.push(request);
+                    }
+                    Err(e) => refuse_invalid(Some(request), e, out),
+                }
             }
             c.last += 1;
             let update = Update {
@@ -403,7 +484,7 @@ impl Primary {
                     msg: Message::Update(update.clone()),
                 });
             }
-            c.flight.push_back(Flight { update, request });
+            c.flight.push_back(Flight { update, requests });
         }
     }
 
@@ -425,7 +506,7 @@ impl Primary {
                     // requesters retry against the new primary.
                     for c in self.channels.values_mut() {
                         for f in c.flight.drain(..) {
-                            if let Some(request) = f.request {
+                            for request in f.requests {
                                 out.push(Action::Refuse {
                                     request,
                                     error: SubmitError::Deposed,
@@ -756,6 +837,16 @@ impl Primary {
     }
 }
 
+/// Refuse a request (if it is one) whose change breaks a table rule.
+fn refuse_invalid(request: Option<RequestId>, e: TableError, out: &mut Vec<Action>) {
+    if let Some(request) = request {
+        out.push(Action::Refuse {
+            request,
+            error: SubmitError::Invalid(e),
+        });
+    }
+}
+
 /// ReplaceSection ops carrying `table`'s content for every section in `mask`.
 pub fn section_ops(table: &Table, mask: u64) -> Vec<Op> {
     (0..table.section_count().get())
@@ -766,3 +857,6 @@ pub fn section_ops(table: &Table, mask: u64) -> Vec<Op> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

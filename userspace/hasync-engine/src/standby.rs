@@ -410,6 +410,19 @@ impl Standby {
         }
     }
 
+    /// Report the watermark only when it moved: an update past a gap, or
+    /// an ACK of updates already reported, tells the primary nothing (the
+    /// tick repeats the watermark anyway).
+    fn have_if_moved(&mut self, channel: ChannelId, out: &mut Vec<Action>) {
+        if self
+            .channels
+            .get(&channel)
+            .is_some_and(|c| c.mode != Mode::Cold && c.have() != c.have_sent)
+        {
+            self.have(channel, out);
+        }
+    }
+
     fn go_cold(&mut self, channel: ChannelId, out: &mut Vec<Action>) {
         if let Some(c) = self.channels.get_mut(&channel) {
             c.mode = Mode::Cold;
@@ -452,7 +465,7 @@ impl Standby {
             return;
         }
         self.try_apply(channel);
-        self.have(channel, out);
+        self.have_if_moved(channel, out);
     }
 
     fn on_ack(&mut self, a: Ack, out: &mut Vec<Action>) {
@@ -463,7 +476,7 @@ impl Standby {
             if a.opid > c.acked {
                 c.acked = a.opid;
                 self.try_apply(a.channel);
-                self.have(a.channel, out);
+                self.have_if_moved(a.channel, out);
             }
         }
     }

@@ -16,7 +16,7 @@ fn lifecycle_many_seeds() {
         .unwrap_or(DEFAULT_SEEDS);
     let start = std::time::Instant::now();
     let mut failures = Vec::new();
-    let (mut takeovers, mut confirmed, mut refused) = (0, 0, 0);
+    let (mut takeovers, mut confirmed, mut refused, mut grouped) = (0, 0, 0, 0u64);
     let mut faults = std::collections::BTreeMap::new();
     let mut units = [0u64; 6];
     let mut phases = std::collections::BTreeMap::new();
@@ -30,6 +30,14 @@ fn lifecycle_many_seeds() {
                     .values()
                     .filter(|r| r.confirmed.is_some())
                     .count();
+                // Requests confirmed by an update that carried others too.
+                let mut per_update = std::collections::BTreeMap::new();
+                for r in c.requests.values() {
+                    if let Some(opid) = r.confirmed {
+                        *per_update.entry((r.channel, opid)).or_insert(0u64) += 1;
+                    }
+                }
+                grouped += per_update.values().filter(|&&k| k > 1).sum::<u64>();
                 for f in &c.faults_done {
                     *faults.entry(format!("{f:?}")).or_insert(0u64) += 1;
                 }
@@ -48,7 +56,8 @@ fn lifecycle_many_seeds() {
     }
     eprintln!(
         "lifecycle: {n} seeds in {:.1} s, {} failed; units 2/3/4/5: {}/{}/{}/{}; faults {faults:?}; \
-         kills in phase {phases:?}; takeovers {takeovers}, confirmed {confirmed}, refused {refused}",
+         kills in phase {phases:?}; takeovers {takeovers}, confirmed {confirmed} \
+         ({grouped} sharing an update), refused {refused}",
         start.elapsed().as_secs_f64(),
         failures.len(),
         units[2],
@@ -88,6 +97,10 @@ fn lifecycle_many_seeds() {
     assert!(
         confirmed as u64 > n * 10,
         "too few confirmed changes: {confirmed}"
+    );
+    assert!(
+        grouped > n / 2,
+        "too few requests shared an update (group commit): {grouped}"
     );
 }
 

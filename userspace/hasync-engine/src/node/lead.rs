@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::audit;
 use crate::handshake::{node_id, Handshake, Side};
 use crate::kernel::{KernelCmd, KernelReply};
-use crate::primary::Primary;
+use crate::primary::{Change, Primary};
 use crate::table::{IfName, Op};
 use crate::wire::Message;
 use crate::{Action, ChannelId, NodeId, Opid, RequestId};
@@ -542,10 +542,13 @@ impl Node {
                 .channels
                 .get(&channel)
                 .and_then(|c| c.table.get(&change.name));
-            let r = change.onto(current);
-            r.validate()
+            // Checked here for a prompt answer; applied onto the record as
+            // the requests queued before it leave it (see `Change`).
+            change
+                .onto(current)
+                .validate()
                 .map_err(|e| refusal(RefusalKind::Invalid, e.to_string()))?;
-            Ok((channel, vec![Op::Set(r)]))
+            Ok((channel, Change::Record(change.clone())))
         });
         self.submit(now, request, ops);
     }
@@ -559,7 +562,7 @@ impl Node {
     ) {
         let ops = self.writable().and_then(|l| {
             let channel = l.pick_channel(channel, name, true)?;
-            Ok((channel, vec![Op::Del(name.clone())]))
+            Ok((channel, Change::Ops(vec![Op::Del(name.clone())])))
         });
         self.submit(now, request, ops);
     }
@@ -589,16 +592,18 @@ impl Node {
         &mut self,
         now: Micros,
         request: RequestId,
-        ops: Result<(ChannelId, Vec<Op>), Refusal>,
+        ops: Result<(ChannelId, Change), Refusal>,
     ) {
-        let (channel, ops) = match ops {
+        let (channel, change) = match ops {
             Ok(x) => x,
             Err(refusal) => return self.emit(Output::Refused { request, refusal }),
         };
         let Role::Primary(l) = &mut self.role else {
             return;
         };
-        let acts = l.engine.submit(request, channel, ops);
+        // Assigned when the outputs are next collected, with every request
+        // that arrived in the same batch (`Node::poll_output`).
+        let acts = l.engine.queue(request, channel, change);
         self.run(now, acts);
     }
 

@@ -412,6 +412,8 @@ pub struct Node {
     next_tick: Micros,
     report: Option<TakeoverReport>,
     out: VecDeque<Output>,
+    /// Time of the last event, for work deferred to `poll_output`.
+    now: Micros,
 }
 
 impl Node {
@@ -429,6 +431,7 @@ impl Node {
             next_tick: now + TICK,
             report: None,
             out: VecDeque::new(),
+            now,
             cfg,
         };
         let auto = n.cfg.start == StartRole::Auto;
@@ -446,6 +449,7 @@ impl Node {
 
     /// Feed one event.
     pub fn handle(&mut self, now: Micros, ev: Event<'_>) {
+        self.now = now;
         self.dispatch(now, ev);
         self.check(now);
     }
@@ -454,6 +458,7 @@ impl Node {
     /// server): the role is reconsidered once, after all of them, so a
     /// withdrawal next to a new publication is not mistaken for a loss.
     pub fn handle_all<'a>(&mut self, now: Micros, evs: impl IntoIterator<Item = Event<'a>>) {
+        self.now = now;
         for ev in evs {
             self.dispatch(now, ev);
         }
@@ -504,6 +509,7 @@ impl Node {
 
     /// The timer fired (or the caller woke anyway).
     pub fn handle_timeout(&mut self, now: Micros) {
+        self.now = now;
         if now >= self.next_tick {
             self.next_tick = now + TICK;
             self.tick(now);
@@ -520,7 +526,17 @@ impl Node {
     }
 
     /// The next thing to do.
+    ///
+    /// Requests queued since the outputs were last drained are assigned
+    /// first, together: whatever the caller fed before asking for outputs
+    /// (a socket's worth of requests) shares updates (group commit).
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.out.is_empty() {
+            if let Role::Primary(l) = &mut self.role {
+                let acts = l.engine.flush();
+                self.run(self.now, acts);
+            }
+        }
         self.out.pop_front()
     }
 
@@ -662,23 +678,52 @@ impl Node {
     }
 
     fn send(&mut self, to: NodeId, msg: Message) {
-        match &self.role {
+        let to = match &self.role {
             Role::Primary(l) => {
                 if self.cfg.ack_path == AckPath::Direct && matches!(msg, Message::Ack(_)) {
                     return;
                 }
-                if let Some(c) = l.conn_of(to) {
-                    self.emit(Output::Send {
-                        to: Dest::Peer(c),
-                        frame: Frame::Msg(msg),
-                    });
+                match l.conn_of(to) {
+                    Some(c) => Dest::Peer(c),
+                    None => return,
                 }
             }
-            Role::Standby(f) if f.conn => self.emit(Output::Send {
-                to: Dest::Leader,
-                frame: Frame::Msg(msg),
-            }),
-            _ => {}
+            Role::Standby(f) if f.conn => Dest::Leader,
+            _ => return,
+        };
+        self.coalesce(to, &msg);
+        self.emit(Output::Send {
+            to,
+            frame: Frame::Msg(msg),
+        });
+    }
+
+    /// A receipt watermark or a forwarded ACK says everything an earlier
+    /// one of its channel and stream says: drop the earlier one if it is
+    /// still waiting here, so a batch of updates costs the peer one of
+    /// each per channel rather than one per update. The new one goes
+    /// last, after the frames the earlier one followed.
+    fn coalesce(&mut self, to: Dest, msg: &Message) {
+        // The outputs of one batch; an older one has been sent already.
+        const LOOK_BACK: usize = 512;
+        let key = |m: &Message| match *m {
+            Message::Have { channel, epoch, .. } => Some((0, channel, epoch)),
+            Message::Ack(a) => Some((1, a.channel, a.epoch)),
+            _ => None,
+        };
+        let Some(k) = key(msg) else { return };
+        let older = self
+            .out
+            .iter()
+            .enumerate()
+            .rev()
+            .take(LOOK_BACK)
+            .find(|(_, o)| {
+                matches!(o, Output::Send { to: t, frame: Frame::Msg(m) } if *t == to && key(m) == Some(k))
+            })
+            .map(|(i, _)| i);
+        if let Some(i) = older {
+            self.out.remove(i);
         }
     }
 

@@ -809,7 +809,16 @@ impl Cluster {
                 name,
             },
         };
-        self.feed(u, ev);
+        // Sometimes the outputs are left for the unit's next event: the
+        // requests fed meanwhile arrive together and share updates, as a
+        // socket's worth of requests does in hasyncd (group commit).
+        if self.rng.chance(400) {
+            if let Some(n) = self.units[u].node.as_mut() {
+                n.handle(self.now * MS, ev);
+            }
+        } else {
+            self.feed(u, ev);
+        }
     }
 
     fn kernel_cmd(&mut self, u: usize, cmd: &KernelCmd) {
