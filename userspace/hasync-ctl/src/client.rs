@@ -1,5 +1,6 @@
 //! A blocking control API client over one TIPC connection.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use hasync_tipc::{SeqPacketStream, ServiceAddr, TIPC_MAX_USER_MSG_SIZE};
@@ -28,6 +29,9 @@ pub enum ClientError {
     /// The daemon closed the connection before answering.
     #[error("hasyncd closed the connection before answering")]
     Closed,
+    /// Requests to send together exceed one frame; nothing was sent.
+    #[error("request too large: {0}")]
+    TooLarge(String),
     /// The daemon sent something that is not a response frame.
     #[error("malformed reply from hasyncd: {0}")]
     Malformed(String),
@@ -39,6 +43,8 @@ pub struct Client {
     stream: SeqPacketStream,
     next_id: u64,
     buf: Vec<u8>,
+    /// Replies received in one message with others, not yet returned.
+    ready: VecDeque<ResponseFrame>,
 }
 
 impl Client {
@@ -68,6 +74,7 @@ impl Client {
             stream,
             next_id: 1,
             buf: vec![0; TIPC_MAX_USER_MSG_SIZE],
+            ready: VecDeque::new(),
         })
     }
 
@@ -84,13 +91,54 @@ impl Client {
         Ok(id)
     }
 
+    /// Send requests in one message (a JSON array): the daemon then
+    /// answers this connection with arrays of the replies ready together.
+    /// Returns their ids. As many as fit one frame; more is an error
+    /// naming the size.
+    pub fn send_many(&mut self, bodies: Vec<Request>) -> Result<Vec<u64>, ClientError> {
+        let first = self.next_id;
+        let frames: Vec<Vec<u8>> = bodies
+            .into_iter()
+            .map(|body| {
+                let id = self.next_id;
+                self.next_id += 1;
+                RequestFrame { id, body }.encode()
+            })
+            .collect();
+        match crate::proto::pack(&frames).as_slice() {
+            [one] if one.first() == Some(&b'[') => self.stream.send(one)?,
+            packed => {
+                let bytes: usize = packed.iter().map(Vec::len).sum();
+                return Err(ClientError::TooLarge(format!(
+                    "{} requests of {bytes} bytes do not fit one frame",
+                    frames.len()
+                )));
+            }
+        }
+        Ok((first..self.next_id).collect())
+    }
+
     /// Wait for the next reply (any id).
     pub fn recv(&mut self) -> Result<ResponseFrame, ClientError> {
+        if let Some(r) = self.ready.pop_front() {
+            return Ok(r);
+        }
         let n = self.stream.recv(&mut self.buf)?;
         if n == 0 {
             return Err(ClientError::Closed);
         }
-        ResponseFrame::decode(&self.buf[..n]).map_err(ClientError::Malformed)
+        let mut frames: VecDeque<ResponseFrame> = ResponseFrame::decode_many(&self.buf[..n])
+            .map_err(ClientError::Malformed)?
+            .into();
+        let first = frames.pop_front().ok_or(ClientError::Closed)?;
+        self.ready = frames;
+        Ok(first)
+    }
+
+    /// Replies already received and not yet returned by [`Client::recv`]
+    /// (poll the socket only when there are none).
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     /// Send one request and wait for its reply.

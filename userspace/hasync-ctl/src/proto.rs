@@ -1,5 +1,11 @@
 //! Control API frames. Every struct refuses unknown fields: a request the
 //! daemon does not fully understand is refused, never half-applied.
+//!
+//! A message holds one frame, a JSON object, or (since the second release)
+//! several as a JSON array: a pipelining client sends requests in arrays
+//! and a daemon answers a connection that did so with arrays of the
+//! replies ready together, one message for many. A client that never sends
+//! an array never receives one, so earlier clients are unaffected.
 
 use serde::{Deserialize, Serialize};
 
@@ -312,6 +318,12 @@ impl RequestFrame {
     pub fn decode(b: &[u8]) -> Result<Self, String> {
         decode(b)
     }
+
+    /// Decode a message of one frame or an array of them; `true` when it
+    /// was an array.
+    pub fn decode_many(b: &[u8]) -> Result<(Vec<Self>, bool), String> {
+        decode_many(b)
+    }
 }
 
 impl ResponseFrame {
@@ -325,6 +337,11 @@ impl ResponseFrame {
         decode(b)
     }
 
+    /// Decode a message of one frame or an array of them.
+    pub fn decode_many(b: &[u8]) -> Result<Vec<Self>, String> {
+        decode_many(b).map(|(frames, _)| frames)
+    }
+
     /// An error reply.
     pub fn error(id: u64, kind: ErrorKind, message: impl Into<String>) -> Self {
         ResponseFrame {
@@ -336,6 +353,46 @@ impl ResponseFrame {
             }),
         }
     }
+}
+
+/// Encoded frames as messages of at most [`FRAME_MAX`] bytes: arrays of
+/// as many as fit, in order (a frame too large for brackets goes alone).
+pub fn pack(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    for f in frames {
+        if f.len() + 2 > FRAME_MAX {
+            if !cur.is_empty() {
+                cur.push(b']');
+                out.push(std::mem::take(&mut cur));
+            }
+            out.push(f.clone());
+            continue;
+        }
+        if !cur.is_empty() && cur.len() + 1 + f.len() + 1 > FRAME_MAX {
+            cur.push(b']');
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(if cur.is_empty() { b'[' } else { b',' });
+        cur.extend_from_slice(f);
+    }
+    if !cur.is_empty() {
+        cur.push(b']');
+        out.push(cur);
+    }
+    out
+}
+
+fn decode_many<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<(Vec<T>, bool), String> {
+    let array = b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[');
+    if !array {
+        return decode(b).map(|f| (vec![f], false));
+    }
+    let frames: Vec<T> = decode(b)?;
+    if frames.is_empty() {
+        return Err("empty array of frames".into());
+    }
+    Ok((frames, true))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, String> {
@@ -505,5 +562,62 @@ mod tests {
             assert!(RequestFrame::decode(bad).is_err(), "{bad:?}");
         }
         assert!(RequestFrame::decode(&vec![b' '; FRAME_MAX + 1]).is_err());
+    }
+
+    #[test]
+    fn arrays_carry_several_frames_and_singles_stay_singles() {
+        let frames: Vec<RequestFrame> = (1..=3)
+            .map(|id| RequestFrame {
+                id,
+                body: Request::Status,
+            })
+            .collect();
+        let encoded: Vec<Vec<u8>> = frames.iter().map(RequestFrame::encode).collect();
+        let packed = pack(&encoded);
+        assert_eq!(packed.len(), 1);
+        assert_eq!(
+            RequestFrame::decode_many(&packed[0]),
+            Ok((frames.clone(), true))
+        );
+        // One frame alone is what every release sends.
+        assert_eq!(
+            RequestFrame::decode_many(&encoded[0]),
+            Ok((vec![frames[0].clone()], false))
+        );
+        assert!(RequestFrame::decode_many(b"[]").is_err());
+        assert!(RequestFrame::decode_many(b"[{\"id\":1}]").is_err());
+        // An earlier daemon's single-frame decoder refuses an array
+        // outright: a client sends arrays only when told to.
+        assert!(RequestFrame::decode(&packed[0]).is_err());
+    }
+
+    #[test]
+    fn packing_splits_at_the_frame_limit_and_keeps_order() {
+        let big = ResponseFrame::error(1, ErrorKind::Invalid, "x".repeat(20_000));
+        let frames: Vec<Vec<u8>> = (0..7)
+            .map(|i| {
+                ResponseFrame {
+                    id: i,
+                    ..big.clone()
+                }
+                .encode()
+            })
+            .collect();
+        let packed = pack(&frames);
+        assert!(packed.len() >= 3);
+        let mut ids = Vec::new();
+        for m in &packed {
+            assert!(m.len() <= FRAME_MAX, "{} bytes", m.len());
+            ids.extend(
+                ResponseFrame::decode_many(m)
+                    .expect("decodes")
+                    .iter()
+                    .map(|f| f.id),
+            );
+        }
+        assert_eq!(ids, (0..7).collect::<Vec<_>>());
+        // A frame too large for brackets goes alone, unbracketed.
+        let huge = vec![b'{'; FRAME_MAX - 1];
+        assert_eq!(pack(std::slice::from_ref(&huge)), vec![huge]);
     }
 }

@@ -17,30 +17,68 @@ impl Daemon {
         };
         let (frames, end) = c.pump(flags.contains(PollFlags::POLLOUT), &mut self.buf);
         for f in frames {
-            match RequestFrame::decode(&f) {
-                Ok(req) => self.request(t, req),
+            match RequestFrame::decode_many(&f) {
+                Ok((reqs, array)) => {
+                    if array {
+                        self.batched.entry(t).or_default();
+                    }
+                    for req in reqs {
+                        self.request(t, req);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "malformed control request; closing the connection");
                     self.reply(t, ResponseFrame::error(0, ErrorKind::BadRequest, e));
+                    self.send_replies();
                     if let Some(c) = self.ctl.get_mut(&t) {
                         c.shutdown();
                     }
-                    self.ctl.remove(&t);
+                    self.close_ctl(t);
                     return;
                 }
             }
         }
         if end.is_some() {
-            self.ctl.remove(&t);
+            self.close_ctl(t);
         }
     }
 
-    /// Send a reply on control connection `t`.
+    fn close_ctl(&mut self, t: u64) {
+        self.ctl.remove(&t);
+        self.batched.remove(&t);
+    }
+
+    /// Send a reply on control connection `t`: at once, or with the other
+    /// replies of this round when the client sends arrays.
     pub(super) fn reply(&mut self, t: u64, frame: ResponseFrame) {
+        if let Some(gathered) = self.batched.get_mut(&t) {
+            gathered.push(frame.encode());
+            return;
+        }
         if let Some(c) = self.ctl.get_mut(&t) {
             if c.send(frame.encode()).is_err() {
-                self.ctl.remove(&t);
+                self.close_ctl(t);
             }
+        }
+    }
+
+    /// The replies gathered for array clients, as arrays (see
+    /// `hasync_ctl::proto`).
+    pub(super) fn send_replies(&mut self) {
+        let mut failed = Vec::new();
+        for (&t, gathered) in self.batched.iter_mut().filter(|(_, g)| !g.is_empty()) {
+            let Some(c) = self.ctl.get_mut(&t) else {
+                continue;
+            };
+            for msg in hasync_ctl::proto::pack(&std::mem::take(gathered)) {
+                if c.send(msg).is_err() {
+                    failed.push(t);
+                    break;
+                }
+            }
+        }
+        for t in failed {
+            self.close_ctl(t);
         }
     }
 

@@ -31,6 +31,7 @@ impl Daemon {
         loop {
             let outputs: Vec<Output> = std::iter::from_fn(|| self.node.poll_output()).collect();
             if outputs.is_empty() {
+                self.send_replies();
                 return;
             }
             let primary = self.node.role() == RoleName::Primary;
@@ -132,6 +133,7 @@ impl Daemon {
                 let tok = self.waiting.get(&request).map(|w| w.0);
                 self.answer(request, Response::Switchover(SwitchoverReply { to }));
                 // Out before the withdrawal that follows.
+                self.send_replies();
                 if let Some(c) = tok.and_then(|t| self.ctl.get_mut(&t)) {
                     let _ = c.flush();
                 }

@@ -85,6 +85,9 @@ pub struct Daemon {
     peers: BTreeMap<u64, Conn>,
     /// Control connections.
     ctl: BTreeMap<u64, Conn>,
+    /// Control connections that sent requests in arrays, and the replies
+    /// for them gathered in this round (sent together by `drive`).
+    batched: BTreeMap<u64, Vec<Vec<u8>>>,
     /// Node request id → (control connection, client's id).
     waiting: BTreeMap<RequestId, (u64, u64)>,
     next_token: u64,
@@ -192,6 +195,7 @@ impl Daemon {
             leader: None,
             peers: BTreeMap::new(),
             ctl: BTreeMap::new(),
+            batched: BTreeMap::new(),
             waiting: BTreeMap::new(),
             next_token: 1,
             next_request: 1,
