@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Tables larger than one message: a primary fills one section with 4 096
 # records of 16 addresses each (about half a megabyte, eight times what one
-# TIPC message holds); a standby that joins afterwards becomes hot with the
+# TIPC message holds), the requests sent in arrays of 16 and answered in
+# arrays (group commit on the primary); a standby that joins afterwards becomes hot with the
 # primary's digests (the bulk sync sends the section in key-range pages),
 # and takes over with every confirmed change and nothing replayed. Then the
 # record limit: a daemon refuses to start above the module's max_entries,
@@ -41,7 +42,7 @@ fill() {
 	cl_wait 1 "s['role']=='primary'" 30 || return 1
 	t0=$(date +%s)
 	in_ns 1 "$HASYNC_LOAD" --channels 1 --prefix d --keys "$RECORDS" --count "$RECORDS" \
-		--addrs 16 --window 64 --first-seq 1 --log "$CL/load.log" --quiet || return 1
+		--addrs 16 --window 256 --batch 16 --first-seq 1 --log "$CL/load.log" --quiet || return 1
 	n=$(entries 1) || return 1
 	echo "# $n records in channel 1 (section 0) in $(($(date +%s) - t0)) s"
 	[ "$n" -eq "$RECORDS" ]

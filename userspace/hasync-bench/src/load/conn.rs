@@ -13,6 +13,15 @@ use hasync_ctl::{Client, ClientError, Request, ResponseFrame, Services};
 pub trait Conn {
     /// Sends a request without waiting; its id.
     fn send(&mut self, body: Request) -> Result<u64, ClientError>;
+    /// Sends requests in one message; their ids. (The daemon then answers
+    /// with replies in arrays.)
+    fn send_many(&mut self, bodies: Vec<Request>) -> Result<Vec<u64>, ClientError> {
+        bodies.into_iter().map(|b| self.send(b)).collect()
+    }
+    /// Replies received and not yet returned by `recv`.
+    fn has_ready(&self) -> bool {
+        false
+    }
     /// The next reply; call when [`Conn::fd`] is readable.
     fn recv(&mut self) -> Result<ResponseFrame, ClientError>;
     /// The descriptor to poll.
@@ -24,8 +33,16 @@ impl Conn for Client {
         Client::send(self, body)
     }
 
+    fn send_many(&mut self, bodies: Vec<Request>) -> Result<Vec<u64>, ClientError> {
+        Client::send_many(self, bodies)
+    }
+
     fn recv(&mut self) -> Result<ResponseFrame, ClientError> {
         Client::recv(self)
+    }
+
+    fn has_ready(&self) -> bool {
+        Client::has_ready(self)
     }
 
     fn fd(&self) -> BorrowedFd<'_> {

@@ -52,6 +52,16 @@ pub struct Flags {
     )]
     window: u32,
 
+    /// Requests per message (a JSON array; the daemon answers in arrays
+    /// too). 1 sends each request alone, as every release understands.
+    #[arg(
+        long,
+        value_name = "B",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=64)
+    )]
+    batch: u32,
+
     /// Distinct interface names per channel.
     #[arg(long, value_name = "K", default_value_t = 64)]
     keys: u64,
@@ -122,6 +132,7 @@ pub struct Config {
     pub first_seq: u64,
     pub duration: Option<Duration>,
     pub window: usize,
+    pub batch: usize,
     pub log: Option<PathBuf>,
     pub reconnect: Duration,
     pub stop_file: Option<PathBuf>,
@@ -147,6 +158,8 @@ impl Flags {
             duration: self.duration.map(Duration::from_secs),
             // At most 4096.
             window: self.window as usize,
+            // At most 64.
+            batch: self.batch as usize,
             log: self.log,
             reconnect: Duration::from_millis(self.reconnect_ms),
             stop_file: self.stop_file,

@@ -162,6 +162,10 @@ impl<C: Conn> Load<'_, C> {
             let wait = self
                 .hold_until
                 .map_or(TICK, |h| h.saturating_duration_since(now).min(TICK));
+            if client.has_ready() {
+                self.receive()?;
+                continue;
+            }
             match conn::wait_readable(&client.fd(), wait) {
                 Ok(true) => self.receive()?,
                 Ok(false) => {}
@@ -252,25 +256,46 @@ impl<C: Conn> Load<'_, C> {
             let Some(client) = &mut self.client else {
                 return Ok(());
             };
-            let seq = self.next_seq;
-            let set = self.cfg.plan.request(seq);
-            let sent = Sent {
-                seq,
-                channel: set.channel.unwrap_or_default(),
-                name: set.name.clone(),
+            let mut room = (self.cfg.window - self.outstanding.len()).min(self.cfg.batch);
+            if self.cfg.count > 0 {
+                let left = self.cfg.count - (self.next_seq - self.cfg.first_seq);
+                room = room.min(usize::try_from(left).unwrap_or(usize::MAX));
+            }
+            if room == 0 {
+                return Ok(());
+            }
+            let mut bodies = Vec::with_capacity(room);
+            let mut sents = Vec::with_capacity(room);
+            for _ in 0..room {
+                let seq = self.next_seq;
+                let set = self.cfg.plan.request(seq);
+                sents.push(Sent {
+                    seq,
+                    channel: set.channel.unwrap_or_default(),
+                    name: set.name.clone(),
+                });
+                bodies.push(Request::Set(set));
+                self.next_seq += 1;
+                self.sum.submitted += 1;
+            }
+            let sent = if self.cfg.batch > 1 {
+                client.send_many(bodies)
+            } else {
+                bodies
+                    .into_iter()
+                    .map(|b| client.send(b))
+                    .collect::<Result<Vec<u64>, _>>()
             };
-            self.next_seq += 1;
-            self.sum.submitted += 1;
-            match client.send(Request::Set(set)) {
-                Ok(id) => {
-                    self.outstanding.insert(id, sent);
-                }
+            match sent {
+                Ok(ids) => self.outstanding.extend(ids.into_iter().zip(sents)),
                 Err(e) => {
                     // Whether a failed send reached the daemon is not
-                    // certain: the request is lost like the others (and
-                    // last: no id is above u64::MAX). Replies already
-                    // received are read first.
-                    self.outstanding.insert(u64::MAX, sent);
+                    // certain: the requests are lost like the others (and
+                    // last: no id is that high). Replies already received
+                    // are read first.
+                    for (i, s) in (0..).zip(sents) {
+                        self.outstanding.insert(u64::MAX - i, s);
+                    }
                     self.progress(&format!("send: {e}"));
                     return self.read_remaining();
                 }
@@ -282,6 +307,10 @@ impl<C: Conn> Load<'_, C> {
     /// Reads the replies already received, then drops the connection.
     fn read_remaining(&mut self) -> Result<(), Error> {
         while let Some(client) = &self.client {
+            if client.has_ready() {
+                self.receive()?;
+                continue;
+            }
             match conn::wait_readable(&client.fd(), Duration::ZERO) {
                 Ok(true) => self.receive()?,
                 Ok(false) | Err(_) => break,
@@ -525,6 +554,7 @@ mod tests {
             first_seq: 1,
             duration: None,
             window: 4,
+            batch: 1,
             log: None,
             reconnect: Duration::from_secs(5),
             stop_file,
