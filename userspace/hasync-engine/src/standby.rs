@@ -378,8 +378,10 @@ impl Standby {
                 if refresh {
                     out.push(self.send(Message::SyncRequest { channel: id }));
                 }
-            } else if refresh || c.have() != c.have_sent {
+            } else if refresh {
                 self.have(id, &mut out);
+            } else {
+                self.have_if_moved(id, &mut out);
             }
         }
         out

@@ -326,11 +326,7 @@ impl Message {
                 section,
                 records,
             } => {
-                p.extend_from_slice(&channel.to_be_bytes());
-                p.extend_from_slice(&sync_id.to_be_bytes());
-                p.extend_from_slice(&seq.to_be_bytes());
-                p.extend_from_slice(&base.to_be_bytes());
-                p.extend_from_slice(&opid.to_be_bytes());
+                put_chunk_head(&mut p, *channel, *sync_id, *seq, *base, *opid);
                 put_section(&mut p, *section, records);
                 T_CHECKPOINT
             }
@@ -345,11 +341,7 @@ impl Message {
                 upto,
                 records,
             } => {
-                p.extend_from_slice(&channel.to_be_bytes());
-                p.extend_from_slice(&sync_id.to_be_bytes());
-                p.extend_from_slice(&seq.to_be_bytes());
-                p.extend_from_slice(&base.to_be_bytes());
-                p.extend_from_slice(&opid.to_be_bytes());
+                put_chunk_head(&mut p, *channel, *sync_id, *seq, *base, *opid);
                 put_bound(&mut p, after.as_ref());
                 put_bound(&mut p, upto.as_ref());
                 put_section(&mut p, *section, records);
@@ -536,6 +528,23 @@ fn put_section(p: &mut Vec<u8>, section: u32, records: &[IfRecord]) {
     }
 }
 
+/// What every checkpoint chunk starts with: channel, sync id, seq, base,
+/// opid.
+fn put_chunk_head(
+    p: &mut Vec<u8>,
+    channel: ChannelId,
+    sync_id: u64,
+    seq: u32,
+    base: Opid,
+    opid: Opid,
+) {
+    p.extend_from_slice(&channel.to_be_bytes());
+    p.extend_from_slice(&sync_id.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&base.to_be_bytes());
+    p.extend_from_slice(&opid.to_be_bytes());
+}
+
 /// A range bound: a name, or length 0 for an open end.
 fn put_bound(p: &mut Vec<u8>, name: Option<&IfName>) {
     match name {
@@ -610,6 +619,16 @@ fn get_name(r: &mut Reader<'_>) -> Result<IfName, WireError> {
         return Err(crate::table::TableError::BadName.into());
     }
     Ok(IfName::new(r.take(n, "name")?)?)
+}
+
+fn get_chunk_head(r: &mut Reader<'_>) -> Result<(ChannelId, u64, u32, Opid, Opid), WireError> {
+    Ok((
+        r.u32("channel")?,
+        r.u64("sync_id")?,
+        r.u32("seq")?,
+        r.u64("base")?,
+        r.u64("opid")?,
+    ))
 }
 
 fn get_bound(r: &mut Reader<'_>) -> Result<Option<IfName>, WireError> {
@@ -752,11 +771,7 @@ fn decode_payload(ty: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
             channel: r.u32("channel")?,
         },
         T_CHECKPOINT => {
-            let channel = r.u32("channel")?;
-            let sync_id = r.u64("sync_id")?;
-            let seq = r.u32("seq")?;
-            let base = r.u64("base")?;
-            let opid = r.u64("opid")?;
+            let (channel, sync_id, seq, base, opid) = get_chunk_head(r)?;
             let (section, records) = get_section(r)?;
             Message::Checkpoint {
                 channel,
@@ -769,11 +784,7 @@ fn decode_payload(ty: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
             }
         }
         T_CHECKPOINT_PART => {
-            let channel = r.u32("channel")?;
-            let sync_id = r.u64("sync_id")?;
-            let seq = r.u32("seq")?;
-            let base = r.u64("base")?;
-            let opid = r.u64("opid")?;
+            let (channel, sync_id, seq, base, opid) = get_chunk_head(r)?;
             let after = get_bound(r)?;
             let upto = get_bound(r)?;
             let (section, records) = get_section(r)?;
