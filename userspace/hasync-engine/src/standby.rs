@@ -448,8 +448,16 @@ impl Standby {
             return;
         };
         let floor = match &c.mode {
+            // Not synced yet: keep what fits for the sync to come (the
+            // first chunk names its base and keeps what is after it), so
+            // the primary, which confirms only what this unit holds, need
+            // not resend it; a queue already full drops it.
             Mode::Cold => {
-                self.stats.dropped += 1;
+                if c.pending.len() < max && !c.pending.contains_key(&u.opid) {
+                    c.pending.insert(u.opid, u);
+                } else {
+                    self.stats.dropped += 1;
+                }
                 return;
             }
             Mode::Syncing(rx) => rx.base,
@@ -923,11 +931,16 @@ mod tests {
                 msg: Message::SyncRequest { channel: CH }
             }
         )));
-        // Cold: the stream is ignored until the bulk sync, memory stays flat.
+        // Cold: the stream is kept for the sync to come up to the bound,
+        // the rest dropped; memory stays flat.
         for o in 7..100 {
             s.handle(upd(o));
         }
-        assert!(s.channels[&CH].pending.is_empty());
+        assert_eq!(s.channels[&CH].pending.len(), 4);
+        assert_eq!(
+            s.channels[&CH].pending.keys().copied().collect::<Vec<_>>(),
+            vec![7, 8, 9, 10]
+        );
         // And Cold channels keep asking, once per refresh period (lost
         // requests heal without a request per channel per tick).
         let asked = (0..2 * REFRESH_TICKS)
