@@ -40,7 +40,7 @@ use crate::{ChannelId, Opid};
 pub const CHUNK_BYTES: usize = 60_000;
 
 /// What a chunk costs the credit window beyond its records (its header).
-const CHUNK_OVERHEAD: usize = 64;
+pub const CHUNK_OVERHEAD: usize = 64;
 
 /// One chunk: a key range of a section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,8 @@ struct Chunk {
     /// Window cost when first sent.
     cost: usize,
     acked: bool,
+    /// The peer's tick when last sent (round-trip measurement).
+    sent: u64,
 }
 
 /// Progress of one bulk sync of one channel to one standby.
@@ -66,6 +68,12 @@ pub struct BulkSend {
     pub max_opid: Opid,
     /// Declaration acknowledged: the sync is complete.
     pub done: bool,
+    /// Declaration sent.
+    declared: bool,
+    /// The peer's tick now (set by the caller before each use).
+    pub tick: u64,
+    /// Ticks from send to ack of the last chunk acked first-time.
+    rtt: Option<u64>,
     sections: u32,
     /// Record bytes per chunk.
     budget: usize,
@@ -96,6 +104,9 @@ impl BulkSend {
             chunks: Vec::new(),
             in_flight: 0,
             stall: Backoff::new(0),
+            declared: false,
+            tick: 0,
+            rtt: None,
             acked: 0,
         }
     }
@@ -171,6 +182,7 @@ impl BulkSend {
                 upto,
                 cost,
                 acked: false,
+                sent: self.tick,
             });
             self.in_flight += cost;
             *credit = credit.saturating_sub(cost);
@@ -199,16 +211,23 @@ impl BulkSend {
                         upto: c.upto.clone(),
                         cost: CHUNK_OVERHEAD,
                         acked: false,
+                        sent: self.tick,
                     };
                     self.chunks[i].upto = split;
                     self.in_flight += rest.cost;
                     self.chunks.push(rest);
                 }
+                self.chunks[i].sent = self.tick;
                 out.push(self.message(i, table, last));
             }
             i += 1;
         }
         out
+    }
+
+    /// The round trip of the last chunk acknowledged, in ticks, once.
+    pub fn take_rtt(&mut self) -> Option<u64> {
+        self.rtt.take()
     }
 
     /// The standby acknowledged a chunk of this attempt.
@@ -217,14 +236,27 @@ impl BulkSend {
     }
 
     /// One tick: resend the unacked chunks when no chunk was acked since
-    /// the previous tick, backing off while none is (see `backoff`).
-    pub fn resend_stalled(&mut self, table: &Table, last: Opid) -> Vec<Message> {
-        let unacked = self.acked < self.chunks.len();
-        if self.stall.tick(self.acked as u64, unacked) {
-            self.resend(table, last)
-        } else {
-            Vec::new()
+    /// the previous tick, backing off while none is (see `backoff`), and
+    /// the declaration if it is not acknowledged. Only when the standby
+    /// has acknowledged nothing at all for a while (`peer_quiet`): the
+    /// connection is ordered and reliable, so while it acknowledges other
+    /// things this sync's chunks are queued behind them, not lost, and
+    /// resending them would only lengthen that queue.
+    pub fn resend_stalled(&mut self, table: &Table, last: Opid, peer_quiet: bool) -> Vec<Message> {
+        let declaring = self.declared && !self.done;
+        let outstanding = self.acked < self.chunks.len() || declaring;
+        if !peer_quiet {
+            self.stall = Backoff::new(self.acked as u64);
+            return Vec::new();
         }
+        if !self.stall.tick(self.acked as u64, outstanding) {
+            return Vec::new();
+        }
+        let mut out = self.resend(table, last);
+        if declaring && self.acked == self.chunks.len() {
+            out.push(self.declaration_message());
+        }
+        out
     }
 
     /// A checkpoint ack; `seq` one past the last chunk acknowledges the
@@ -237,6 +269,7 @@ impl BulkSend {
             }
         } else if let Some(c) = self.chunks.get_mut(seq) {
             if !c.acked {
+                self.rtt = Some(self.tick.saturating_sub(c.sent));
                 c.acked = true;
                 self.acked += 1;
                 self.in_flight -= c.cost;
@@ -249,14 +282,29 @@ impl BulkSend {
     /// acknowledged; the standby treats repeats as idempotent.
     pub fn declaration(&self, kernel_acked: Opid) -> Option<Message> {
         let all = self.read_all() && self.acked == self.chunks.len();
-        (all && !self.done && kernel_acked >= self.max_opid).then_some(Message::SyncDeclaration {
+        (all && !self.done && kernel_acked >= self.max_opid).then(|| self.declaration_message())
+    }
+
+    /// The declaration the first time it is due; afterwards only a stalled
+    /// sync sends it again (`resend_stalled`).
+    pub fn declare(&mut self, kernel_acked: Opid) -> Option<Message> {
+        if self.declared {
+            return None;
+        }
+        let msg = self.declaration(kernel_acked)?;
+        self.declared = true;
+        Some(msg)
+    }
+
+    fn declaration_message(&self) -> Message {
+        Message::SyncDeclaration {
             channel: self.channel,
             sync_id: self.sync_id,
             base: self.base,
             opid: self.max_opid,
             // As many chunks as seqs, which fit u32 (see `message`).
             chunks: self.chunks.len() as u32,
-        })
+        }
     }
 }
 

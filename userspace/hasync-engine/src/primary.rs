@@ -163,7 +163,39 @@ pub struct Peer {
     /// Per channel: pacing of update resends to this peer (progress:
     /// `have`).
     stall: BTreeMap<ChannelId, Backoff>,
+    /// The bulk window now (bytes; see [`Peer::pace`]); 0 before the
+    /// first sync.
+    window: usize,
+    /// Chunk bytes this peer acknowledged in this tick and the previous.
+    acked_bytes: (usize, usize),
+    /// Acknowledgements that moved something (a higher Have, a new chunk
+    /// ack), and their count at the previous tick.
+    progress: (u64, u64),
+    /// Ticks in a row without progress.
+    quiet: u32,
+    /// Ticks seen (the clock of chunk round trips).
+    ticks: u64,
+    /// Shortest chunk round trip (ticks) in this period of `RTT_PERIOD`
+    /// ticks and in the previous one, when one was measured.
+    rtt_min: (Option<u64>, Option<u64>),
 }
+
+/// Ticks over which the shortest round trip is remembered: long enough to
+/// see one unqueued chunk, short enough to follow a changed path.
+const RTT_PERIOD: u64 = 32;
+
+/// Ticks without any progress from a peer before anything is resent to it
+/// (see [`Peer::pace`]).
+const QUIET_TICKS: u32 = 3;
+
+/// How many ticks of this peer's measured drain rate the bulk window may
+/// hold beyond a round trip: about what a live update queued behind bulk
+/// chunks waits.
+const PACE_TICKS: usize = 2;
+
+/// The bulk window a peer starts from, grown as its acknowledgements show
+/// the link takes more (less, on a slow link, than the configured most).
+pub const START_WINDOW: usize = 256 << 10;
 
 impl Peer {
     /// Channels this peer holds exactly (synced, not mid-sync).
@@ -181,6 +213,71 @@ impl Peer {
         self.reading.insert(channel);
     }
 
+    /// Bulk pacing, once a tick. The window follows what the peer
+    /// acknowledged in the last two ticks (its drain rate) times the
+    /// shortest recent chunk round trip plus `PACE_TICKS`: the round trip
+    /// keeps the link busy, the `PACE_TICKS` bound the bulk bytes queued
+    /// ahead of a live update, whatever the link's speed (a fixed window
+    /// of a megabyte is a millisecond on a LAN and seconds on a slow
+    /// link). The shortest round trip, not the last, because a queue
+    /// lengthens the round trips it would then be sized by. It never drops below `floor` (two chunks: the sync always
+    /// moves, the floor rate of bulk traffic) nor rises above `cap` (the
+    /// configured `sync_window`). Also notes whether the peer
+    /// acknowledged anything since the previous tick.
+    fn pace(&mut self, floor: usize, cap: usize) {
+        self.ticks += 1;
+        if self.ticks % RTT_PERIOD == 0 {
+            self.rtt_min = (None, self.rtt_min.0);
+        }
+        let base = match self.rtt_min {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(t), None) | (None, Some(t)) => t,
+            (None, None) => 0,
+        };
+        let base = usize::try_from(base).unwrap_or(usize::MAX);
+        let rate = self.acked_bytes.0.max(self.acked_bytes.1);
+        self.acked_bytes = (0, self.acked_bytes.0);
+        if self.bulk_in_flight > 0 || rate > 0 {
+            let ticks = base.saturating_add(PACE_TICKS);
+            self.window = rate.saturating_mul(ticks).min(cap).max(floor.min(cap));
+        }
+        if self.progress.0 == self.progress.1 {
+            self.quiet = self.quiet.saturating_add(1);
+        } else {
+            self.quiet = 0;
+        }
+        self.progress.1 = self.progress.0;
+    }
+
+    /// Whether resends to this peer are due at all. The connection is
+    /// ordered and reliable: what a peer that acknowledges other things has
+    /// not acknowledged is queued behind them, not lost (it drops messages
+    /// only in rare states, a full pending queue or an epoch it does not
+    /// follow yet). So resends wait for `QUIET_TICKS` ticks in which it
+    /// acknowledged nothing; resending earlier lengthens the very queue
+    /// the acknowledgements wait behind, which on a slow link, or one whose
+    /// link layer holds frames for a retransmission, fed on itself.
+    fn quiet(&self) -> bool {
+        self.quiet >= QUIET_TICKS
+    }
+
+    /// Pacing state, for reports.
+    pub fn pacing(&self) -> String {
+        format!(
+            "window {} in flight {} acked {:?} progress {:?} quiet {}",
+            self.window, self.bulk_in_flight, self.acked_bytes, self.progress, self.quiet
+        )
+    }
+
+    /// The bulk window now.
+    fn bulk_window(&self, cap: usize) -> usize {
+        if self.window == 0 {
+            START_WINDOW.min(cap)
+        } else {
+            self.window
+        }
+    }
+
     /// Run `f` on a channel's sync, keeping the window's sum and the
     /// reading set in step with what it did.
     fn with_sync<R>(
@@ -190,7 +287,15 @@ impl Peer {
     ) -> Option<R> {
         let s = self.syncs.get_mut(&channel)?;
         let before = s.in_flight();
+        s.tick = self.ticks;
         let r = f(s);
+        if let Some(rtt) = s.take_rtt() {
+            self.rtt_min.0 = Some(self.rtt_min.0.map_or(rtt, |m| m.min(rtt)));
+        }
+        if s.in_flight() < before {
+            self.acked_bytes.0 += before - s.in_flight();
+            self.progress.0 += 1;
+        }
         self.bulk_in_flight = self.bulk_in_flight - before + s.in_flight();
         if s.read_all() {
             self.reading.remove(&channel);
@@ -203,11 +308,18 @@ impl Peer {
     fn feed(
         &mut self,
         channels: &BTreeMap<ChannelId, PChannel>,
-        window: usize,
+        cap: usize,
         out: &mut Vec<Message>,
     ) {
+        let window = self.bulk_window(cap);
         while self.bulk_in_flight < window {
-            let Some(&id) = self.reading.first() else {
+            // Channels with changes waiting for confirmation first: those
+            // wait for this peer's copy, which its sync starts.
+            let urgent = self
+                .reading
+                .iter()
+                .find(|id| channels.get(id).is_some_and(|c| !c.flight.is_empty()));
+            let Some(&id) = urgent.or_else(|| self.reading.first()) else {
                 return;
             };
             // Each round either spends the credit or finishes reading `id`.
@@ -608,7 +720,10 @@ impl Primary {
             } if epoch == self.epoch => {
                 if let Some(p) = self.peers.get_mut(&from) {
                     let h = p.have.entry(channel).or_insert(0);
-                    *h = (*h).max(opid);
+                    if opid > *h {
+                        *h = opid;
+                        p.progress.0 += 1;
+                    }
                 }
                 self.pump(channel, &mut out);
             }
@@ -695,7 +810,7 @@ impl Primary {
         for (&node, p) in self.peers.iter_mut() {
             let mut msgs = Vec::new();
             p.feed(&self.channels, self.cfg.sync_window, &mut msgs);
-            if let Some(msg) = p.syncs.get(&channel).and_then(|s| s.declaration(c.kacked)) {
+            if let Some(msg) = p.with_sync(channel, |s| s.declare(c.kacked)).flatten() {
                 msgs.push(msg);
             }
             out.extend(msgs.into_iter().map(|msg| Action::Send { to: node, msg }));
@@ -732,6 +847,10 @@ impl Primary {
                 });
             }
         }
+        let floor = 2 * (self.cfg.chunk_bytes + crate::bulk_sync::CHUNK_OVERHEAD);
+        for p in self.peers.values_mut() {
+            p.pace(floor, self.cfg.sync_window);
+        }
         let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         for id in ids {
             let Some(c) = self.channels.get_mut(&id) else {
@@ -752,8 +871,17 @@ impl Primary {
             for (&node, p) in self.peers.iter_mut() {
                 let have = p.have.get(&id).copied().unwrap_or(0);
                 let behind = c.flight.back().is_some_and(|f| f.update.opid > have);
+                let quiet = p.quiet();
                 let pace = p.stall.entry(id).or_insert(Backoff::new(have));
-                let stalled = pace.tick(have, behind);
+                // As for chunks (`BulkSend::resend_stalled`): a peer that
+                // acknowledges other things is reading, and what it has not
+                // acknowledged here is queued behind them.
+                let stalled = if quiet {
+                    pace.tick(have, behind)
+                } else {
+                    *pace = Backoff::new(have);
+                    false
+                };
                 if stalled {
                     for f in c.flight.iter().filter(|f| f.update.opid > have) {
                         out.push(Action::Send {
@@ -768,7 +896,7 @@ impl Primary {
                         msg: Message::Ack(a),
                     });
                 }
-                let resent = p.with_sync(id, |s| s.resend_stalled(&c.table, c.last));
+                let resent = p.with_sync(id, |s| s.resend_stalled(&c.table, c.last, quiet));
                 for msg in resent.into_iter().flatten() {
                     out.push(Action::Send { to: node, msg });
                 }
