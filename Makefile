@@ -83,7 +83,8 @@ check: lint test-host gen-check module userspace
 # budget): more simulator seeds, kills, three-unit fault schedules and model/module
 # comparisons. Each knob can be set from the environment.
 check-long: lint gen-check module userspace
-	@SIM_SEEDS=$${SIM_SEEDS:-100000} LIFECYCLE_SEEDS=$${LIFECYCLE_SEEDS:-100000} $(CARGO) test --release --quiet $(CARGO_FLAGS) --workspace
+	@SIM_SEEDS=$${SIM_SEEDS:-100000} LIFECYCLE_SEEDS=$${LIFECYCLE_SEEDS:-100000} \
+		BULK_SIM_SEEDS=$${BULK_SIM_SEEDS:-1000} $(CARGO) test --release --quiet $(CARGO_FLAGS) --workspace
 	@HASYNC_KILLS=$${HASYNC_KILLS:-300} HASYNC_SCHEDULES=$${HASYNC_SCHEDULES:-300} \
 		HASYNC_KDIFF_SEEDS=$${HASYNC_KDIFF_SEEDS:-64} HASYNC_KDIFF_STEPS=$${HASYNC_KDIFF_STEPS:-20000} \
 		HASYNC_SELFTEST_TIMEOUT=$${HASYNC_SELFTEST_TIMEOUT:-21600} scripts/selftests

@@ -33,7 +33,7 @@ use crate::node::{
 use crate::planner::Policy;
 use crate::primary::PrimaryConfig;
 use crate::standby::{Mode, StandbyConfig};
-use crate::table::{IfName, IfRecord, Op, SectionCount};
+use crate::table::{IfName, IfRecord, Op, Prefix, SectionCount};
 use crate::{ChannelId, NodeId, RecordChange, RequestId};
 
 use super::rng::Rng;
@@ -104,6 +104,37 @@ pub struct Scenario {
     pub datagram_loss: u64,
     /// Requests during the active phase.
     pub requests: u32,
+    /// The replication connections' link, when it is slow and lossy.
+    pub link: Option<Link>,
+    /// Records per channel in the kernel before any unit starts.
+    pub prefill: u32,
+}
+
+/// A bandwidth-limited, lossy link under the replication connections (as
+/// TIPC over a slow or noisy bearer): each direction sends one frame at a
+/// time at `bytes_per_ms`; a lost frame is retransmitted by the link layer
+/// after `rto` ms, holding everything behind it (delivery stays in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// Bandwidth each way.
+    pub bytes_per_ms: u64,
+    /// Frames lost and retransmitted (per mille).
+    pub loss: u64,
+    /// Link-layer retransmission delay (ms).
+    pub rto: Millis,
+}
+
+/// What the link carried, for the bulk-sync checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Bytes sent to standbys.
+    pub to_standby: u64,
+    /// Most bytes ever queued for the wire on one connection's way to a
+    /// standby (what hasyncd's socket would hold: bounded, or it drops the
+    /// peer as not reading).
+    pub peak_queue: u64,
+    /// Frames the link retransmitted.
+    pub retransmitted: u64,
 }
 
 const ACTIVE: Millis = 6000;
@@ -154,6 +185,44 @@ impl Scenario {
             max_delay: r.range(1, 10),
             datagram_loss: r.below(100),
             requests: r.range(40, 160) as u32,
+            link: None,
+            prefill: 0,
+        }
+    }
+
+    /// A bulk-sync scenario: two units, `channels` channels of 16 sections
+    /// with `prefill` records each in the kernel, a slow lossy link, a
+    /// stream of requests while the standby syncs, and sometimes a fault
+    /// in the middle of the sync (the standby killed, the link cut).
+    pub fn bulk(seed: u64, channels: u32, prefill: u32) -> Self {
+        let mut r = Rng::new(seed ^ 0xb01c_5afe);
+        let faults = match r.below(4) {
+            0 => vec![(r.range(500, 2500), Fault::KillIn(Phase::Syncing))],
+            1 => vec![(r.range(500, 2500), Fault::IsolatePrimary)],
+            _ => Vec::new(),
+        };
+        Scenario {
+            seed,
+            units: 2,
+            channels,
+            sections: 16,
+            cookie_log: 64,
+            policy: Policy::Replay,
+            ack_path: AckPath::Both,
+            window: r.range(4, 64) as usize,
+            faults,
+            detect: r.range(5, 40),
+            tolerance: r.range(150, 400),
+            jitter: r.range(0, 20),
+            max_delay: r.range(1, 5),
+            datagram_loss: 0,
+            requests: r.range(200, 600) as u32,
+            link: Some(Link {
+                bytes_per_ms: r.range(500, 4000),
+                loss: r.below(30),
+                rto: r.range(10, 200),
+            }),
+            prefill,
         }
     }
 }
@@ -186,6 +255,9 @@ struct Conn {
     /// Last delivery time each way (keeps each direction in order).
     to_p: Millis,
     to_s: Millis,
+    /// With a [`Link`]: when each direction's wire is free (µs).
+    wire_p: u64,
+    wire_s: u64,
 }
 
 #[derive(Debug)]
@@ -244,6 +316,15 @@ pub struct Cluster {
     /// Event log (when tracing).
     pub trace: Option<Vec<String>>,
     switchovers: u64,
+    /// What the link carried.
+    pub link_stats: LinkStats,
+    /// Submission time of each request (ms).
+    submitted: BTreeMap<RequestId, Millis>,
+    /// Each confirmed request's submission time and the wait for its
+    /// confirmation (ms).
+    pub latencies: Vec<(Millis, Millis)>,
+    /// When the primary first counted every other unit a hot standby.
+    pub all_hot_at: Option<Millis>,
 }
 
 fn pair(a: usize, b: usize) -> (usize, usize) {
@@ -277,8 +358,13 @@ impl Cluster {
             refused: 0,
             trace: trace.then(Vec::new),
             switchovers: 0,
+            link_stats: LinkStats::default(),
+            submitted: BTreeMap::new(),
+            latencies: Vec::new(),
+            all_hot_at: None,
             sc,
         };
+        c.prefill();
         for (u, name) in names.iter().enumerate() {
             c.units.push(Unit {
                 name: name.clone(),
@@ -313,8 +399,48 @@ impl Cluster {
         c
     }
 
+    /// The scenario's records, written to the kernel as an earlier
+    /// primary (epoch 1) would have: the first primary relearns them.
+    fn prefill(&mut self) {
+        let sections = SectionCount::new(self.sc.sections).unwrap_or(SectionCount::ONE);
+        for channel in 0..self.sc.channels {
+            let ops: Vec<Op> = (0..self.sc.prefill)
+                .filter_map(|k| {
+                    let name = IfName::new(format!("p{channel}-{k}").as_bytes()).ok()?;
+                    let mut r = IfRecord::new(name);
+                    r.mtu = 1500 + k % 1000;
+                    r.mac = [2, 0, 0, (channel >> 8) as u8, channel as u8, k as u8];
+                    r.addrs = vec![Prefix::V4([10, (k >> 8) as u8, k as u8, 1], 24)];
+                    r.description =
+                        format!("prefilled record {k} of channel {channel}").into_bytes();
+                    Some(Op::Set(r))
+                })
+                .collect();
+            for (i, batch) in ops.chunks(crate::table::MAX_OPS).enumerate() {
+                let update = crate::wire::Update {
+                    channel,
+                    epoch: 1,
+                    opid: i as u64 + 1,
+                    cookie: crate::table::cookie_of(batch, sections),
+                    ops: batch.to_vec(),
+                };
+                self.kernel.handle(&KernelCmd::Update(update));
+            }
+        }
+    }
+
     fn config(&self, u: usize, start: StartRole) -> NodeConfig {
         let sections = SectionCount::new(self.sc.sections).unwrap_or(SectionCount::ONE);
+        // A slow link gets a deployment's pacing (the default chunk, a
+        // window of a quarter to four megabytes); the other scenarios draw
+        // tiny ones that exercise chunk splitting.
+        let (chunk_bytes, sync_window) = match self.sc.link {
+            Some(_) => (
+                crate::bulk_sync::CHUNK_BYTES,
+                (256 << 10) << (self.sc.seed % 5),
+            ),
+            None => super::draw_pacing(self.sc.seed),
+        };
         NodeConfig {
             name: self.units[u].name.clone(),
             start,
@@ -323,8 +449,8 @@ impl Cluster {
             primary: PrimaryConfig {
                 window: self.sc.window,
                 backlog: 256,
-                sync_window: super::draw_pacing(self.sc.seed).1,
-                chunk_bytes: super::draw_pacing(self.sc.seed).0,
+                sync_window,
+                chunk_bytes,
                 ..PrimaryConfig::default()
             },
             policy: self.sc.policy,
@@ -460,6 +586,8 @@ impl Cluster {
                         reset: false,
                         to_p: self.now,
                         to_s: self.now,
+                        wire_p: self.now * 1000,
+                        wire_s: self.now * 1000,
                     },
                 );
                 self.units[u].conn = Some(c);
@@ -504,6 +632,9 @@ impl Cluster {
                 if let Some(r) = self.requests.get_mut(&request) {
                     r.confirmed = Some(opid);
                 }
+                if let Some(t) = self.submitted.remove(&request) {
+                    self.latencies.push((t, self.now - t));
+                }
             }
             Output::Refused { request, refusal } => {
                 self.refused += 1;
@@ -521,6 +652,47 @@ impl Cluster {
             }
             Output::SwitchedOver { .. } | Output::Audited { .. } | Output::AbandonRequests => {}
         }
+    }
+
+    /// A frame of `len` bytes on connection `c` (towards the primary or
+    /// the standby): with a [`Link`], it waits for the wire, takes its
+    /// transmission time and sometimes a link-layer retransmission.
+    fn carry(&mut self, c: u64, to_primary: bool, len: usize, ev: Ev) {
+        let Some(link) = self.sc.link else {
+            return if to_primary {
+                self.ordered_to_p(c, ev)
+            } else {
+                self.ordered_to_s(c, ev)
+            };
+        };
+        let now_us = self.now * 1000;
+        let lost = self.rng.chance(link.loss);
+        let prop = self.rng.range(1, self.sc.max_delay);
+        let Some(x) = self.conns.get_mut(&c) else {
+            return;
+        };
+        let wire = if to_primary {
+            &mut x.wire_p
+        } else {
+            &mut x.wire_s
+        };
+        let start = (*wire).max(now_us);
+        let len = len as u64;
+        if !to_primary {
+            let queued = (start - now_us) * link.bytes_per_ms / 1000 + len;
+            self.link_stats.peak_queue = self.link_stats.peak_queue.max(queued);
+            self.link_stats.to_standby += len;
+        }
+        *wire = start + (len * 1000).div_ceil(link.bytes_per_ms);
+        let mut t = wire.div_ceil(1000) + prop;
+        if lost {
+            self.link_stats.retransmitted += 1;
+            t += link.rto;
+        }
+        let last = if to_primary { &mut x.to_p } else { &mut x.to_s };
+        t = t.max(*last);
+        *last = t;
+        self.push(t, ev);
     }
 
     fn ordered_to_p(&mut self, c: u64, ev: Ev) {
@@ -552,14 +724,14 @@ impl Cluster {
                 if x.reset || !self.linked(x.standby, x.primary) {
                     return;
                 }
-                self.ordered_to_p(c, Ev::ToPrimary(c, bytes));
+                self.carry(c, true, bytes.len(), Ev::ToPrimary(c, bytes));
             }
             Dest::Peer(c) => {
                 let Some(x) = self.conns.get(&c) else { return };
                 if x.reset || !x.open_p || !self.linked(x.standby, x.primary) {
                     return;
                 }
-                self.ordered_to_s(c, Ev::ToStandby(c, bytes));
+                self.carry(c, false, bytes.len(), Ev::ToStandby(c, bytes));
             }
             Dest::Unit(n) => {
                 let Some(v) = self.units.iter().position(|x| x.id == n) else {
@@ -792,6 +964,7 @@ impl Cluster {
             },
         );
         self.log(|| format!("request r{id} to u{u} ch{channel}"));
+        self.submitted.insert(id, self.now);
         let ev = match op {
             Op::Set(r) => Event::Set {
                 request: id,
@@ -1025,13 +1198,21 @@ impl Cluster {
     pub fn run(&mut self) -> Result<(), String> {
         let deadline = ACTIVE + SETTLE_MAX;
         let mut next_check = ACTIVE;
+        let mut next_hot = 0;
         while self.now < deadline {
             if !self.step() {
                 break;
             }
+            if self.all_hot_at.is_none() && self.now >= next_hot {
+                next_hot = self.now + 10;
+                if self.all_hot() {
+                    self.all_hot_at = Some(self.now);
+                }
+            }
             if self.settling && self.now >= next_check {
                 next_check = self.now + 100;
                 if self.quiescent() {
+                    self.all_hot_at.get_or_insert(self.now);
                     return Ok(());
                 }
             }
@@ -1041,6 +1222,27 @@ impl Cluster {
             self.now,
             self.describe()
         ))
+    }
+
+    /// Encoded bytes of every record the kernel holds: what one full
+    /// bulk sync carries.
+    pub fn table_bytes(&self) -> u64 {
+        self.kernel
+            .channels
+            .values()
+            .flat_map(|c| c.table.iter())
+            .map(|r| r.encoded_len() as u64)
+            .sum()
+    }
+
+    /// One primary counts every other unit a hot standby.
+    fn all_hot(&self) -> bool {
+        let prims = self.primaries();
+        let [p] = prims[..] else { return false };
+        self.units[p].node.as_ref().is_some_and(|n| {
+            let a = n.attached();
+            a.len() == self.units.len() - 1 && a.iter().all(|(_, _, hot)| *hot)
+        })
     }
 
     /// One primary, every other unit a Hot standby at its position,
@@ -1105,6 +1307,12 @@ impl Cluster {
                     );
                 }
                 s += &format!("\n   attached {:?}", n.attached());
+                for (node, peer) in &p.peers {
+                    s += &format!("\n   peer {node}: {}", peer.pacing());
+                    for sync in peer.syncs.values().filter(|x| !x.done).take(2) {
+                        s += &format!("\n   to {node}: {sync:?}");
+                    }
+                }
             }
             if let Some(sb) = n.standby() {
                 for (id, c) in &sb.channels {
@@ -1159,7 +1367,12 @@ impl Cluster {
 
 /// Run one seed; on failure rerun it with its event log and report.
 pub fn run_seed(seed: u64) -> Result<Cluster, String> {
-    let sc = Scenario::from_seed(seed);
+    run_scenario(Scenario::from_seed(seed))
+}
+
+/// Run one scenario; on failure rerun it with its event log and report.
+pub fn run_scenario(sc: Scenario) -> Result<Cluster, String> {
+    let seed = sc.seed;
     let mut c = Cluster::new(sc.clone(), false);
     match c.run().and_then(|()| c.check()) {
         Ok(()) => Ok(c),
