@@ -79,8 +79,12 @@ pub(super) struct Lead {
     pub expected: BTreeMap<NodeId, Micros>,
     audits: Vec<AuditWait>,
     next_fence_check: Micros,
-    next_audit: Option<Micros>,
     audit_period: Option<Micros>,
+    /// The periodic audit's progress through the channels: the last one
+    /// audited, and the time owed to the next (see [`Lead::audit_due`]).
+    audit_cursor: Option<ChannelId>,
+    audit_credit: Micros,
+    last_audit_tick: Micros,
 }
 
 impl Lead {
@@ -93,9 +97,45 @@ impl Lead {
             expected: BTreeMap::new(),
             audits: Vec::new(),
             next_fence_check: now,
-            next_audit: audit_period.map(|p| now + p),
             audit_period,
+            audit_cursor: None,
+            audit_credit: 0,
+            last_audit_tick: now,
         }
+    }
+
+    /// The channels the periodic audit reaches now. A round covers every
+    /// channel once per period, spread evenly over it (a channel every
+    /// `period / channels`), so at 1 000 channels an audit costs a digest
+    /// read or two per tick rather than a thousand at once. Each audit
+    /// compares per-section digests that every copy keeps up to date, so
+    /// its cost follows sections, not records.
+    fn audit_due(&mut self, now: Micros) -> Vec<ChannelId> {
+        let Some(period) = self.audit_period.filter(|&p| p > 0) else {
+            return Vec::new();
+        };
+        let n = self.engine.channels.len() as u64;
+        let elapsed = now.saturating_sub(self.last_audit_tick);
+        self.last_audit_tick = now;
+        // Owed: one channel per `period / n` of time passed, at most a round.
+        self.audit_credit = (self.audit_credit + elapsed.saturating_mul(n)).min(period * n);
+        let mut due = Vec::new();
+        while self.audit_credit >= period && (due.len() as u64) < n {
+            self.audit_credit -= period;
+            let next = match self.audit_cursor {
+                Some(c) => self
+                    .engine
+                    .channels
+                    .range(c + 1..)
+                    .next()
+                    .or_else(|| self.engine.channels.iter().next()),
+                None => self.engine.channels.iter().next(),
+            };
+            let Some((&id, _)) = next else { break };
+            self.audit_cursor = Some(id);
+            due.push(id);
+        }
+        due
     }
 
     /// An election loser: the engine already counts it as a standby
@@ -383,7 +423,7 @@ impl Node {
             .filter(|(_, &until)| now >= until)
             .map(|(&n, _)| n)
             .collect();
-        let audit_due = l.next_audit.is_some_and(|t| now >= t);
+        let audit_due = l.audit_due(now);
         for c in stale {
             tracing::warn!("no handshake in time; dropping a connection");
             self.drop_peer(now, c);
@@ -395,11 +435,10 @@ impl Node {
                 "an elected follower never attached; not waiting for it",
             );
         }
-        if audit_due {
+        if !audit_due.is_empty() {
             if let Role::Primary(l) = &mut self.role {
-                l.next_audit = l.audit_period.map(|p| now + p);
                 if l.handover.is_none() && l.replay.is_none() {
-                    self.audit(now, None, None);
+                    self.audit_channels(now, None, audit_due);
                 }
             }
         }
@@ -650,6 +689,14 @@ impl Node {
             }
             None => l.engine.channels.keys().copied().collect(),
         };
+        self.audit_channels(now, request, ids);
+    }
+
+    /// Audit `ids` (channels of ours); `request` is answered when done.
+    fn audit_channels(&mut self, now: Micros, request: Option<RequestId>, ids: Vec<ChannelId>) {
+        let Role::Primary(l) = &mut self.role else {
+            return;
+        };
         let mut wait = AuditWait {
             request,
             results: Vec::new(),
@@ -699,5 +746,46 @@ impl Node {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::SectionCount;
+
+    fn lead(channels: u32, period: Option<Micros>) -> Lead {
+        let ids: Vec<(ChannelId, SectionCount)> =
+            (0..channels).map(|c| (c * 3, SectionCount::ONE)).collect();
+        let engine = Primary::new(1, 1, &ids, crate::primary::PrimaryConfig::default());
+        Lead::new(engine, 0, period)
+    }
+
+    #[test]
+    fn periodic_audit_spreads_each_round_over_the_period() {
+        let period = 60_000 * MS;
+        let mut l = lead(1000, Some(period));
+        let mut seen = BTreeMap::new();
+        let mut most = 0;
+        // Two rounds in 100 ms ticks.
+        for t in 1..=1200u64 {
+            let due = l.audit_due(t * super::super::TICK);
+            most = most.max(due.len());
+            for c in due {
+                *seen.entry(c).or_insert(0u32) += 1;
+            }
+        }
+        assert_eq!(seen.len(), 1000, "every channel audited");
+        assert!(seen.values().all(|&k| k == 2), "each once per period");
+        assert!(most <= 2, "at most two channels a tick, not a thousand");
+        // Few channels: each still once per period, not once a tick.
+        let mut l = lead(2, Some(period));
+        let n: usize = (1..=600u64)
+            .map(|t| l.audit_due(t * super::super::TICK).len())
+            .sum();
+        assert_eq!(n, 2);
+        // Off, or a late tick: nothing, or at most one round at once.
+        assert!(lead(5, None).audit_due(period * 10).is_empty());
+        assert_eq!(lead(5, Some(period)).audit_due(period * 10).len(), 5);
     }
 }
