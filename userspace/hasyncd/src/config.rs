@@ -283,7 +283,7 @@ pub struct Config {
     pub ack_path: AckPath,
     /// Takeover policy for trailing updates.
     pub trailing: Trailing,
-    /// Seconds between audits; 0 = off.
+    /// Seconds in which every channel is audited once; 0 = off.
     pub audit_period: u32,
     /// TIPC service.
     pub tipc: Tipc,
@@ -527,6 +527,9 @@ pub mod defaults {
     pub const LINK_TOLERANCE_MS: u32 = 1500;
     /// `limits.sync_window_kib`: the engine's default window, 1 MiB.
     pub const SYNC_WINDOW_KIB: u32 = 1024;
+    /// `audit_period`: every channel's digests compared once a minute,
+    /// spread over the minute (a channel every `60 s / channels`).
+    pub const AUDIT_PERIOD: u32 = 60;
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -756,7 +759,7 @@ impl Raw {
         let audit_period = in_range(
             &n,
             "audit_period",
-            self.audit_period.unwrap_or(0),
+            self.audit_period.unwrap_or(defaults::AUDIT_PERIOD),
             (0, AUDIT_PERIOD_MAX),
         )?;
         let t = self.tipc.unwrap_or_default();

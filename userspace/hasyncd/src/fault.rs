@@ -1,5 +1,6 @@
 //! Fault injection for the end-to-end tests: kill the daemon with SIGKILL
-//! at a chosen moment of the replication protocol.
+//! at a chosen moment of the replication protocol, or make the kernel's
+//! copy differ from the daemons' behind their back (for the audit).
 //!
 //! Compiled in only with the `fault-injection` feature (the test build,
 //! `target/release/hasyncd-fault`); without it every hook is a constant
@@ -8,12 +9,17 @@
 //! ```text
 //! HASYNCD_FAULT=POINT[@N]     die at the N-th time POINT is reached (default 1;
 //!                             a batch of K updates or ACKs reaches it K times)
+//! HASYNCD_FAULT=kernel-diverge@N
+//!                             the N-th update reaches the kernel altered
 //! ```
 //!
 //! An unknown point is refused at start-up, so a typo cannot turn a fault
 //! test into a plain run.
 
-/// Where the daemon can be stopped.
+use hasync_engine::kernel::KernelCmd;
+use hasync_engine::table::Op;
+
+/// Where the daemon can be stopped (or, for one point, misled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Point {
     /// Primary: an update batch reached the kernel, the standby has not
@@ -28,16 +34,21 @@ pub enum Point {
     MidReplay,
     /// Primary: a bulk-sync chunk was sent, the sync is not complete.
     MidBulkSync,
+    /// Primary: the N-th update to the kernel reaches it with one record's
+    /// MTU changed, which neither the engine nor any standby knows. Not a
+    /// kill: the daemon goes on, and the audit must find and repair it.
+    KernelDiverge,
 }
 
 impl Point {
     /// Every point with its name.
-    pub const ALL: [(Point, &'static str); 5] = [
+    pub const ALL: [(Point, &'static str); 6] = [
         (Point::AfterKernelSend, "after-kernel-send"),
         (Point::AfterStandbySend, "after-standby-send"),
         (Point::BeforeAckForward, "before-ack-forward"),
         (Point::MidReplay, "mid-replay"),
         (Point::MidBulkSync, "mid-bulk-sync"),
+        (Point::KernelDiverge, "kernel-diverge"),
     ];
 
     /// The point's name.
@@ -104,6 +115,39 @@ impl Faults {
     /// of work to make the point reachable).
     pub fn armed(&self, point: Point) -> bool {
         cfg!(feature = "fault-injection") && matches!(self.armed, Some((p, _)) if p == point)
+    }
+
+    /// Updates about to go to the kernel: with `kernel-diverge@N` armed,
+    /// the N-th update's first record set gets another MTU, once.
+    pub fn diverge(&mut self, cmds: &mut [KernelCmd]) {
+        if !self.armed(Point::KernelDiverge) {
+            return;
+        }
+        let Some((_, due)) = self.armed else { return };
+        for cmd in cmds {
+            let KernelCmd::Update(u) = cmd else { continue };
+            self.hits += 1;
+            if self.hits != due {
+                continue;
+            }
+            let rec = u.ops.iter_mut().find_map(|op| match op {
+                Op::Set(r) => Some(r),
+                _ => None,
+            });
+            if let Some(r) = rec {
+                r.mtu = if r.mtu > 1280 { r.mtu - 1 } else { r.mtu + 1 };
+                tracing::warn!(
+                    channel = u.channel,
+                    opid = u.opid,
+                    dev = %String::from_utf8_lossy(r.name.as_bytes()),
+                    mtu = r.mtu,
+                    "fault injection: the kernel gets another MTU than the standbys"
+                );
+            } else {
+                // No record to change here: the next update's.
+                self.hits -= 1;
+            }
+        }
     }
 
     /// The daemon reached `point`: die here if it is armed and due.

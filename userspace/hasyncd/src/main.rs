@@ -49,7 +49,7 @@ struct Cli {
     /// Trailing updates at takeover: replay, discard or "budget N".
     #[arg(long, value_name = "POLICY")]
     trailing: Option<String>,
-    /// Seconds between audits, 0 = off.
+    /// Seconds in which every channel is audited once (default 60), 0 = off.
     #[arg(long, value_name = "SECONDS")]
     audit_period: Option<u32>,
     /// TIPC service type (64 and up).

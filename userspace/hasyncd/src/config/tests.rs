@@ -33,7 +33,7 @@ fn defaults_fill_a_minimal_file() {
     assert_eq!(c.log_level, "info");
     assert_eq!(c.ack_path, AckPath::Both);
     assert_eq!(c.trailing, Trailing::Replay);
-    assert_eq!(c.audit_period, 0);
+    assert_eq!(c.audit_period, 60, "the audit is on by default");
     assert_eq!(
         c.tipc,
         Tipc {

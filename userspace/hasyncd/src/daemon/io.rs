@@ -58,6 +58,9 @@ impl Daemon {
                 }
                 continue;
             }
+            if primary {
+                self.faults.diverge(&mut cmds);
+            }
             let outcomes = if self.node.replaying() && self.faults.armed(Point::MidReplay) {
                 // Part of the replay reaches the kernel, then we die.
                 let mut o = self.kernel.execute(&cmds[..1]);
