@@ -75,6 +75,14 @@ pub struct Flags {
     )]
     addrs: u8,
 
+    /// Fill in order instead of drawing channels: each channel of the list
+    /// in turn gets K consecutive requests, one per name, so channels x K
+    /// requests set every name of every channel once (and requests for one
+    /// channel arrive together, to share updates). --skew and --seed are
+    /// then unused.
+    #[arg(long)]
+    sweep: bool,
+
     /// Share of requests for the first channel, in permille (0: uniform).
     #[arg(
         long,
@@ -146,7 +154,8 @@ impl Flags {
             return Err("nothing ends the run: give --count, --duration or --stop-file".into());
         }
         let plan = Plan::new(self.channels, self.keys, self.skew, self.prefix, self.seed)?
-            .with_addrs(self.addrs);
+            .with_addrs(self.addrs)
+            .with_sweep(self.sweep);
         Ok(Config {
             services: Services {
                 service_type: self.service_type,

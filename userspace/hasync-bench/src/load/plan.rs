@@ -8,7 +8,9 @@
 //! 256}/24` for `i` in `0..N`.
 //! The channel is drawn from `splitmix64(splitmix64(seed) ^ k)`: the first
 //! channel of the list with probability `skew / 1000` and the others
-//! uniformly, or every channel uniformly when `skew` is 0.
+//! uniformly, or every channel uniformly when `skew` is 0. With `--sweep`
+//! it is the `(k / keys) % channels`-th: `keys` consecutive requests per
+//! channel, so `channels × keys` consecutive ones set every name once.
 
 use hasync_ctl::SetIface;
 
@@ -24,6 +26,7 @@ pub struct Plan {
     prefix: String,
     seed: u64,
     addrs: u8,
+    sweep: bool,
 }
 
 /// splitmix64's output function: a bijection that mixes every input bit.
@@ -65,6 +68,7 @@ impl Plan {
             prefix,
             seed,
             addrs: 0,
+            sweep: false,
         };
         let widest = sorted.last().copied().unwrap_or_default();
         let longest = plan.name(widest, keys - 1);
@@ -82,11 +86,18 @@ impl Plan {
         Plan { addrs: n, ..self }
     }
 
+    /// Channels in turn, `keys` requests each (`--sweep`).
+    pub fn with_sweep(self, sweep: bool) -> Plan {
+        Plan { sweep, ..self }
+    }
+
     /// The channel of request `seq`.
     pub fn channel(&self, seq: u64) -> u32 {
         let r = mix(mix(self.seed) ^ seq);
         let n = self.channels.len() as u64;
-        let i = if self.skew == 0 || n == 1 {
+        let i = if self.sweep {
+            seq / self.keys % n
+        } else if self.skew == 0 || n == 1 {
             r % n
         } else if r % 1000 < u64::from(self.skew) {
             0
@@ -128,6 +139,21 @@ mod tests {
 
     fn plan(channels: &[u32], skew: u32, seed: u64) -> Plan {
         Plan::new(channels.to_vec(), 64, skew, "l".into(), seed).expect("valid")
+    }
+
+    #[test]
+    fn a_sweep_sets_every_name_of_every_channel_once() {
+        let p = Plan::new(vec![3, 5, 9], 4, 0, "l".into(), 1)
+            .expect("valid")
+            .with_sweep(true);
+        let mut seen = std::collections::BTreeSet::new();
+        for seq in 17..17 + 12 {
+            let r = p.request(seq);
+            assert!(seen.insert((r.channel, r.name)), "request {seq} repeats");
+        }
+        assert_eq!(seen.len(), 12);
+        // Consecutive requests stay on one channel.
+        assert_eq!(p.channel(20), p.channel(23));
     }
 
     #[test]
