@@ -34,6 +34,9 @@ pub enum Point {
     MidReplay,
     /// Primary: a bulk-sync chunk was sent, the sync is not complete.
     MidBulkSync,
+    /// Standby: a bulk-sync chunk arrived, the sync is not complete (the
+    /// N-th chunk: a sync of C channels of S sections has at least C x S).
+    MidSyncReceive,
     /// Primary: the N-th update to the kernel reaches it with one record's
     /// MTU changed, which neither the engine nor any standby knows. Not a
     /// kill: the daemon goes on, and the audit must find and repair it.
@@ -42,12 +45,13 @@ pub enum Point {
 
 impl Point {
     /// Every point with its name.
-    pub const ALL: [(Point, &'static str); 6] = [
+    pub const ALL: [(Point, &'static str); 7] = [
         (Point::AfterKernelSend, "after-kernel-send"),
         (Point::AfterStandbySend, "after-standby-send"),
         (Point::BeforeAckForward, "before-ack-forward"),
         (Point::MidReplay, "mid-replay"),
         (Point::MidBulkSync, "mid-bulk-sync"),
+        (Point::MidSyncReceive, "mid-sync-receive"),
         (Point::KernelDiverge, "kernel-diverge"),
     ];
 

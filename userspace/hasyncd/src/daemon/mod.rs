@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use hasync_ctl::Services;
 use hasync_engine::node::{self, Event, Micros, Node, NodeConfig};
+use hasync_engine::wire::Message;
 use hasync_engine::RequestId;
 use hasync_nl as nl;
 use hasync_tipc::{
@@ -34,7 +35,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::config::Config;
 use crate::conn::Conn;
-use crate::fault::Faults;
+use crate::fault::{Faults, Point};
 use crate::kernel::KernelAdapter;
 use crate::tolerance::LinkTolerance;
 
@@ -427,6 +428,15 @@ impl Daemon {
         let Some(conn) = &mut self.leader else { return };
         let (frames, end) = conn.pump(flags.contains(PollFlags::POLLOUT), &mut self.buf);
         for f in &frames {
+            if self.faults.armed(Point::MidSyncReceive) {
+                let chunk = matches!(
+                    Message::decode_exact(f),
+                    Ok(Message::Checkpoint { .. } | Message::CheckpointPart { .. })
+                );
+                if chunk {
+                    self.faults.hit(Point::MidSyncReceive);
+                }
+            }
             self.feed(Event::LeaderFrame(f));
         }
         if let Some(e) = end {
