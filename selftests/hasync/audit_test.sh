@@ -69,7 +69,7 @@ print(sorted(out))
 }
 
 diverge_and_repair() {
-	in_ns 1 "$HASYNC_LOAD" --channels 1,2 --prefix a --keys 8 --count 40 --window 1 \
+	in_ns 1 "$HASYNC_LOAD" --channels 1,2 --prefix a --keys 64 --count 40 --window 1 \
 		--first-seq 1 --log "$CL/load.log" --quiet || return 1
 	grep -m1 'fault injection: the kernel gets another MTU' "$CL/n1.log" | sed 's/^.*WARN *//' ||
 		{ echo "# the fault did not fire"; return 1; }
