@@ -7,7 +7,8 @@
 //!        [del dev NAME]...
 //! hasync kernel claim epoch E (all | id N...) [brief]
 //! hasync kernel cookies channel N after OPID [entries]
-//! hasync kernel replay channel N epoch E opid O sections MASK [set RECORD]...
+//! hasync kernel replay channel N epoch E opid O sections MASK
+//!        (set RECORD... | from FILE | empty)
 //! ```
 //!
 //! `claim` lists every claimed channel with its register; `brief` only
@@ -17,12 +18,13 @@
 //! epochs.
 //!
 //! `update` computes the cookie from the channel's section count unless
-//! `cookie` is given (to test the kernel's check). `replay` installs the
-//! records given as `set RECORD` words or, with none given and stdin not a
-//! terminal, read from stdin one per line (`[set] dev NAME …`; `#`
-//! comments).
+//! `cookie` is given (to test the kernel's check). `replay` replaces the
+//! sections' records with those given as `set RECORD` words, or read from
+//! FILE one per line (`[set] dev NAME …`; `#` comments; `-` is stdin), or
+//! with none when it says `empty`: a destructive command never takes its
+//! data from a stdin it was not told to read.
 
-use std::io::{self, BufRead, IsTerminal};
+use std::io::{self, BufRead};
 
 use clap::Subcommand;
 use hasync_model::{cookie_of, IfRecord, SectionCount};
@@ -46,25 +48,25 @@ enum Command {
     /// Apply one update: channel N epoch E opid O [cookie C] [set RECORD | del dev NAME]...
     Update {
         /// channel N epoch E opid O [cookie C] OPS...
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
     /// Raise owner epochs: epoch E (all | id N...) [brief].
     Claim {
         /// epoch E (all | id N...) [brief]
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
     /// Sections touched above an opid: channel N after OPID [entries].
     Cookies {
         /// channel N after OPID [entries]
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
-    /// Replace sections: channel N epoch E opid O sections MASK [set RECORD]...
+    /// Replace sections: channel N epoch E opid O sections MASK (set RECORD... | from FILE | empty)
     Replay {
-        /// channel N epoch E opid O sections MASK [set RECORD]...
-        #[arg(value_name = "WORDS")]
+        /// channel N epoch E opid O sections MASK (set RECORD... | from FILE | empty)
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
 }
@@ -82,7 +84,10 @@ struct Header {
 
 fn read_header(w: &mut Words, allowed: &[&str]) -> Result<Header, Usage> {
     let mut h = Header::default();
-    while let Some(word) = w.peek().filter(|p| !matches!(*p, "set" | "del")) {
+    while let Some(word) = w
+        .peek()
+        .filter(|p| !matches!(*p, "set" | "del" | "from" | "empty"))
+    {
         let word = word.to_owned();
         w.next_word();
         if !allowed.contains(&word.as_str()) {
@@ -178,8 +183,21 @@ fn read_cookies(words: Vec<String>) -> Result<(u32, u64, bool), Usage> {
     ))
 }
 
-/// The replay's header and the records given as words (`None`: read stdin).
-fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Option<Vec<IfRecord>>), Usage> {
+/// Where a replay's records come from. A replay replaces whole sections,
+/// so the records are always named: never an empty list read from a stdin
+/// nobody meant to give.
+#[derive(Debug, PartialEq)]
+enum Records {
+    /// `set RECORD`... on the command line.
+    Given(Vec<IfRecord>),
+    /// `from FILE`, one record per line; `from -` is stdin.
+    From(String),
+    /// `empty`: the sections are cleared.
+    Empty,
+}
+
+/// The replay's header and where its records come from.
+fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Records), Usage> {
     let mut w = Words::new(words);
     let h = read_header(&mut w, &["channel", "epoch", "opid", "sections"])?;
     let begin = ReplayBegin {
@@ -188,21 +206,36 @@ fn read_replay(words: Vec<String>) -> Result<(ReplayBegin, Option<Vec<IfRecord>>
         opid: need(h.opid, "opid O")?,
         sections: need(h.sections, "sections MASK")?,
     };
-    if w.is_empty() {
-        return Ok((begin, None));
-    }
     let mut ifaces = Vec::new();
+    let mut source = None;
     while let Some(word) = w.next_word() {
         match word.as_str() {
-            "set" => ifaces.push(read_record(&mut w, &["set"])?),
+            "set" if source.is_none() => ifaces.push(read_record(&mut w, &["set"])?),
+            "from" | "empty" if ifaces.is_empty() && source.is_none() => {
+                source = Some(if word == "from" {
+                    Records::From(w.text("from")?)
+                } else {
+                    Records::Empty
+                });
+            }
+            "set" | "from" | "empty" => {
+                return usage("give the records one way: set RECORD..., from FILE or empty")
+            }
             other => return unknown(other),
         }
     }
-    Ok((begin, Some(ifaces)))
+    match source {
+        Some(s) => Ok((begin, s)),
+        None if !ifaces.is_empty() => Ok((begin, Records::Given(ifaces))),
+        None => usage(
+            "a replay replaces the sections' records: give them as set RECORD..., \
+             from FILE (from - for stdin), or say empty to clear the sections",
+        ),
+    }
 }
 
-/// Records from `input`, one per line.
-fn read_records(input: impl BufRead) -> crate::Result<Vec<IfRecord>> {
+/// Records from `input` (named `source` in errors), one per line.
+fn read_records(input: impl BufRead, source: &str) -> crate::Result<Vec<IfRecord>> {
     let mut out = Vec::new();
     for (n, line) in input.lines().enumerate() {
         let line = line?;
@@ -214,7 +247,7 @@ fn read_records(input: impl BufRead) -> crate::Result<Vec<IfRecord>> {
             continue;
         }
         let rec = read_record(&mut Words::new(words), &[])
-            .map_err(|e| Usage(format!("stdin line {}: {e}", n + 1)))?;
+            .map_err(|e| Usage(format!("{source} line {}: {e}", n + 1)))?;
         out.push(rec);
     }
     Ok(out)
@@ -323,11 +356,16 @@ pub fn run(args: Args, out: Format) -> crate::Result {
             })
         }
         Command::Replay { words } => {
-            let (begin, given) = read_replay(words)?;
-            let ifaces = match given {
-                Some(ifaces) => ifaces,
-                None if io::stdin().is_terminal() => Vec::new(),
-                None => read_records(io::stdin().lock())?,
+            let (begin, source) = read_replay(words)?;
+            let ifaces = match source {
+                Records::Given(ifaces) => ifaces,
+                Records::Empty => Vec::new(),
+                Records::From(path) if path == "-" => read_records(io::stdin().lock(), "stdin")?,
+                Records::From(path) => {
+                    let f = std::fs::File::open(&path)
+                        .map_err(|e| Usage(format!("from {path}: {e}")))?;
+                    read_records(io::BufReader::new(f), &path)?
+                }
             };
             let done = Client::connect()?.replay(&begin, &ifaces)?;
             out.print(&done, |w, d: &ReplayDone| {
@@ -410,8 +448,9 @@ mod tests {
     }
 
     #[test]
-    fn replay_grammar_and_stdin() {
-        let (b, given) = read_replay(w("channel 1 epoch 2 opid 9 sections 0x11")).expect("valid");
+    fn replay_grammar_and_sources() {
+        let (b, src) =
+            read_replay(w("channel 1 epoch 2 opid 9 sections 0x11 empty")).expect("valid");
         assert_eq!(
             b,
             ReplayBegin {
@@ -421,25 +460,36 @@ mod tests {
                 sections: 0x11
             }
         );
-        assert_eq!(given, None);
-        let (_, given) = read_replay(w(
+        assert_eq!(src, Records::Empty);
+        let (_, src) = read_replay(w("channel 1 epoch 2 opid 9 sections 1 from -")).expect("valid");
+        assert_eq!(src, Records::From("-".into()));
+        let (_, src) = read_replay(w(
             "channel 1 epoch 2 opid 9 sections 1 set dev a up set dev b",
         ))
         .expect("valid");
-        let names: Vec<_> = given
-            .expect("records")
-            .into_iter()
-            .map(|i| i.name.to_string())
-            .collect();
+        let Records::Given(given) = src else {
+            panic!("records given")
+        };
+        let names: Vec<_> = given.into_iter().map(|i| i.name.to_string()).collect();
         assert_eq!(names, ["a", "b"]);
-        assert!(read_replay(w("channel 1 epoch 2 opid 9")).is_err());
-        assert!(read_replay(w("channel 1 epoch 2 opid 9 sections 1 del dev a")).is_err());
+        // No source named: refused, never an empty list from stdin.
+        let e = read_replay(w("channel 1 epoch 2 opid 9 sections 0xff")).expect_err("no source");
+        assert!(e.to_string().contains("from FILE"), "{e}");
+        for bad in [
+            "channel 1 epoch 2 opid 9",
+            "channel 1 epoch 2 opid 9 sections 1 del dev a",
+            "channel 1 epoch 2 opid 9 sections 1 set dev a empty",
+            "channel 1 epoch 2 opid 9 sections 1 from - set dev a",
+            "channel 1 epoch 2 opid 9 sections 1 from",
+        ] {
+            assert!(read_replay(w(bad)).is_err(), "{bad}");
+        }
 
         let input = "# staged\nset dev a up\n\ndev b desc \"x y\"\n";
-        let recs = read_records(input.as_bytes()).expect("valid");
+        let recs = read_records(input.as_bytes(), "stdin").expect("valid");
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[1].description, b"x y");
-        let err = read_records("dev a\nmtu 1\n".as_bytes()).expect_err("no dev");
+        let err = read_records("dev a\nmtu 1\n".as_bytes(), "stdin").expect_err("no dev");
         assert_eq!(err.to_string(), "stdin line 2: a record needs \"dev NAME\"");
     }
 }
