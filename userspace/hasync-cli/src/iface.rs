@@ -32,20 +32,20 @@ enum Command {
     #[command(visible_alias = "list", alias = "s")]
     Show {
         /// [dev NAME] [channel N] [section N]
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
     /// Create or change a record through the primary daemon: dev NAME [FIELD VALUE]...
     Set {
         /// dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
     /// Delete a record through the primary daemon: dev NAME [channel N].
     #[command(visible_alias = "delete")]
     Del {
         /// dev NAME [channel N]
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
 }
@@ -81,17 +81,24 @@ pub fn run(args: Args, out: Format, daemon: &daemon::Opts) -> crate::Result {
 fn show(words: Vec<String>, out: Format) -> crate::Result {
     let q = read_query(words)?;
     let mut client = Client::connect()?;
+    // As `ip link show dev X`: an absent device, or a channel that does not
+    // exist, is an error, not an empty listing.
+    if let Some(channel) = q.filter.channel {
+        if let Err(e) = client.channel(channel) {
+            return Err(if is_enoent(&e) {
+                NotFound(format!("no channel {channel}")).into()
+            } else {
+                e.into()
+            });
+        }
+    }
     let entries = match (&q.dev, q.filter.channel) {
         // One record of one channel: a `do`.
-        (Some(dev), Some(channel)) => {
-            let e = client.entry(channel, dev)?;
-            let keep = q.filter.section.map_or(true, |s| e.section == Some(s));
-            if keep {
-                vec![e]
-            } else {
-                vec![]
-            }
-        }
+        (Some(dev), Some(channel)) => match client.entry(channel, dev) {
+            Ok(e) => vec![e],
+            Err(e) if is_enoent(&e) => vec![],
+            Err(e) => return Err(e.into()),
+        },
         _ => {
             let mut all = client.entries(&q.filter)?;
             if let Some(dev) = &q.dev {
@@ -100,7 +107,38 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
             all
         }
     };
+    if let Some(dev) = &q.dev {
+        if entries.is_empty() {
+            let where_ = q.filter.channel.map(|c| format!(" in channel {c}"));
+            return Err(NotFound(format!(
+                "device \"{dev}\" does not exist{}",
+                where_.unwrap_or_default()
+            ))
+            .into());
+        }
+    }
+    let entries: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| q.filter.section.map_or(true, |s| e.section == Some(s)))
+        .collect();
     out.print(&entries, |w, es| es.iter().try_for_each(|e| text(w, e)))
+}
+
+/// A record or channel the command names does not exist.
+#[derive(Debug)]
+struct NotFound(String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}
+
+fn is_enoent(e: &hasync_nl::Error) -> bool {
+    e.errno()
+        .is_some_and(|n| io::Error::from_raw_os_error(n).kind() == io::ErrorKind::NotFound)
 }
 
 /// `ip link` style: a line per record, then its details indented.
