@@ -22,7 +22,7 @@ use crate::words::{once, unknown, Usage, Words};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// [channel N]
-    #[arg(value_name = "WORDS")]
+    #[arg(value_name = "WORDS", allow_negative_numbers = true)]
     words: Vec<String>,
 }
 

@@ -29,20 +29,20 @@ enum Command {
     #[command(visible_alias = "list")]
     Show {
         /// [id N] [brief]
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
     /// Create a channel: id N [name NAME] [sections N].
     Add {
         /// id N [name NAME] [sections N]
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
     /// Delete a channel and its records: id N.
     #[command(visible_alias = "delete")]
     Del {
         /// id N
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
 }

@@ -308,6 +308,20 @@ mod tests {
     }
 
     #[test]
+    fn negative_numbers_reach_the_keyword_grammar() {
+        // `id -1` is a bad id for the grammar to name, not an unknown
+        // option with clap's hint to write `-- -1`.
+        let Object::Channel(c) = parse(&["hasync", "channel", "add", "id", "-1"]).object else {
+            panic!("a channel command")
+        };
+        let e = channel::run(c, Format::Text).expect_err("refused");
+        assert!(e.is::<words::Usage>(), "{e}");
+        assert_eq!(e.to_string(), "invalid value \"-1\" for \"id\"");
+        let cli = parse(&["hasync", "iface", "set", "dev", "x", "mtu", "-5", "-j"]);
+        assert!(cli.json, "options still follow the words");
+    }
+
+    #[test]
     fn usage_errors_are_clap_errors() {
         for argv in [
             &["hasync"][..],
