@@ -88,7 +88,7 @@ at_limit() {
 		return 1
 	}
 	echo "# refused: $out"
-	echo "$out" | grep -q 'table full' || return 1
+	echo "$out" | grep -q 'invalid argument: table full' || return 1
 	# An existing record still changes; the refused one changed nothing.
 	in_ns 1 "$HASYNC_BIN" iface set dev d1_7 channel 1 mtu 1400 || return 1
 	[ "$(entries 1)" -eq "$RECORDS" ] || return 1

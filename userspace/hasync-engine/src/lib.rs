@@ -58,8 +58,10 @@ pub enum SubmitError {
     /// Window and backlog full: retry later (backpressure to the requester).
     #[error("busy")]
     Busy,
-    /// The ops break a table rule or limit; nothing was assigned.
-    #[error("invalid: {0}")]
+    /// The ops break a table rule or limit; nothing was assigned. (Its
+    /// message is the rule's alone: the refusal's kind already says
+    /// "invalid argument".)
+    #[error("{0}")]
     Invalid(table::TableError),
     /// This node is no longer primary (fenced by a newer epoch).
     #[error("not primary")]
