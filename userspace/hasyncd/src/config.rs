@@ -353,11 +353,15 @@ impl Config {
     pub fn from_toml(text: &str, path: &Path, overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut raw: Raw = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+            let key = e.span().and_then(|span| key_at(text, span.start));
             ConfigError::Parse {
                 path: path.to_owned(),
                 line,
                 column,
-                message: e.message().to_owned(),
+                message: match key {
+                    Some(k) => format!("{k}: {}", e.message()),
+                    None => e.message().to_owned(),
+                },
             }
         })?;
         let flags = overrides.apply(&mut raw);
@@ -377,6 +381,36 @@ impl Config {
         // Serializing plain structs, strings and integers cannot fail.
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// The key whose value starts at byte `at`, with its table (`limits.in_flight`,
+/// `channels.id`), when the line there reads `key = value`: a wrong type or
+/// range is named by its key, not only by its position.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at)?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = before.get(start..)?.split_once('=')?;
+    let key = key.trim();
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    };
+    if !bare(key) {
+        return None;
+    }
+    // The table the line is in: the last header above it.
+    let table = before.get(..start)?.lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix("[[")
+            .and_then(|t| t.strip_suffix("]]"))
+            .or_else(|| l.strip_prefix('[').and_then(|t| t.strip_suffix(']')))
+            .map(str::trim)
+    });
+    Some(match table {
+        Some(t) if bare(t) => format!("{t}.{key}"),
+        _ => key.to_owned(),
+    })
 }
 
 /// 1-based line and column of byte `at` in `text`.

@@ -88,8 +88,20 @@ fn unknown_keys_are_refused_by_name_and_place() {
 fn wrong_types_and_syntax_are_refused() {
     let e = refused(&with("audit_period = \"5\""));
     assert!(e.starts_with("config: t.toml:2:"), "{e}");
+    assert!(
+        e.contains(": audit_period: invalid type"),
+        "named by its key: {e}"
+    );
     let e = refused(&with("audit_period = -1"));
     assert!(e.starts_with("config: t.toml:2:"), "{e}");
+    assert!(e.contains(": audit_period: invalid value"), "{e}");
+    let e = refused(&with("[limits]\nin_flight = \"x\""));
+    assert!(
+        e.contains(": limits.in_flight: invalid type"),
+        "with its table: {e}"
+    );
+    let e = refused("node = \"a\"\n[[channels]]\nid = -4\nsections = 4\n");
+    assert!(e.contains(": channels.id: invalid value"), "{e}");
     assert!(refused("node = ").starts_with("config: t.toml:1:"));
 }
 
@@ -218,7 +230,7 @@ fn units_name_each_unit_once_and_give_distinct_epoch_bytes() {
         "config: units: 257 units; at most 255"
     );
     assert!(refused(&with("units = \"cu-a\""))
-        .ends_with("t.toml:2:9: invalid type: string \"cu-a\", expected a sequence"));
+        .ends_with("t.toml:2:9: units: invalid type: string \"cu-a\", expected a sequence"));
 }
 
 #[test]
