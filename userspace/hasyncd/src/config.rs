@@ -561,6 +561,9 @@ pub mod defaults {
     pub const LINK_TOLERANCE_MS: u32 = 1500;
     /// `limits.sync_window_kib`: the engine's default window, 1 MiB.
     pub const SYNC_WINDOW_KIB: u32 = 1024;
+    /// `channels[].sections`: what the module gives a channel created
+    /// without a section count.
+    pub const SECTIONS: u32 = 64;
     /// `audit_period`: every channel's digests compared once a minute,
     /// spread over the minute (a channel every `60 s / channels`).
     pub const AUDIT_PERIOD: u32 = 60;
@@ -742,9 +745,7 @@ fn channels(
                 format!("{id} is already the id of channels[{first}]"),
             ));
         }
-        let sections = c
-            .sections
-            .ok_or_else(|| n.err(&key("sections"), "missing"))?;
+        let sections = c.sections.unwrap_or(defaults::SECTIONS);
         let sections = SectionCount::new(sections).map_err(|_| {
             n.err(
                 &key("sections"),

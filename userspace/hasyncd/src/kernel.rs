@@ -876,6 +876,7 @@ pub fn record_limit(configured: Option<u32>, module: u32) -> Result<usize, Strin
 /// Create the configured channels that do not exist; refuse to run on a
 /// channel whose section count differs from the configuration.
 pub fn ensure_channels(channels: &[ChannelConfig], client: &mut nl::Client) -> Result<(), String> {
+    let mut created = Vec::new();
     for c in channels {
         match client.channel(c.id) {
             Ok(k) if k.sections == c.sections.get() => {}
@@ -900,14 +901,21 @@ pub fn ensure_channels(channels: &[ChannelConfig], client: &mut nl::Client) -> R
                         _ => return Err(format!("cannot create channel {}: {e}", c.id)),
                     }
                 } else {
-                    tracing::info!(
+                    tracing::debug!(
                         channel = c.id,
                         sections = c.sections.get(),
                         "channel created"
                     );
+                    created.push(c.id);
                 }
             }
         }
+    }
+    // One line, not one per channel (a thousand at every start at scale).
+    match created[..] {
+        [] => {}
+        [id] => tracing::info!(channel = id, "channel created"),
+        [first, .., last] => tracing::info!(count = created.len(), first, last, "channels created"),
     }
     Ok(())
 }

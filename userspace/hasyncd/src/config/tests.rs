@@ -364,10 +364,9 @@ fn channel_rules() {
         refused(&ch("id = 2\nsections = 128")),
         "config: channels[1].sections: 128 is not a power of two from 1 to 64"
     );
-    assert_eq!(
-        refused(&ch("id = 2")),
-        "config: channels[1].sections: missing"
-    );
+    // Left out, a channel gets the module's default of 64 sections.
+    let c = load(&ch("id = 2")).expect("sections have a default");
+    assert_eq!(c.channels[1].sections.get(), 64);
     assert_eq!(
         refused(&ch("sections = 2")),
         "config: channels[1].id: missing"
