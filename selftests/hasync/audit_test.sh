@@ -13,18 +13,7 @@ CL_CHANNELS=${CL_CHANNELS:-"1:4 2:8"}
 # Seconds for a whole audit round in this test (the default is 60).
 PERIOD=2
 
-ktap_header
-ktap_plan 5
-require || exit 1
-for f in "$HASYNCD" "$HASYNC_LOAD"; do
-	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
-done
-trap cl_cleanup EXIT
-
-setup() {
-	module_load && "$NETNS" up 2
-}
-ktap_check "module loaded, two TIPC nodes" setup
+cl_begin 5
 
 default_on() {
 	cl_conf 1 both

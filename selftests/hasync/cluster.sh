@@ -10,8 +10,28 @@ CL=$(mktemp -d)
 # Channels every daemon serves: id:sections.
 CL_CHANNELS=${CL_CHANNELS:-"1:8 2:8 3:4 4:16 5:1 6:8"}
 CL_TOL=${CL_TOL:-400}
+# How many nodes the test uses (cl_cleanup stops and removes them all).
+CL_NODES=${CL_NODES:-2}
 
 in_ns() { _n=$1; shift; ip netns exec "hasync-n$_n" "$@"; }
+
+# cl_begin PLAN [MODULE_PARAM...]: a cluster test's opening: the KTAP
+# header and plan, the tools checked, cleanup at exit, and its first case:
+# the module loaded (with MODULE_PARAMs) and $CL_NODES TIPC nodes up.
+cl_begin() {
+	_plan=$1
+	shift
+	ktap_header
+	ktap_plan "$_plan"
+	require || exit 1
+	for _f in "$HASYNCD" "$HASYNC_LOAD"; do
+		[ -x "$_f" ] || { echo "missing $_f (make userspace)" >&2; exit 1; }
+	done
+	trap cl_cleanup EXIT
+	ktap_check "module loaded${1:+ with $*}, $CL_NODES TIPC nodes" cl_up "$@"
+}
+
+cl_up() { module_load "$@" && "$NETNS" up "$CL_NODES"; }
 
 # cl_conf N ACK_PATH [TRAILING]: write $CL/nN.toml.
 cl_conf() {
@@ -29,6 +49,14 @@ cl_conf() {
 			echo "sections = ${c##*:}"
 		done
 	} >"$CL/n$1.toml"
+}
+
+# cl_primary_up [TIMEOUT]: configs for nodes 1 and 2 (ack_path both), and
+# node 1 started as primary and waited for.
+cl_primary_up() {
+	cl_conf 1 both && cl_conf 2 both || return 1
+	cl_start 1 primary
+	cl_wait 1 "s['role']=='primary'" "${1:-30}"
 }
 
 # cl_start N ROLE [FAULT]: start the daemon of node N.  The subshell execs
@@ -177,8 +205,6 @@ cl_check() {
 		"$CL/ifaces.json" "$CL/load.log"
 }
 
-# How many nodes the test uses (cl_cleanup stops and removes them all).
-CL_NODES=${CL_NODES:-2}
 
 cl_cleanup() {
 	touch "$CL/stop"

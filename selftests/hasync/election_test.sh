@@ -29,16 +29,7 @@ CL_NODES=3
 SCHEDULES=${HASYNC_SCHEDULES:-30}
 KINDS="kill cut standby syncing"
 
-ktap_header
-ktap_plan $((2 + SCHEDULES))
-require || exit 1
-for f in "$HASYNCD" "$HASYNC_LOAD"; do
-	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
-done
-trap cl_cleanup EXIT
-
-setup() { module_load && "$NETNS" up 3; }
-ktap_check "module loaded, three TIPC nodes" setup
+cl_begin $((2 + SCHEDULES))
 
 trio() {
 	for n in 1 2 3; do cl_conf "$n" both; done

@@ -18,20 +18,7 @@ KILLS=${HASYNC_KILLS:-20}
 POINTS="after-kernel-send after-standby-send before-ack-forward mid-bulk-sync mid-replay"
 PATHS="forward direct both"
 
-ktap_header
-ktap_plan $((4 + 15 + KILLS + 4 + 4 + 2 + 1))
-require || exit 1
-for f in "$HASYNCD" "$HASYNC_LOAD"; do
-	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
-done
-trap cl_cleanup EXIT
-
-# The links come up with TIPC's default tolerance (1500 ms); the daemons
-# set limits.link_tolerance_ms ($CL_TOL) themselves.
-setup() {
-	module_load && "$NETNS" up 2
-}
-ktap_check "module loaded, two TIPC nodes" setup
+cl_begin $((4 + 15 + KILLS + 4 + 4 + 2 + 1))
 
 # (Re)start a primary on node 1 and a hot standby on node 2.
 pair() { # ACK_PATH [FAULT1] [FAULT2]

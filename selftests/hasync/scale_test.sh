@@ -16,18 +16,7 @@ CL_CHANNELS=${CL_CHANNELS:-"1:1 2:16"}
 
 RECORDS=${HASYNC_DENSE_RECORDS:-4096}
 
-ktap_header
-ktap_plan 7
-require || exit 1
-for f in "$HASYNCD" "$HASYNC_LOAD"; do
-	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
-done
-trap cl_cleanup EXIT
-
-setup() {
-	module_load && "$NETNS" up 2
-}
-ktap_check "module loaded, two TIPC nodes" setup
+cl_begin 7
 
 # entries CHANNEL: records the kernel holds in CHANNEL.
 entries() {
@@ -36,10 +25,7 @@ entries() {
 }
 
 fill() {
-	cl_conf 1 both
-	cl_conf 2 both
-	cl_start 1 primary
-	cl_wait 1 "s['role']=='primary'" 30 || return 1
+	cl_primary_up 30 || return 1
 	t0=$(date +%s)
 	in_ns 1 "$HASYNC_LOAD" --channels 1 --prefix d --keys "$RECORDS" --count "$RECORDS" \
 		--addrs 16 --window 256 --batch 16 --first-seq 1 --log "$CL/load.log" --quiet || return 1

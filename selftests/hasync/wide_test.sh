@@ -15,18 +15,7 @@ CL_CHANNELS=$(seq -f '%g:16' 1 "$CHANNELS" | tr '\n' ' ')
 
 TOTAL=$((CHANNELS * RECORDS))
 
-ktap_header
-ktap_plan 6
-require || exit 1
-for f in "$HASYNCD" "$HASYNC_LOAD"; do
-	[ -x "$f" ] || { echo "missing $f (make userspace)" >&2; exit 1; }
-done
-trap cl_cleanup EXIT
-
-setup() {
-	module_load max_channels=$((CHANNELS + 24)) && "$NETNS" up 2
-}
-ktap_check "module loaded for $CHANNELS channels, two TIPC nodes" setup
+cl_begin 6 max_channels=$((CHANNELS + 24))
 
 # kernel_records: records the kernel holds over every channel.
 kernel_records() {
@@ -38,10 +27,7 @@ kernel_records() {
 digests() { cl_field "$1" "sorted((c['id'], c['digests']) for c in s['channels'])"; }
 
 fill() {
-	cl_conf 1 both
-	cl_conf 2 both
-	cl_start 1 primary
-	cl_wait 1 "s['role']=='primary'" 120 || return 1
+	cl_primary_up 120 || return 1
 	t0=$(date +%s)
 	in_ns 1 "$HASYNC_LOAD" --channels "$(cl_ids)" --sweep --keys "$RECORDS" --count "$TOTAL" \
 		--window 256 --batch 16 --first-seq 1 --prefix w --log "$CL/load.log" --quiet || return 1
