@@ -85,8 +85,8 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
     // exist, is an error, not an empty listing.
     if let Some(channel) = q.filter.channel {
         if let Err(e) = client.channel(channel) {
-            return Err(if is_enoent(&e) {
-                NotFound(format!("no channel {channel}")).into()
+            return Err(if e.is_not_found() {
+                format!("no channel {channel}").into()
             } else {
                 e.into()
             });
@@ -96,7 +96,7 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
         // One record of one channel: a `do`.
         (Some(dev), Some(channel)) => match client.entry(channel, dev) {
             Ok(e) => vec![e],
-            Err(e) if is_enoent(&e) => vec![],
+            Err(e) if e.is_not_found() => vec![],
             Err(e) => return Err(e.into()),
         },
         _ => {
@@ -110,10 +110,10 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
     if let Some(dev) = &q.dev {
         if entries.is_empty() {
             let where_ = q.filter.channel.map(|c| format!(" in channel {c}"));
-            return Err(NotFound(format!(
+            return Err(format!(
                 "device \"{dev}\" does not exist{}",
                 where_.unwrap_or_default()
-            ))
+            )
             .into());
         }
     }
@@ -122,23 +122,6 @@ fn show(words: Vec<String>, out: Format) -> crate::Result {
         .filter(|e| q.filter.section.map_or(true, |s| e.section == Some(s)))
         .collect();
     out.print(&entries, |w, es| es.iter().try_for_each(|e| text(w, e)))
-}
-
-/// A record or channel the command names does not exist.
-#[derive(Debug)]
-struct NotFound(String);
-
-impl std::fmt::Display for NotFound {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NotFound {}
-
-fn is_enoent(e: &hasync_nl::Error) -> bool {
-    e.errno()
-        .is_some_and(|n| io::Error::from_raw_os_error(n).kind() == io::ErrorKind::NotFound)
 }
 
 /// `ip link` style: a line per record, then its details indented.

@@ -278,7 +278,7 @@ pub fn run(args: Args, out: Format) -> crate::Result {
                 let sections = match client.channel(u.channel) {
                     Ok(c) => SectionCount::new(c.sections)
                         .map_err(|e| format!("channel {}: {e}", u.channel))?,
-                    Err(e) if is_enoent(&e) => SectionCount::MAX,
+                    Err(e) if e.is_not_found() => SectionCount::MAX,
                     Err(e) => return Err(e.into()),
                 };
                 u.cookie = cookie_of(&u.ops, sections);
@@ -377,11 +377,6 @@ pub fn run(args: Args, out: Format) -> crate::Result {
             })
         }
     }
-}
-
-fn is_enoent(e: &hasync_nl::Error) -> bool {
-    e.errno()
-        .is_some_and(|n| io::Error::from_raw_os_error(n).kind() == io::ErrorKind::NotFound)
 }
 
 #[cfg(test)]

@@ -43,6 +43,11 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The kernel answered `ENOENT`: what was asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.errno() == Some(libc::ENOENT)
+    }
 }
 
 /// An `NLMSG_ERROR` from the kernel, with its extended ACK if it had one.
