@@ -52,6 +52,18 @@ impl Backoff {
         self.left = self.wait;
         true
     }
+
+    /// [`Backoff::tick`] for a transfer to a peer over an ordered,
+    /// reliable connection: while the peer acknowledges anything at all
+    /// (`peer_quiet` false) what it has not acknowledged here is queued
+    /// behind that, not lost, so the pacing restarts and nothing is due.
+    pub fn tick_if_quiet(&mut self, mark: u64, outstanding: bool, peer_quiet: bool) -> bool {
+        if !peer_quiet {
+            *self = Backoff::new(mark);
+            return false;
+        }
+        self.tick(mark, outstanding)
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +85,14 @@ mod tests {
             "progress resets: the next stall resends at once"
         );
         assert!(!b.tick(6, false), "nothing outstanding, nothing to resend");
+    }
+
+    #[test]
+    fn a_peer_acknowledging_other_things_restarts_the_pacing() {
+        let mut b = Backoff::new(5);
+        assert!(b.tick_if_quiet(5, true, true), "quiet and stalled: resend");
+        assert!(!b.tick_if_quiet(5, true, false), "not quiet: nothing due");
+        assert_eq!(b, Backoff::new(5), "and the pacing starts over");
+        assert!(b.tick_if_quiet(5, true, true));
     }
 }

@@ -237,19 +237,17 @@ impl BulkSend {
 
     /// One tick: resend the unacked chunks when no chunk was acked since
     /// the previous tick, backing off while none is (see `backoff`), and
-    /// the declaration if it is not acknowledged. Only when the standby
-    /// has acknowledged nothing at all for a while (`peer_quiet`): the
-    /// connection is ordered and reliable, so while it acknowledges other
-    /// things this sync's chunks are queued behind them, not lost, and
-    /// resending them would only lengthen that queue.
+    /// the declaration if it is not acknowledged; only while the standby
+    /// acknowledges nothing at all (`peer_quiet`, see
+    /// [`Backoff::tick_if_quiet`]): resending what is queued behind its
+    /// other acknowledgements would only lengthen that queue.
     pub fn resend_stalled(&mut self, table: &Table, last: Opid, peer_quiet: bool) -> Vec<Message> {
         let declaring = self.declared && !self.done;
         let outstanding = self.acked < self.chunks.len() || declaring;
-        if !peer_quiet {
-            self.stall = Backoff::new(self.acked as u64);
-            return Vec::new();
-        }
-        if !self.stall.tick(self.acked as u64, outstanding) {
+        if !self
+            .stall
+            .tick_if_quiet(self.acked as u64, outstanding, peer_quiet)
+        {
             return Vec::new();
         }
         let mut out = self.resend(table, last);

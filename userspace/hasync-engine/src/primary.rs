@@ -168,9 +168,9 @@ pub struct Peer {
     window: usize,
     /// Chunk bytes this peer acknowledged in this tick and the previous.
     acked_bytes: (usize, usize),
-    /// Acknowledgements that moved something (a higher Have, a new chunk
-    /// ack), and their count at the previous tick.
-    progress: (u64, u64),
+    /// An acknowledgement moved something (a higher Have, a new chunk
+    /// ack) since the previous tick.
+    moved: bool,
     /// Ticks in a row without progress.
     quiet: u32,
     /// Ticks seen (the clock of chunk round trips).
@@ -220,10 +220,11 @@ impl Peer {
     /// ahead of a live update, whatever the link's speed (a fixed window
     /// of a megabyte is a millisecond on a LAN and seconds on a slow
     /// link). The shortest round trip, not the last, because a queue
-    /// lengthens the round trips it would then be sized by. It never drops below `floor` (two chunks: the sync always
-    /// moves, the floor rate of bulk traffic) nor rises above `cap` (the
-    /// configured `sync_window`). Also notes whether the peer
-    /// acknowledged anything since the previous tick.
+    /// lengthens the round trips it would then be sized by. It never drops
+    /// below `floor` (two chunks: the sync always moves, the floor rate of
+    /// bulk traffic) nor rises above `cap` (the configured `sync_window`).
+    /// Also counts the ticks in a row in which the peer acknowledged
+    /// nothing ([`Peer::quiet`]).
     fn pace(&mut self, floor: usize, cap: usize) {
         self.ticks += 1;
         if self.ticks % RTT_PERIOD == 0 {
@@ -241,12 +242,11 @@ impl Peer {
             let ticks = base.saturating_add(PACE_TICKS);
             self.window = rate.saturating_mul(ticks).min(cap).max(floor.min(cap));
         }
-        if self.progress.0 == self.progress.1 {
-            self.quiet = self.quiet.saturating_add(1);
+        self.quiet = if std::mem::take(&mut self.moved) {
+            0
         } else {
-            self.quiet = 0;
-        }
-        self.progress.1 = self.progress.0;
+            self.quiet.saturating_add(1)
+        };
     }
 
     /// Whether resends to this peer are due at all. The connection is
@@ -264,8 +264,8 @@ impl Peer {
     /// Pacing state, for reports.
     pub fn pacing(&self) -> String {
         format!(
-            "window {} in flight {} acked {:?} progress {:?} quiet {}",
-            self.window, self.bulk_in_flight, self.acked_bytes, self.progress, self.quiet
+            "window {} in flight {} acked {:?} quiet {}",
+            self.window, self.bulk_in_flight, self.acked_bytes, self.quiet
         )
     }
 
@@ -294,7 +294,7 @@ impl Peer {
         }
         if s.in_flight() < before {
             self.acked_bytes.0 += before - s.in_flight();
-            self.progress.0 += 1;
+            self.moved = true;
         }
         self.bulk_in_flight = self.bulk_in_flight - before + s.in_flight();
         if s.read_all() {
@@ -722,7 +722,7 @@ impl Primary {
                     let h = p.have.entry(channel).or_insert(0);
                     if opid > *h {
                         *h = opid;
-                        p.progress.0 += 1;
+                        p.moved = true;
                     }
                 }
                 self.pump(channel, &mut out);
@@ -873,15 +873,7 @@ impl Primary {
                 let behind = c.flight.back().is_some_and(|f| f.update.opid > have);
                 let quiet = p.quiet();
                 let pace = p.stall.entry(id).or_insert(Backoff::new(have));
-                // As for chunks (`BulkSend::resend_stalled`): a peer that
-                // acknowledges other things is reading, and what it has not
-                // acknowledged here is queued behind them.
-                let stalled = if quiet {
-                    pace.tick(have, behind)
-                } else {
-                    *pace = Backoff::new(have);
-                    false
-                };
+                let stalled = pace.tick_if_quiet(have, behind, quiet);
                 if stalled {
                     for f in c.flight.iter().filter(|f| f.update.opid > have) {
                         out.push(Action::Send {
