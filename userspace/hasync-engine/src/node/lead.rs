@@ -5,6 +5,7 @@
 //! checked against the kernel's owner epoch.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use crate::audit;
 use crate::handshake::{node_id, Handshake, Side};
@@ -122,15 +123,15 @@ impl Lead {
         let mut due = Vec::new();
         while self.audit_credit >= period && (due.len() as u64) < n {
             self.audit_credit -= period;
-            let next = match self.audit_cursor {
-                Some(c) => self
-                    .engine
-                    .channels
-                    .range(c + 1..)
-                    .next()
-                    .or_else(|| self.engine.channels.iter().next()),
-                None => self.engine.channels.iter().next(),
-            };
+            // After the cursor, wrapping round (`Excluded`: a cursor at
+            // `ChannelId::MAX` has no `c + 1`).
+            let next = self
+                .audit_cursor
+                .and_then(|c| {
+                    let after = (Bound::Excluded(c), Bound::Unbounded);
+                    self.engine.channels.range(after).next()
+                })
+                .or_else(|| self.engine.channels.iter().next());
             let Some((&id, _)) = next else { break };
             self.audit_cursor = Some(id);
             due.push(id);
@@ -778,6 +779,12 @@ mod tests {
         assert_eq!(seen.len(), 1000, "every channel audited");
         assert!(seen.values().all(|&k| k == 2), "each once per period");
         assert!(most <= 2, "at most two channels a tick, not a thousand");
+        // The highest possible channel id wraps round to the lowest.
+        let ids = [(0, SectionCount::ONE), (ChannelId::MAX, SectionCount::ONE)];
+        let engine = Primary::new(1, 1, &ids, crate::primary::PrimaryConfig::default());
+        let mut l = Lead::new(engine, 0, Some(period));
+        assert_eq!(l.audit_due(period), vec![0, ChannelId::MAX]);
+        assert_eq!(l.audit_due(2 * period), vec![0, ChannelId::MAX]);
         // Few channels: each still once per period, not once a tick.
         let mut l = lead(2, Some(period));
         let n: usize = (1..=600u64)
