@@ -604,14 +604,14 @@ impl Cluster {
                     if let Some(x) = self.conns.get_mut(&c) {
                         x.open_s = false;
                     }
-                    self.ordered_to_p(c, Ev::CloseAtPrimary(c));
+                    self.ordered(c, true, None, Ev::CloseAtPrimary(c));
                 }
             }
             Output::ClosePeer { conn, orderly } => {
                 if let Some(x) = self.conns.get_mut(&conn) {
                     if x.open_p {
                         x.open_p = false;
-                        self.ordered_to_s(conn, Ev::CloseAtStandby(conn, orderly));
+                        self.ordered(conn, false, None, Ev::CloseAtStandby(conn, orderly));
                     }
                 }
             }
@@ -654,23 +654,35 @@ impl Cluster {
         }
     }
 
-    /// A frame of `len` bytes on connection `c` (towards the primary or
-    /// the standby): with a [`Link`], it waits for the wire, takes its
-    /// transmission time and sometimes a link-layer retransmission.
-    fn carry(&mut self, c: u64, to_primary: bool, len: usize, ev: Ev) {
-        let Some(link) = self.sc.link else {
-            return if to_primary {
-                self.ordered_to_p(c, ev)
-            } else {
-                self.ordered_to_s(c, ev)
-            };
+    /// Deliver `ev` on connection `c` towards the primary or the standby,
+    /// never before what was sent that way earlier. A frame of `len` bytes
+    /// over a [`Link`] arrives when the wire has carried it (see
+    /// [`Cluster::on_wire`]); anything else after a random delay.
+    fn ordered(&mut self, c: u64, to_primary: bool, len: Option<usize>, ev: Ev) {
+        let earliest = match (self.sc.link, len) {
+            (Some(link), Some(len)) => match self.on_wire(c, to_primary, len, link) {
+                Some(t) => t,
+                None => return,
+            },
+            _ => self.delay(),
         };
-        let now_us = self.now * 1000;
-        let lost = self.rng.chance(link.loss);
-        let prop = self.rng.range(1, self.sc.max_delay);
         let Some(x) = self.conns.get_mut(&c) else {
             return;
         };
+        let last = if to_primary { &mut x.to_p } else { &mut x.to_s };
+        let t = earliest.max(*last);
+        *last = t;
+        self.push(t, ev);
+    }
+
+    /// When a frame of `len` bytes sent now on `c` arrives over `link`: it
+    /// waits for the wire, takes its transmission time and sometimes a
+    /// link-layer retransmission. `None` if the connection is gone.
+    fn on_wire(&mut self, c: u64, to_primary: bool, len: usize, link: Link) -> Option<Millis> {
+        let now_us = self.now * 1000;
+        let lost = self.rng.chance(link.loss);
+        let prop = self.rng.range(1, self.sc.max_delay);
+        let x = self.conns.get_mut(&c)?;
         let wire = if to_primary {
             &mut x.wire_p
         } else {
@@ -689,30 +701,7 @@ impl Cluster {
             self.link_stats.retransmitted += 1;
             t += link.rto;
         }
-        let last = if to_primary { &mut x.to_p } else { &mut x.to_s };
-        t = t.max(*last);
-        *last = t;
-        self.push(t, ev);
-    }
-
-    fn ordered_to_p(&mut self, c: u64, ev: Ev) {
-        let d = self.delay();
-        let Some(x) = self.conns.get_mut(&c) else {
-            return;
-        };
-        let t = d.max(x.to_p);
-        x.to_p = t;
-        self.push(t, ev);
-    }
-
-    fn ordered_to_s(&mut self, c: u64, ev: Ev) {
-        let d = self.delay();
-        let Some(x) = self.conns.get_mut(&c) else {
-            return;
-        };
-        let t = d.max(x.to_s);
-        x.to_s = t;
-        self.push(t, ev);
+        Some(t)
     }
 
     fn send(&mut self, u: usize, to: Dest, frame: &Frame) {
@@ -724,14 +713,14 @@ impl Cluster {
                 if x.reset || !self.linked(x.standby, x.primary) {
                     return;
                 }
-                self.carry(c, true, bytes.len(), Ev::ToPrimary(c, bytes));
+                self.ordered(c, true, Some(bytes.len()), Ev::ToPrimary(c, bytes));
             }
             Dest::Peer(c) => {
                 let Some(x) = self.conns.get(&c) else { return };
                 if x.reset || !x.open_p || !self.linked(x.standby, x.primary) {
                     return;
                 }
-                self.carry(c, false, bytes.len(), Ev::ToStandby(c, bytes));
+                self.ordered(c, false, Some(bytes.len()), Ev::ToStandby(c, bytes));
             }
             Dest::Unit(n) => {
                 let Some(v) = self.units.iter().position(|x| x.id == n) else {
@@ -1190,7 +1179,7 @@ impl Cluster {
             self.feed(p, Event::PeerAccepted(c, name));
         } else if let Some(x) = self.conns.get_mut(&c) {
             x.open_p = false;
-            self.ordered_to_s(c, Ev::CloseAtStandby(c, false));
+            self.ordered(c, false, None, Ev::CloseAtStandby(c, false));
         }
     }
 
