@@ -256,12 +256,24 @@ impl<C: Conn> Load<'_, C> {
             let Some(client) = &mut self.client else {
                 return Ok(());
             };
-            let mut room = (self.cfg.window - self.outstanding.len()).min(self.cfg.batch);
-            if self.cfg.count > 0 {
+            let left = if self.cfg.count > 0 {
                 let left = self.cfg.count - (self.next_seq - self.cfg.first_seq);
-                room = room.min(usize::try_from(left).unwrap_or(usize::MAX));
-            }
+                usize::try_from(left).unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            };
+            let room = (self.cfg.window - self.outstanding.len())
+                .min(self.cfg.batch)
+                .min(left);
             if room == 0 {
+                return Ok(());
+            }
+            // Arrays stay whole: refilling each freed slot at once would
+            // send arrays of one or two once the window is full, and the
+            // run would measure single requests rather than arrays of
+            // `batch` (the last array of a counted run may be shorter).
+            let whole = self.cfg.batch.min(self.cfg.window).min(left);
+            if room < whole && !self.outstanding.is_empty() {
                 return Ok(());
             }
             let mut bodies = Vec::with_capacity(room);
