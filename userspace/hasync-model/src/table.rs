@@ -36,7 +36,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::hash::{entry_hash, section_of};
+use crate::hash::{fnv1a64_extend, mix64, section_of, FNV_OFFSET};
+use crate::text::RecordChange;
 
 /// Longest interface name (Linux `IFNAMSIZ - 1`).
 pub const NAME_MAX: usize = 15;
@@ -180,24 +181,31 @@ impl Prefix {
         }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode_with(&self, put: &mut impl FnMut(&[u8])) {
         match self {
             Prefix::V4(a, l) => {
-                out.extend_from_slice(&[4, *l]);
-                out.extend_from_slice(a);
+                put(&[4, *l]);
+                put(a);
             }
             Prefix::V6(a, l) => {
-                out.extend_from_slice(&[6, *l]);
-                out.extend_from_slice(a);
+                put(&[6, *l]);
+                put(a);
             }
         }
     }
 
-    /// Canonical sort key: the encoded bytes (what the kernel memcmp()s).
-    fn sort_key(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(18);
-        self.encode(&mut v);
-        v
+    /// Canonical sort key: orders as the encoded bytes do (what the kernel
+    /// memcmp()s). The family byte decides between families, so padding a
+    /// v4 address with zeros never changes an order.
+    fn sort_key(&self) -> (u8, u8, [u8; 16]) {
+        match *self {
+            Prefix::V4(a, l) => {
+                let mut k = [0; 16];
+                k[..4].copy_from_slice(&a);
+                (4, l, k)
+            }
+            Prefix::V6(a, l) => (6, l, a),
+        }
     }
 }
 
@@ -238,52 +246,39 @@ impl IfRecord {
     /// Sort addresses into canonical order and drop duplicates, so callers
     /// can build records in any order before validating.
     pub fn canonicalize(&mut self) {
-        self.addrs.sort_by_key(Prefix::sort_key);
-        self.addrs.dedup();
+        canonical_addrs(&mut self.addrs);
     }
 
     /// Check every field rule of the canonical encoding.
     pub fn validate(&self) -> Result<(), TableError> {
-        if !(MTU_MIN..=MTU_MAX).contains(&self.mtu) {
-            return Err(TableError::BadMtu(self.mtu));
-        }
-        if self.vlan > VLAN_MAX {
-            return Err(TableError::BadVlan(self.vlan));
-        }
-        if self.addrs.len() > MAX_ADDRS {
-            return Err(TableError::TooManyAddrs);
-        }
-        for a in &self.addrs {
-            a.validate()?;
-        }
-        for w in self.addrs.windows(2) {
-            if w[0].sort_key() >= w[1].sort_key() {
-                return Err(TableError::AddrOrder);
-            }
-        }
-        if self.description.len() > DESC_MAX || self.description.contains(&0) {
-            return Err(TableError::BadDesc);
-        }
+        check_mtu(self.mtu)?;
+        check_vlan(self.vlan)?;
+        check_addrs(&self.addrs)?;
+        check_description(&self.description)
         // The name was validated when the IfName was built.
-        Ok(())
     }
 
     /// Append the canonical encoding (module docs) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with(&mut |b| out.extend_from_slice(b));
+    }
+
+    /// The canonical encoding, piece by piece, to `put`.
+    fn encode_with(&self, put: &mut impl FnMut(&[u8])) {
         let name = self.name.as_bytes();
         // Lengths are bounded by validation (<= 64), so the casts are lossless.
-        out.push(name.len() as u8);
-        out.extend_from_slice(name);
-        out.push(u8::from(self.admin_up));
-        out.extend_from_slice(&self.mtu.to_be_bytes());
-        out.extend_from_slice(&self.mac);
-        out.extend_from_slice(&self.vlan.to_be_bytes());
-        out.push(self.addrs.len() as u8);
+        put(&[name.len() as u8]);
+        put(name);
+        put(&[u8::from(self.admin_up)]);
+        put(&self.mtu.to_be_bytes());
+        put(&self.mac);
+        put(&self.vlan.to_be_bytes());
+        put(&[self.addrs.len() as u8]);
         for a in &self.addrs {
-            a.encode(out);
+            a.encode_with(put);
         }
-        out.push(self.description.len() as u8);
-        out.extend_from_slice(&self.description);
+        put(&[self.description.len() as u8]);
+        put(&self.description);
     }
 
     /// Length of the canonical encoding, without encoding.
@@ -307,10 +302,59 @@ impl IfRecord {
         v
     }
 
-    /// The entry hash that section digests sum.
+    /// The entry hash that section digests sum: [`crate::hash::entry_hash`] of the
+    /// canonical encoding, hashed as it is produced (every table change
+    /// hashes one or two records; no buffer for them).
     pub fn hash(&self) -> u64 {
-        entry_hash(&self.canonical_bytes())
+        let mut h = FNV_OFFSET;
+        self.encode_with(&mut |b| h = fnv1a64_extend(h, b));
+        mix64(h)
     }
+}
+
+/// Field rules of the canonical encoding, one field each (a partial
+/// change checks only the fields it names).
+pub(crate) fn check_mtu(mtu: u32) -> Result<(), TableError> {
+    if !(MTU_MIN..=MTU_MAX).contains(&mtu) {
+        return Err(TableError::BadMtu(mtu));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_vlan(vlan: u16) -> Result<(), TableError> {
+    if vlan > VLAN_MAX {
+        return Err(TableError::BadVlan(vlan));
+    }
+    Ok(())
+}
+
+/// Addresses into canonical order, duplicates dropped.
+pub(crate) fn canonical_addrs(addrs: &mut Vec<Prefix>) {
+    addrs.sort_by_key(Prefix::sort_key);
+    addrs.dedup();
+}
+
+/// Count, each prefix, and strictly ascending canonical order.
+pub(crate) fn check_addrs(addrs: &[Prefix]) -> Result<(), TableError> {
+    if addrs.len() > MAX_ADDRS {
+        return Err(TableError::TooManyAddrs);
+    }
+    for a in addrs {
+        a.validate()?;
+    }
+    for w in addrs.windows(2) {
+        if w[0].sort_key() >= w[1].sort_key() {
+            return Err(TableError::AddrOrder);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_description(d: &[u8]) -> Result<(), TableError> {
+    if d.len() > DESC_MAX || d.contains(&0) {
+        return Err(TableError::BadDesc);
+    }
+    Ok(())
 }
 
 /// A validated section count: a power of two in 1..=64.
@@ -639,6 +683,38 @@ impl Table {
         Ok(())
     }
 
+    /// Set `change` onto its record (or a new one), the update a single
+    /// request makes: the same rules and result as [`Table::apply_within`]
+    /// of the `Op::Set` of [`RecordChange::onto`], with one lookup for a
+    /// record that exists and no scratch state. Returns the record set.
+    pub fn set_change(
+        &mut self,
+        change: &RecordChange,
+        max_entries: usize,
+    ) -> Result<IfRecord, TableError> {
+        let s = self.sc.section_of(&change.name) as usize;
+        let over = self.records.len() > max_entries;
+        if let Some(cur) = self.records.get_mut(&change.name) {
+            let r = change.onto(Some(cur));
+            r.validate()?;
+            if over {
+                return Err(TableError::TooManyEntries);
+            }
+            let (old, new) = (cur.hash(), r.hash());
+            cur.clone_from(&r);
+            self.digests[s] = self.digests[s].wrapping_sub(old).wrapping_add(new);
+            return Ok(r);
+        }
+        let r = change.onto(None);
+        r.validate()?;
+        if self.records.len() >= max_entries {
+            return Err(TableError::TooManyEntries);
+        }
+        self.digests[s] = self.digests[s].wrapping_add(r.hash());
+        self.records.insert(r.name.clone(), r.clone());
+        Ok(r)
+    }
+
     /// Apply ops that a trusted peer already validated, without the entry
     /// limit. Standbys use this for redo after a fuzzy snapshot, where the
     /// intermediate state may briefly hold more records than the final one.
@@ -708,6 +784,27 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn prefix() -> impl Strategy<Value = Prefix> {
+        prop_oneof![
+            (any::<[u8; 4]>(), 0u8..=32).prop_map(|(a, l)| Prefix::V4(a, l)),
+            (any::<[u8; 16]>(), 0u8..=128).prop_map(|(a, l)| Prefix::V6(a, l)),
+        ]
+    }
+
+    proptest! {
+        /// The sort key orders as the encoded bytes (the kernel's order).
+        #[test]
+        fn sort_key_orders_as_encoding(a in prefix(), b in prefix()) {
+            let enc = |p: &Prefix| {
+                let mut v = Vec::new();
+                p.encode_with(&mut |x| v.extend_from_slice(x));
+                v
+            };
+            prop_assert_eq!(a.sort_key().cmp(&b.sort_key()), enc(&a).cmp(&enc(&b)));
+        }
+    }
 
     fn name(s: &str) -> IfName {
         IfName::new(s.as_bytes()).expect("valid name")

@@ -21,7 +21,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
 use crate::table::{
-    IfName, IfRecord, Prefix, TableError, DESC_MAX, MAX_ADDRS, MTU_MAX, MTU_MIN, VLAN_MAX,
+    self, IfName, IfRecord, Prefix, TableError, DESC_MAX, MAX_ADDRS, MTU_MAX, MTU_MIN, VLAN_MAX,
 };
 use crate::words::{once, unknown, usage, Usage, Words};
 
@@ -190,29 +190,55 @@ impl RecordChange {
     /// The record after the change: on top of `current` when there is one,
     /// else of the defaults. Addresses come out in canonical order.
     pub fn onto(&self, current: Option<&IfRecord>) -> IfRecord {
-        let mut r = current
-            .cloned()
-            .unwrap_or_else(|| IfRecord::new(self.name.clone()));
-        if let Some(v) = self.admin_up {
-            r.admin_up = v;
+        let default;
+        let base = match current {
+            Some(c) => c,
+            None => {
+                default = IfRecord::new(self.name.clone());
+                &default
+            }
+        };
+        // Field by field, so that a list the change replaces is not copied
+        // from the current record first.
+        let mut r = IfRecord {
+            name: base.name.clone(),
+            admin_up: self.admin_up.unwrap_or(base.admin_up),
+            mtu: self.mtu.unwrap_or(base.mtu),
+            mac: self.mac.unwrap_or(base.mac),
+            vlan: self.vlan.unwrap_or(base.vlan),
+            addrs: self.addrs.as_ref().unwrap_or(&base.addrs).clone(),
+            description: self
+                .description
+                .as_ref()
+                .unwrap_or(&base.description)
+                .clone(),
+        };
+        if self.addrs.is_some() {
+            r.canonicalize();
         }
+        r
+    }
+
+    /// Whether the change, set onto any valid record, makes a valid one:
+    /// the error [`IfRecord::validate`] would give, from the fields the
+    /// change names alone (the record's others are valid already).
+    pub fn validate(&self) -> Result<(), TableError> {
         if let Some(v) = self.mtu {
-            r.mtu = v;
-        }
-        if let Some(v) = self.mac {
-            r.mac = v;
+            table::check_mtu(v)?;
         }
         if let Some(v) = self.vlan {
-            r.vlan = v;
+            table::check_vlan(v)?;
         }
         if let Some(v) = &self.addrs {
-            r.addrs = v.clone();
+            // As `onto` leaves them: sorted, without duplicates.
+            let mut a = v.clone();
+            table::canonical_addrs(&mut a);
+            table::check_addrs(&a)?;
         }
         if let Some(v) = &self.description {
-            r.description = v.clone();
+            table::check_description(v)?;
         }
-        r.canonicalize();
-        r
+        Ok(())
     }
 
     /// The whole record the words describe: left-out fields at their
