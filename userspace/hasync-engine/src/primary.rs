@@ -89,16 +89,13 @@ impl Change {
 
     /// The ops, resolved against `table` and applied to it (all or none).
     fn apply(self, table: &mut Table, max_entries: usize) -> Result<Vec<Op>, TableError> {
-        let ops = match self {
-            Change::Ops(ops) => ops,
-            Change::Record(change) => {
-                let r = change.onto(table.get(&change.name));
-                r.validate()?;
-                vec![Op::Set(r)]
+        match self {
+            Change::Ops(ops) => {
+                table.apply_within(&ops, max_entries)?;
+                Ok(ops)
             }
-        };
-        table.apply_within(&ops, max_entries)?;
-        Ok(ops)
+            Change::Record(change) => Ok(vec![Op::Set(table.set_change(&change, max_entries)?)]),
+        }
     }
 }
 

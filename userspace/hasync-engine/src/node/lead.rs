@@ -577,15 +577,10 @@ impl Node {
     ) {
         let ops = self.writable().and_then(|l| {
             let channel = l.pick_channel(channel, &change.name, false)?;
-            let current = l
-                .engine
-                .channels
-                .get(&channel)
-                .and_then(|c| c.table.get(&change.name));
-            // Checked here for a prompt answer; applied onto the record as
-            // the requests queued before it leave it (see `Change`).
+            // Checked here for a prompt answer (the fields it names: the
+            // record's others are valid); applied onto the record as the
+            // requests queued before it leave it (see `Change`).
             change
-                .onto(current)
                 .validate()
                 .map_err(|e| refusal(RefusalKind::Invalid, e.to_string()))?;
             Ok((channel, Change::Record(change.clone())))
