@@ -358,29 +358,70 @@ impl ResponseFrame {
 /// Encoded frames as messages of at most [`FRAME_MAX`] bytes: arrays of
 /// as many as fit, in order (a frame too large for brackets goes alone).
 pub fn pack(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    let mut cur: Vec<u8> = Vec::new();
+    let mut p = Packer::default();
     for f in frames {
+        p.push_encoded(f);
+    }
+    p.take()
+}
+
+/// The messages [`pack`] makes, built as the frames come: a reply is
+/// serialized straight into the array it travels in.
+#[derive(Debug, Default)]
+pub struct Packer {
+    done: Vec<Vec<u8>>,
+    cur: Vec<u8>,
+}
+
+impl Packer {
+    /// True when nothing is gathered.
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty() && self.cur.is_empty()
+    }
+
+    /// Add a reply.
+    pub fn push(&mut self, frame: &ResponseFrame) {
+        let mark = self.cur.len();
+        self.cur.push(if mark == 0 { b'[' } else { b',' });
+        if serde_json::to_writer(&mut self.cur, frame).is_err() {
+            // Not for these types; never leave half a frame behind.
+            self.cur.truncate(mark);
+            return;
+        }
+        if self.cur.len() + 1 > FRAME_MAX {
+            // It does not fit this array: as `pack` would place it.
+            let f = self.cur.split_off(mark + 1);
+            self.cur.truncate(mark);
+            self.push_encoded(&f);
+        }
+    }
+
+    /// Add an encoded frame.
+    pub fn push_encoded(&mut self, f: &[u8]) {
         if f.len() + 2 > FRAME_MAX {
-            if !cur.is_empty() {
-                cur.push(b']');
-                out.push(std::mem::take(&mut cur));
-            }
-            out.push(f.clone());
-            continue;
+            self.close();
+            self.done.push(f.to_vec());
+            return;
         }
-        if !cur.is_empty() && cur.len() + 1 + f.len() + 1 > FRAME_MAX {
-            cur.push(b']');
-            out.push(std::mem::take(&mut cur));
+        if !self.cur.is_empty() && self.cur.len() + 1 + f.len() + 1 > FRAME_MAX {
+            self.close();
         }
-        cur.push(if cur.is_empty() { b'[' } else { b',' });
-        cur.extend_from_slice(f);
+        self.cur.push(if self.cur.is_empty() { b'[' } else { b',' });
+        self.cur.extend_from_slice(f);
     }
-    if !cur.is_empty() {
-        cur.push(b']');
-        out.push(cur);
+
+    /// The messages, in order; the packer is empty after.
+    pub fn take(&mut self) -> Vec<Vec<u8>> {
+        self.close();
+        std::mem::take(&mut self.done)
     }
-    out
+
+    fn close(&mut self) {
+        if !self.cur.is_empty() {
+            self.cur.push(b']');
+            self.done.push(std::mem::take(&mut self.cur));
+        }
+    }
 }
 
 fn decode_many<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<(Vec<T>, bool), String> {
@@ -619,5 +660,27 @@ mod tests {
         // A frame too large for brackets goes alone, unbracketed.
         let huge = vec![b'{'; FRAME_MAX - 1];
         assert_eq!(pack(std::slice::from_ref(&huge)), vec![huge]);
+    }
+
+    #[test]
+    fn packer_serializes_into_the_messages_pack_makes() {
+        // Sizes around every boundary: small, array-filling, and one too
+        // large for brackets.
+        let sizes = [10, 30_000, 34_000, 5, FRAME_MAX - 60, 7, 64_990, 1];
+        let frames: Vec<ResponseFrame> = (0..)
+            .zip(sizes)
+            .map(|(i, n)| ResponseFrame::error(i, ErrorKind::Invalid, "y".repeat(n)))
+            .filter(|f| f.encode().len() <= FRAME_MAX)
+            .collect();
+        assert!(frames.len() >= 7);
+        let mut p = Packer::default();
+        assert!(p.is_empty());
+        for f in &frames {
+            p.push(f);
+        }
+        assert!(!p.is_empty());
+        let encoded: Vec<Vec<u8>> = frames.iter().map(ResponseFrame::encode).collect();
+        assert_eq!(p.take(), pack(&encoded));
+        assert!(p.is_empty());
     }
 }

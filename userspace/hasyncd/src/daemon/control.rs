@@ -52,7 +52,7 @@ impl Daemon {
     /// replies of this round when the client sends arrays.
     pub(super) fn reply(&mut self, t: u64, frame: ResponseFrame) {
         if let Some(gathered) = self.batched.get_mut(&t) {
-            gathered.push(frame.encode());
+            gathered.push(&frame);
             return;
         }
         if let Some(c) = self.ctl.get_mut(&t) {
@@ -70,7 +70,7 @@ impl Daemon {
             let Some(c) = self.ctl.get_mut(&t) else {
                 continue;
             };
-            for msg in hasync_ctl::proto::pack(&std::mem::take(gathered)) {
+            for msg in gathered.take() {
                 if c.send(msg).is_err() {
                     failed.push(t);
                     break;

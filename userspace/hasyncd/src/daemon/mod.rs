@@ -88,7 +88,7 @@ pub struct Daemon {
     ctl: BTreeMap<u64, Conn>,
     /// Control connections that sent requests in arrays, and the replies
     /// for them gathered in this round (sent together by `drive`).
-    batched: BTreeMap<u64, Vec<Vec<u8>>>,
+    batched: BTreeMap<u64, hasync_ctl::proto::Packer>,
     /// Node request id → (control connection, client's id).
     waiting: BTreeMap<RequestId, (u64, u64)>,
     next_token: u64,
