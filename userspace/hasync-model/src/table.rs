@@ -133,33 +133,56 @@ impl TableError {
 }
 
 /// Validated interface name (1..=15 bytes, printable ASCII without `/`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IfName(Box<[u8]>);
+///
+/// Held inline: a table keys every record by its name and the record
+/// holds it too, so a heap name would be two allocations per record.
+// INVARIANT: 1 <= len <= NAME_MAX, bytes[..len] is the name and
+// bytes[len..] are zero. Names hold no zero byte, so comparing the padded
+// arrays orders names as their bytes do (a prefix first), and the derived
+// Ord, Eq and Hash are those of the name (`bytes` is compared first).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IfName {
+    bytes: [u8; NAME_MAX],
+    len: u8,
+}
 
 impl IfName {
     /// Validate and wrap a name.
-    pub fn new(bytes: &[u8]) -> Result<Self, TableError> {
-        let ok = !bytes.is_empty()
-            && bytes.len() <= NAME_MAX
-            && bytes
+    pub fn new(name: &[u8]) -> Result<Self, TableError> {
+        let ok = !name.is_empty()
+            && name.len() <= NAME_MAX
+            && name
                 .iter()
                 .all(|&b| (0x21..=0x7e).contains(&b) && b != b'/');
-        if ok {
-            Ok(IfName(bytes.into()))
-        } else {
-            Err(TableError::BadName)
+        if !ok {
+            return Err(TableError::BadName);
         }
+        let mut bytes = [0; NAME_MAX];
+        bytes[..name.len()].copy_from_slice(name);
+        // At most NAME_MAX (15): fits u8.
+        Ok(IfName {
+            bytes,
+            len: name.len() as u8,
+        })
     }
 
     /// The name's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for IfName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("IfName")
+            .field(&String::from_utf8_lossy(self.as_bytes()))
+            .finish()
     }
 }
 
 impl std::fmt::Display for IfName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.0))
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
     }
 }
 
@@ -794,6 +817,16 @@ mod tests {
     }
 
     proptest! {
+        /// Names order, compare and hash as their bytes.
+        #[test]
+        fn names_order_as_bytes(a in "[!-.0-~]{1,15}", b in "[!-.0-~]{1,15}") {
+            let (x, y) = (name(&a), name(&b));
+            prop_assert_eq!(x.cmp(&y), a.as_bytes().cmp(b.as_bytes()));
+            prop_assert_eq!(x == y, a == b);
+            prop_assert_eq!(x.as_bytes(), a.as_bytes());
+            prop_assert_eq!(x.to_string(), a);
+        }
+
         /// The sort key orders as the encoded bytes (the kernel's order).
         #[test]
         fn sort_key_orders_as_encoding(a in prefix(), b in prefix()) {
