@@ -67,6 +67,9 @@ pub struct Flight {
     pub requests: Vec<RequestId>,
 }
 
+/// Queued requests whose room a channel keeps once its queue is empty.
+const BACKLOG_KEEP: usize = 16;
+
 /// What a request asks for, turned into ops when it is assigned an opid:
 /// a partial record change is applied onto the record as every request
 /// before it left it, not as it was when this one arrived.
@@ -594,6 +597,12 @@ impl Primary {
                 });
             }
             c.flight.push_back(Flight { update, requests });
+        }
+        if c.backlog.is_empty() && c.backlog.capacity() > BACKLOG_KEEP {
+            // A burst on one channel can queue thousands of requests; at
+            // a thousand channels, holding every channel's high-water
+            // queue would cost more than its records.
+            c.backlog = VecDeque::new();
         }
     }
 

@@ -130,3 +130,26 @@ fn internal_updates_travel_alone() {
     let sizes: Vec<usize> = updates(&acts).iter().map(|u| u.ops.len()).collect();
     assert_eq!(sizes, vec![1, 1, 1]);
 }
+
+#[test]
+fn a_drained_queue_gives_its_room_back() {
+    let mut p = primary(64);
+    // A burst: more requests than one update carries, so the queue empties
+    // over several updates.
+    for r in 0..500u64 {
+        let _ = p.queue(r, 0, set(&format!("b{r}"), 1400));
+    }
+    assert!(p.channels[&0].backlog.capacity() >= 500);
+    let acts = p.flush();
+    assert!(updates(&acts).len() > 1);
+    assert!(p.channels[&0].backlog.is_empty());
+    assert!(p.channels[&0].backlog.capacity() <= BACKLOG_KEEP);
+    // A queue the window holds back keeps its requests.
+    let mut p = primary(1);
+    for r in 0..500u64 {
+        let _ = p.queue(r, 0, set(&format!("b{r}"), 1400));
+    }
+    let acts = p.flush();
+    assert_eq!(updates(&acts).len(), 1);
+    assert!(!p.channels[&0].backlog.is_empty());
+}
