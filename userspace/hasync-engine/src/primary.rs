@@ -308,17 +308,19 @@ impl Peer {
     fn feed(
         &mut self,
         channels: &BTreeMap<ChannelId, PChannel>,
+        busy: &BTreeSet<ChannelId>,
         cap: usize,
         out: &mut Vec<Message>,
     ) {
+        debug_assert!(channels
+            .iter()
+            .all(|(id, c)| c.flight.is_empty() != busy.contains(id)));
         let window = self.bulk_window(cap);
         while self.bulk_in_flight < window {
             // Channels with changes waiting for confirmation first: those
-            // wait for this peer's copy, which its sync starts.
-            let urgent = self
-                .reading
-                .iter()
-                .find(|id| channels.get(id).is_some_and(|c| !c.flight.is_empty()));
+            // wait for this peer's copy, which its sync starts. (A few
+            // channels are busy; a thousand may be reading.)
+            let urgent = busy.iter().find(|id| self.reading.contains(id));
             let Some(&id) = urgent.or_else(|| self.reading.first()) else {
                 return;
             };
@@ -376,6 +378,11 @@ pub struct Primary {
     announce: Option<(Message, Vec<NodeId>)>,
     /// Channels with requests queued since the last [`Primary::flush`].
     queued: BTreeSet<ChannelId>,
+    /// Channels with updates in flight.
+    // INVARIANT: exactly the channels whose `flight` is not empty (kept
+    // where flights change, all in this file), so that bulk sync finds the
+    // channels to sync first without scanning every channel per chunk.
+    busy: BTreeSet<ChannelId>,
 }
 
 impl Primary {
@@ -413,6 +420,7 @@ impl Primary {
             next_sync_id: epoch << 32,
             announce: None,
             queued: BTreeSet::new(),
+            busy: BTreeSet::new(),
         }
     }
 
@@ -540,6 +548,9 @@ impl Primary {
                 self.stats.confirmed += 1;
             }
             c.flight.pop_front();
+            if c.flight.is_empty() {
+                self.busy.remove(&channel);
+            }
         }
         let max_entries = self.cfg.max_entries;
         while c.flight.len() < self.cfg.window {
@@ -597,6 +608,7 @@ impl Primary {
                 });
             }
             c.flight.push_back(Flight { update, requests });
+            self.busy.insert(channel);
         }
         if c.backlog.is_empty() && c.backlog.capacity() > BACKLOG_KEEP {
             // A burst on one channel can queue thousands of requests; at
@@ -622,6 +634,7 @@ impl Primary {
                     out.push(Action::Deposed { owner });
                     // Requests that will never be confirmed are refused now so
                     // requesters retry against the new primary.
+                    self.busy.clear();
                     for c in self.channels.values_mut() {
                         for f in c.flight.drain(..) {
                             for request in f.requests {
@@ -803,7 +816,7 @@ impl Primary {
         *h = (*h).min(c.last);
         p.add_sync(s);
         let mut msgs = Vec::new();
-        p.feed(&self.channels, self.cfg.sync_window, &mut msgs);
+        p.feed(&self.channels, &self.busy, self.cfg.sync_window, &mut msgs);
         out.extend(msgs.into_iter().map(|msg| Action::Send { to: node, msg }));
     }
 
@@ -815,7 +828,7 @@ impl Primary {
         };
         for (&node, p) in self.peers.iter_mut() {
             let mut msgs = Vec::new();
-            p.feed(&self.channels, self.cfg.sync_window, &mut msgs);
+            p.feed(&self.channels, &self.busy, self.cfg.sync_window, &mut msgs);
             if let Some(msg) = p.with_sync(channel, |s| s.declare(c.kacked)).flatten() {
                 msgs.push(msg);
             }
