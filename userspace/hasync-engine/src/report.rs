@@ -34,7 +34,7 @@ impl Reason {
 }
 
 /// What a takeover did, logged and kept for `status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TakeoverReport {
     /// The node that took over.
@@ -92,7 +92,7 @@ impl TakeoverReport {
 }
 
 /// One out-of-sync channel in a takeover report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelReport {
     /// Channel.
