@@ -205,7 +205,6 @@ cl_check() {
 		"$CL/ifaces.json" "$CL/load.log"
 }
 
-
 cl_cleanup() {
 	touch "$CL/stop"
 	for n in $(seq "$CL_NODES"); do cl_kill "$n"; done

@@ -29,7 +29,7 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 
 /// FNV-1a 64 state `h` carried on over `bytes`: hashing an encoding piece
 /// by piece equals [`fnv1a64`] of the whole, without building it.
-pub fn fnv1a64_extend(mut h: u64, bytes: &[u8]) -> u64 {
+fn fnv1a64_extend(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(FNV_PRIME);
@@ -53,7 +53,37 @@ pub fn section_of(key: &[u8], section_count: u32) -> u32 {
 
 /// Hash of one entry's canonical encoding (see [`crate::table`]).
 pub fn entry_hash(canonical: &[u8]) -> u64 {
-    mix64(fnv1a64(canonical))
+    let mut h = EntryHasher::new();
+    h.update(canonical);
+    h.finish()
+}
+
+/// [`entry_hash`] of an encoding handed over piece by piece, without
+/// building it first (a table hashes a record or two per change).
+#[derive(Debug, Clone, Copy)]
+pub struct EntryHasher(u64);
+
+impl EntryHasher {
+    /// Nothing hashed yet.
+    pub fn new() -> Self {
+        EntryHasher(FNV_OFFSET)
+    }
+
+    /// The next piece of the encoding.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0 = fnv1a64_extend(self.0, bytes);
+    }
+
+    /// The entry hash of the pieces so far.
+    pub fn finish(self) -> u64 {
+        mix64(self.0)
+    }
+}
+
+impl Default for EntryHasher {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::hash::{fnv1a64_extend, mix64, section_of, FNV_OFFSET};
+use crate::hash::{section_of, EntryHasher};
 use crate::text::RecordChange;
 
 /// Longest interface name (Linux `IFNAMSIZ - 1`).
@@ -329,9 +329,9 @@ impl IfRecord {
     /// canonical encoding, hashed as it is produced (every table change
     /// hashes one or two records; no buffer for them).
     pub fn hash(&self) -> u64 {
-        let mut h = FNV_OFFSET;
-        self.encode_with(&mut |b| h = fnv1a64_extend(h, b));
-        mix64(h)
+        let mut h = EntryHasher::new();
+        self.encode_with(&mut |b| h.update(b));
+        h.finish()
     }
 }
 
