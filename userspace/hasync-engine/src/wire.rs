@@ -22,10 +22,15 @@
 //!
 //! # Versions
 //!
-//! The version byte is the sender's message-format version. This is format
-//! 1; a decoder accepts `MIN_VERSION..=VERSION` and rejects the rest with
-//! [`WireError::Version`], leaving translation between versions to a layer
-//! above.
+//! The version byte is the format of that frame: a frame is written in the
+//! oldest format that can carry it, so every message the first release
+//! knows travels byte for byte as the first release wrote it, and only a
+//! frame holding something newer says so (format 2: an update with a
+//! rename op). A decoder accepts `MIN_VERSION..=VERSION`, rejects the rest
+//! with [`WireError::Version`] and refuses, in an older format's frame,
+//! what that format lacks. What a peer of an older release can take is
+//! decided above this codec, at the handshake ([`crate::release`]), and
+//! what it cannot is transformed there ([`crate::transform`]).
 //!
 //! Message types were added within format 1 only where the first release
 //! could not have worked without them: a checkpoint *part* (type 13) is
@@ -41,8 +46,8 @@ use crate::{ChannelId, Epoch, NodeId, Opid};
 
 /// Frame magic.
 pub const MAGIC: [u8; 2] = *b"HS";
-/// Format version this code writes.
-pub const VERSION: u8 = 1;
+/// Newest format version this code writes (for frames that need it).
+pub const VERSION: u8 = 2;
 /// Oldest format version this code reads.
 pub const MIN_VERSION: u8 = 1;
 /// Header length.
@@ -67,6 +72,15 @@ pub enum WireError {
     /// Unknown message type.
     #[error("unknown message type {0}")]
     Type(u8),
+    /// The frame's format is not the oldest that carries its content (one
+    /// form per message: older content in a newer frame is refused too).
+    #[error("frame format {frame} for content of format {content}")]
+    Format {
+        /// The frame's version byte.
+        frame: u8,
+        /// The oldest format that carries the content.
+        content: u8,
+    },
     /// Declared payload longer than [`MAX_PAYLOAD`].
     #[error("payload length {0} too large")]
     TooLong(u32),
@@ -287,6 +301,8 @@ const MODE_HOT: u8 = 2;
 const OP_SET: u8 = 1;
 const OP_DEL: u8 = 2;
 const OP_REPLACE: u8 = 3;
+/// Format 2 on.
+const OP_RENAME: u8 = 4;
 
 impl Message {
     /// Encode as one frame.
@@ -437,12 +453,21 @@ impl Message {
         };
         let mut f = Vec::with_capacity(HEADER_LEN + p.len());
         f.extend_from_slice(&MAGIC);
-        f.push(VERSION);
+        f.push(self.format());
         f.push(ty);
         // Payloads we build stay far below 4 GiB; receivers enforce MAX_PAYLOAD.
         f.extend_from_slice(&(p.len() as u32).to_be_bytes());
         f.extend_from_slice(&p);
         f
+    }
+
+    /// The oldest frame format that carries this message (see the module
+    /// docs).
+    pub fn format(&self) -> u8 {
+        match self {
+            Message::Update(u) if u.ops.iter().any(|o| matches!(o, Op::Rename { .. })) => 2,
+            _ => 1,
+        }
     }
 
     /// Decode the first frame in `buf`. `Ok(None)` means "need more bytes"
@@ -475,6 +500,12 @@ impl Message {
             buf: &buf[HEADER_LEN..end],
         };
         let msg = decode_payload(ty, &mut r)?;
+        if msg.format() != version {
+            return Err(WireError::Format {
+                frame: version,
+                content: msg.format(),
+            });
+        }
         if !r.buf.is_empty() {
             return Err(WireError::Trailing(r.buf.len()));
         }
@@ -513,6 +544,12 @@ fn put_update(p: &mut Vec<u8>, u: &Update) {
             Op::ReplaceSection { section, records } => {
                 p.push(OP_REPLACE);
                 put_section(p, *section, records);
+            }
+            Op::Rename { from, record } => {
+                p.push(OP_RENAME);
+                p.push(from.as_bytes().len() as u8);
+                p.extend_from_slice(from.as_bytes());
+                record.encode(p);
             }
         }
     }
@@ -731,7 +768,7 @@ fn get_update(r: &mut Reader<'_>) -> Result<Update, WireError> {
         return Err(WireError::Limit("ops"));
     }
     let n = r.count(n, MAX_OPS, 2, "ops")?;
-    let mut ops = Vec::with_capacity(n);
+    let mut ops: Vec<Op> = Vec::with_capacity(n);
     for _ in 0..n {
         ops.push(match r.u8("op")? {
             OP_SET => Op::Set(get_record(r)?),
@@ -740,8 +777,15 @@ fn get_update(r: &mut Reader<'_>) -> Result<Update, WireError> {
                 let (section, records) = get_section(r)?;
                 Op::ReplaceSection { section, records }
             }
+            OP_RENAME => Op::Rename {
+                from: get_name(r)?,
+                record: get_record(r)?,
+            },
             _ => return Err(WireError::Tag("op")),
         });
+    }
+    if crate::table::weight_of(&ops) > MAX_OPS {
+        return Err(WireError::Limit("ops"));
     }
     Ok(Update {
         channel,
@@ -941,6 +985,19 @@ mod tests {
                     },
                 ],
             }),
+            Message::Update(Update {
+                channel: 7,
+                epoch: 2,
+                opid: 100,
+                cookie: 6,
+                ops: vec![
+                    Op::Rename {
+                        from: IfName::new(b"eth0").expect("name"),
+                        record: rec("lan0"),
+                    },
+                    Op::Del(IfName::new(b"eth1").expect("name")),
+                ],
+            }),
             Message::Ack(Ack {
                 channel: 1,
                 epoch: 3,
@@ -1057,8 +1114,34 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(Message::decode(&bad), Err(WireError::Magic));
         let mut bad = f.clone();
+        bad[2] = 3;
+        assert_eq!(Message::decode(&bad), Err(WireError::Version(3)));
+        // Format 1 content in a format 2 frame, and a rename in a format 1
+        // frame (what a first-release decoder would refuse by version).
+        let mut bad = f.clone();
         bad[2] = 2;
-        assert_eq!(Message::decode(&bad), Err(WireError::Version(2)));
+        assert_eq!(
+            Message::decode(&bad),
+            Err(WireError::Format {
+                frame: 2,
+                content: 1
+            })
+        );
+        let rename = samples()
+            .into_iter()
+            .find(|m| m.format() == 2)
+            .expect("a rename sample")
+            .encode();
+        assert_eq!(rename[2], 2);
+        let mut bad = rename.clone();
+        bad[2] = 1;
+        assert_eq!(
+            Message::decode(&bad),
+            Err(WireError::Format {
+                frame: 1,
+                content: 2
+            })
+        );
         let mut bad = f.clone();
         bad[3] = 200;
         assert_eq!(Message::decode(&bad), Err(WireError::Type(200)));
@@ -1185,8 +1268,12 @@ mod tests {
 
         /// Valid header with arbitrary payload: exercises the field decoders.
         #[test]
-        fn fuzz_payloads(ty in 0u8..14, payload in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let mut f = vec![b'H', b'S', 1, ty];
+        fn fuzz_payloads(
+            version in MIN_VERSION..=VERSION,
+            ty in 0u8..14,
+            payload in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let mut f = vec![b'H', b'S', version, ty];
             f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
             f.extend_from_slice(&payload);
             if let Ok(m) = Message::decode_exact(&f) {

@@ -18,6 +18,7 @@ pub mod text;
 pub mod words;
 
 pub use table::{
-    cookie_of, IfName, IfRecord, Op, Prefix, SectionCount, Table, TableError, MAX_OPS,
+    cookie_of, expand, weight_of, IfName, IfRecord, Op, Prefix, SectionCount, Table, TableError,
+    MAX_OPS,
 };
 pub use text::RecordChange;

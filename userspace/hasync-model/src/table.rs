@@ -109,6 +109,12 @@ pub enum TableError {
     /// More than [`MAX_OPS`] ops, or none.
     #[error("bad op count")]
     BadOpCount,
+    /// A rename of a record the table does not hold.
+    #[error("no such interface")]
+    NoRecord,
+    /// A rename onto a name the table holds.
+    #[error("an interface by that name exists")]
+    Exists,
 }
 
 impl TableError {
@@ -128,6 +134,8 @@ impl TableError {
             TableError::BadSection(_) => "inconsistent section replace",
             TableError::TooManyEntries => "table full",
             TableError::BadOpCount => "bad op count",
+            TableError::NoRecord => "no such interface",
+            TableError::Exists => "an interface by that name exists",
         }
     }
 }
@@ -438,6 +446,16 @@ pub enum Op {
         /// The section's complete new content.
         records: Vec<IfRecord>,
     },
+    /// Remove `from` and insert `record` (under its new name), in one step:
+    /// exactly `[Del(from), Set(record)]`, which is what the kernel and a
+    /// peer of a release without this op receive instead (see
+    /// `docs/upgrade.md`). Since replication release 2.
+    Rename {
+        /// The name the record had.
+        from: IfName,
+        /// The record under its new name.
+        record: IfRecord,
+    },
 }
 
 impl Op {
@@ -447,13 +465,37 @@ impl Op {
             Op::Set(r) => 1u64 << sc.section_of(&r.name),
             Op::Del(n) => 1u64 << sc.section_of(n),
             Op::ReplaceSection { section, .. } => 1u64 << (section & 63),
+            Op::Rename { from, record } => {
+                (1u64 << sc.section_of(from)) | (1u64 << sc.section_of(&record.name))
+            }
+        }
+    }
+
+    /// How many ops this one is where ops are counted against
+    /// [`MAX_OPS`]: a rename is a delete and a set to the kernel and to a
+    /// peer of a release without renames.
+    pub fn weight(&self) -> usize {
+        match self {
+            Op::Rename { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The ops of the first release that do exactly what this one does.
+    pub fn expand_into(&self, out: &mut Vec<Op>) {
+        match self {
+            Op::Rename { from, record } => {
+                out.push(Op::Del(from.clone()));
+                out.push(Op::Set(record.clone()));
+            }
+            op => out.push(op.clone()),
         }
     }
 
     /// Stateless validation: field rules, section membership, sort order.
     pub fn validate(&self, sc: SectionCount) -> Result<(), TableError> {
         match self {
-            Op::Set(r) => r.validate(),
+            Op::Set(r) | Op::Rename { record: r, .. } => r.validate(),
             Op::Del(_) => Ok(()),
             Op::ReplaceSection { section, records } => {
                 if *section >= sc.get() || records.len() > MAX_REPLACE_RECORDS {
@@ -477,6 +519,20 @@ impl Op {
 /// Cookie of a whole update: OR of its ops' cookies.
 pub fn cookie_of(ops: &[Op], sc: SectionCount) -> u64 {
     ops.iter().fold(0, |c, op| c | op.cookie(sc))
+}
+
+/// The ops counted against [`MAX_OPS`] (see [`Op::weight`]).
+pub fn weight_of(ops: &[Op]) -> usize {
+    ops.iter().map(Op::weight).sum()
+}
+
+/// `ops` in the first release's ops (see [`Op::expand_into`]).
+pub fn expand(ops: &[Op]) -> Vec<Op> {
+    let mut out = Vec::with_capacity(weight_of(ops));
+    for op in ops {
+        op.expand_into(&mut out);
+    }
+    out
 }
 
 /// One channel's table with incrementally maintained section digests.
@@ -628,7 +684,7 @@ impl Table {
     /// Would `ops` apply cleanly (validation, and at most `max_entries`
     /// records after)? Nothing changes.
     pub fn check_within(&self, ops: &[Op], max_entries: usize) -> Result<(), TableError> {
-        if ops.is_empty() || ops.len() > MAX_OPS {
+        if ops.is_empty() || weight_of(ops) > MAX_OPS {
             return Err(TableError::BadOpCount);
         }
         for op in ops {
@@ -660,6 +716,16 @@ impl Table {
                         count -= 1;
                     }
                     overlay.insert(n, false);
+                }
+                Op::Rename { from, record } => {
+                    if present(&overlay, cleared, from) {
+                        count -= 1;
+                    }
+                    overlay.insert(from, false);
+                    if !present(&overlay, cleared, &record.name) {
+                        count += 1;
+                    }
+                    overlay.insert(&record.name, true);
                 }
                 Op::ReplaceSection { section, records } => {
                     let bit = 1u64 << section;
@@ -757,6 +823,10 @@ impl Table {
                     self.insert(r.clone());
                 }
             }
+            Op::Rename { from, record } => {
+                self.remove(from);
+                self.insert(record.clone());
+            }
         }
     }
 
@@ -814,6 +884,48 @@ mod tests {
             (any::<[u8; 4]>(), 0u8..=32).prop_map(|(a, l)| Prefix::V4(a, l)),
             (any::<[u8; 16]>(), 0u8..=128).prop_map(|(a, l)| Prefix::V6(a, l)),
         ]
+    }
+
+    #[test]
+    fn a_rename_is_its_delete_and_set() {
+        let sc = SectionCount::new(8).expect("sc");
+        let mut t = Table::new(sc);
+        let mut r = IfRecord::new(name("eth0"));
+        r.mtu = 9000;
+        t.apply(&[Op::Set(r.clone())]).expect("set");
+        let mut moved = r.clone();
+        moved.name = name("lan0");
+        let rename = Op::Rename {
+            from: name("eth0"),
+            record: moved.clone(),
+        };
+        let expanded = expand(std::slice::from_ref(&rename));
+        assert_eq!(
+            expanded,
+            vec![Op::Del(name("eth0")), Op::Set(moved.clone())]
+        );
+        assert_eq!(rename.weight(), 2);
+        assert_eq!(
+            cookie_of(std::slice::from_ref(&rename), sc),
+            cookie_of(&expanded, sc)
+        );
+        let mut a = t.clone();
+        let mut b = t.clone();
+        a.apply(std::slice::from_ref(&rename)).expect("rename");
+        b.apply(&expanded).expect("expanded");
+        assert_eq!(a, b);
+        assert_eq!(a.get(&name("lan0")), Some(&moved));
+        assert!(a.get(&name("eth0")).is_none());
+        assert_eq!(a.recompute_digests(), a.digests());
+        // Counted as two ops against the limit, and as one record.
+        let many: Vec<Op> = (0..33)
+            .map(|i| Op::Rename {
+                from: name(&format!("x{i}")),
+                record: IfRecord::new(name(&format!("y{i}"))),
+            })
+            .collect();
+        assert_eq!(t.check_within(&many, 1 << 20), Err(TableError::BadOpCount));
+        assert_eq!(t.check_within(&[rename], 1), Ok(()));
     }
 
     proptest! {

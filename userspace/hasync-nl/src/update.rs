@@ -19,6 +19,12 @@ fn encode_op(o: &Op, w: &mut AttrWriter) -> Result<(), Error> {
             n.put_u32(op::KIND, OpKind::Del as u32)
                 .nest(op::IFACE, |f| encode_name(name, f));
         }),
+        // The module has no rename: its delete and set, in the same update,
+        // are applied together or not at all.
+        Op::Rename { from, record } => {
+            encode_op(&Op::Del(from.clone()), w)?;
+            return encode_op(&Op::Set(record.clone()), w);
+        }
         // The module replaces sections by replay (`replay-begin`), never
         // inside an update.
         Op::ReplaceSection { .. } => {

@@ -49,7 +49,9 @@ pub fn confirmed_present(
             let name = match op {
                 Op::Set(rec) => &rec.name,
                 Op::Del(n) => n,
-                Op::ReplaceSection { .. } => continue,
+                // Internal (replays, repairs), or never drawn by the
+                // simulator's requests (renames).
+                Op::ReplaceSection { .. } | Op::Rename { .. } => continue,
             };
             let later_del = || {
                 requests.iter().any(|(&o, q)| {
