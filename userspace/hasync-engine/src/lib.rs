@@ -10,6 +10,8 @@
 //! * [`hash`], [`table`]: the data model and the stable hashes the kernel
 //!   module shares (sections, cookies, digests), from `hasync-model`.
 //! * [`wire`]: replication messages between control units and their codec.
+//! * [`release`], [`transform`]: what each release understands, and the
+//!   step-by-step transforms between neighbouring releases.
 //! * [`kernel`]: the engine's view of the kernel (commands, replies) and a
 //!   reference model of its rules.
 //! * [`primary`], [`standby`]: normal operation.
@@ -44,10 +46,12 @@ pub mod handshake;
 pub mod node;
 pub mod planner;
 pub mod primary;
+pub mod release;
 pub mod report;
 pub mod sim;
 pub mod standby;
 pub mod takeover;
+pub mod transform;
 
 /// Requester's handle for a change request, echoed in its confirmation.
 pub type RequestId = u64;
