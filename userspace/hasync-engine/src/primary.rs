@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::backoff::Backoff;
 use crate::bulk_sync::BulkSend;
 use crate::kernel::{KernelCmd, KernelError, KernelReply};
-use crate::table::{cookie_of, Op, SectionCount, Table, TableError, MAX_OPS};
+use crate::table::{cookie_of, IfName, Op, SectionCount, Table, TableError, MAX_OPS};
 use crate::wire::{Ack, Message, Update};
 use crate::{Action, ChannelId, Epoch, NodeId, Opid, RecordChange, RequestId, SubmitError};
 
@@ -79,14 +79,22 @@ pub enum Change {
     Ops(Vec<Op>),
     /// Set the fields a change names, keeping the record's others.
     Record(RecordChange),
+    /// Give a record a new name, keeping its fields.
+    Rename {
+        /// The record's name.
+        from: IfName,
+        /// Its new name.
+        to: IfName,
+    },
 }
 
 impl Change {
     /// Ops this change becomes.
     fn op_count(&self) -> usize {
         match self {
-            Change::Ops(ops) => ops.len(),
+            Change::Ops(ops) => crate::table::weight_of(ops),
             Change::Record(_) => 1,
+            Change::Rename { .. } => 2,
         }
     }
 
@@ -98,6 +106,16 @@ impl Change {
                 Ok(ops)
             }
             Change::Record(change) => Ok(vec![Op::Set(table.set_change(&change, max_entries)?)]),
+            Change::Rename { from, to } => {
+                let mut record = table.get(&from).ok_or(TableError::NoRecord)?.clone();
+                if table.get(&to).is_some() {
+                    return Err(TableError::Exists);
+                }
+                record.name = to;
+                let ops = vec![Op::Rename { from, record }];
+                table.apply_within(&ops, max_entries)?;
+                Ok(ops)
+            }
         }
     }
 }
@@ -175,6 +193,9 @@ pub struct Peer {
     quiet: u32,
     /// Ticks seen (the clock of chunk round trips).
     ticks: u64,
+    /// Channels this peer cannot hold (its release lacks something they
+    /// need; see [`Primary::leave_cold`]): never synced, never waited for.
+    pub cold: BTreeSet<ChannelId>,
     /// Shortest chunk round trip (ticks) in this period of `RTT_PERIOD`
     /// ticks and in the previous one, when one was measured.
     rtt_min: (Option<u64>, Option<u64>),
@@ -200,7 +221,12 @@ pub const START_WINDOW: usize = 256 << 10;
 impl Peer {
     /// Channels this peer holds exactly (synced, not mid-sync).
     pub fn hot(&self, channel: ChannelId) -> bool {
-        self.syncs.get(&channel).map_or(true, |s| s.done)
+        !self.cold.contains(&channel) && self.syncs.get(&channel).map_or(true, |s| s.done)
+    }
+
+    /// Whether confirmations on `channel` wait for this peer's copy.
+    fn counts(&self, channel: ChannelId) -> bool {
+        !self.cold.contains(&channel)
     }
 
     /// Start (or restart) a sync; the window forgets the old attempt's
@@ -535,7 +561,7 @@ impl Primary {
             let held = self
                 .peers
                 .values()
-                .all(|p| p.have.get(&channel).copied().unwrap_or(0) >= j);
+                .all(|p| !p.counts(channel) || p.have.get(&channel).copied().unwrap_or(0) >= j);
             if c.kacked < j || !held {
                 break;
             }
@@ -574,7 +600,9 @@ impl Primary {
             // repairs) travel alone.
             while first.is_some() {
                 let fits = match c.backlog.front() {
-                    Some((Some(_), next)) => ops.len() + next.op_count() <= MAX_OPS,
+                    Some((Some(_), next)) => {
+                        crate::table::weight_of(&ops) + next.op_count() <= MAX_OPS
+                    }
                     _ => false,
                 };
                 if !fits {
@@ -754,6 +782,13 @@ impl Primary {
                 }
             }
             Message::SyncRequest { channel } => {
+                if self
+                    .peers
+                    .get(&from)
+                    .is_some_and(|p| p.cold.contains(&channel))
+                {
+                    return out;
+                }
                 self.peers.entry(from).or_default();
                 let running = self.peers.get(&from).and_then(|p| p.syncs.get(&channel));
                 // A repeated request for the sync already running does not
@@ -836,6 +871,23 @@ impl Primary {
         }
     }
 
+    /// Standby `node` cannot hold `channel` (its release lacks what the
+    /// channel needs, see [`crate::release`]): its sync there stops, its
+    /// requests for one are ignored, and confirmations on the channel no
+    /// longer wait for it. It stays cold there until it reconnects.
+    pub fn leave_cold(&mut self, node: NodeId, channel: ChannelId) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let Some(p) = self.peers.get_mut(&node) {
+            p.cold.insert(channel);
+            if let Some(s) = p.syncs.remove(&channel) {
+                p.bulk_in_flight -= s.in_flight();
+            }
+            p.reading.remove(&channel);
+        }
+        self.pump(channel, &mut out);
+        out
+    }
+
     /// A standby is gone (TIPC withdrawal): stop waiting for it.
     pub fn peer_down(&mut self, node: NodeId) -> Vec<Action> {
         let mut out = Vec::new();
@@ -888,6 +940,9 @@ impl Primary {
             }
             let ack_fresh = std::mem::take(&mut c.ack_fresh);
             for (&node, p) in self.peers.iter_mut() {
+                if !p.counts(id) {
+                    continue;
+                }
                 let have = p.have.get(&id).copied().unwrap_or(0);
                 let behind = c.flight.back().is_some_and(|f| f.update.opid > have);
                 let quiet = p.quiet();

@@ -18,7 +18,8 @@
 //! reconnects keeps the stream it holds (and with it the right to take
 //! over) until the new connection's handshake starts a new stream.
 
-use crate::handshake::{Handshake, Side};
+use crate::handshake::{Handshake, Side, FALLBACK_EPOCH};
+use crate::release::CommandSet;
 use crate::report::Reason;
 use crate::standby::Standby;
 use crate::wire::Message;
@@ -43,7 +44,13 @@ pub(super) struct Follow {
     pub connecting: bool,
     /// The primary answered our handshake.
     pub handshaken: bool,
+    /// Greet as the first release: the primary closed the connection
+    /// before answering this build's handshake (a first-release primary
+    /// refuses it). Reset when a new primary is published.
+    pub hello_v1: bool,
     pub leader_name: Option<String>,
+    /// The primary's release and command set, from its answer.
+    pub leader_set: Option<crate::release::CommandSet>,
     /// We followed a primary and hold its stream: we take over if it goes.
     pub following: bool,
     /// Reconnecting after losing a primary that is still published: the
@@ -74,7 +81,9 @@ impl Follow {
             conn: false,
             connecting: false,
             handshaken: false,
+            hello_v1: false,
             leader_name: None,
+            leader_set: None,
             following: false,
             resync: false,
             planned_end: false,
@@ -92,15 +101,20 @@ impl Follow {
 
 impl Node {
     pub(super) fn connected(&mut self, now: Micros) {
-        let hello = Handshake {
-            side: Side::Standby,
-            node: self.me,
-            epoch: 0,
-            name: self.cfg.name.clone(),
-        };
         let Role::Standby(f) = &mut self.role else {
             self.emit(Output::CloseLeader);
             return;
+        };
+        let hello = Handshake {
+            side: Side::Standby,
+            node: self.me,
+            epoch: if f.hello_v1 { FALLBACK_EPOCH } else { 0 },
+            name: self.cfg.name.clone(),
+            set: if f.hello_v1 {
+                CommandSet::of(1)
+            } else {
+                CommandSet::ours()
+            },
         };
         if !f.connecting {
             return;
@@ -162,7 +176,18 @@ impl Node {
         }
         s.last_frame = Some(now);
         if s.handshaken {
-            match Message::decode_exact(f) {
+            let from = s
+                .leader_set
+                .as_ref()
+                .map_or(crate::release::RELEASE, |x| x.release);
+            let msg = match Message::decode_exact(f) {
+                Ok(msg) => super::compat::upgrade_from(from, msg).map_err(|c| c.why),
+                Err(e) => Err(e.to_string()),
+            };
+            let Role::Standby(s) = &mut self.role else {
+                return;
+            };
+            match msg {
                 Ok(msg) => {
                     let acts = s.engine.handle(msg);
                     if let Some((epoch, _)) = s.rebase_to {
@@ -208,6 +233,11 @@ impl Node {
             s.engine.epoch = h.epoch;
         }
         s.leader_name = Some(h.name.clone());
+        s.leader_set = Some(h.set.clone());
+        if h.set.release >= 2 {
+            s.hello_v1 = false;
+        }
+        super::compat::log_diff("primary", &h.name, &h.set);
         s.handshaken = true;
         s.following = true;
         let rebasing = s.rebase_to.is_some();
@@ -233,6 +263,13 @@ impl Node {
         }
         s.conn = false;
         tracing::info!(why, planned, "connection to the primary ended");
+        if !s.handshaken && !s.hello_v1 {
+            // A first-release primary closes on this build's handshake:
+            // greet it as the first release next time (a later one answers
+            // that in version 2, see `handshake`).
+            s.hello_v1 = true;
+            tracing::info!("the primary closed before answering this release's handshake; the next attempt greets it as release 1");
+        }
         s.planned_end = planned;
         s.handshaken = false;
         // A failed reconnection does not move the moment the primary was

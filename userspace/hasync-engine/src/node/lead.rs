@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::audit;
-use crate::handshake::{node_id, Handshake, Side};
+use crate::handshake::{node_id, Handshake, Side, FALLBACK_EPOCH};
 use crate::kernel::{KernelCmd, KernelReply};
 use crate::primary::{Change, Primary};
+use crate::release::CommandSet;
 use crate::table::{IfName, Op};
 use crate::wire::Message;
 use crate::{Action, ChannelId, NodeId, Opid, RequestId};
@@ -41,6 +42,8 @@ pub(super) struct PeerConn {
     pub name: String,
     /// When it was accepted.
     pub since: Micros,
+    /// Its release and command set, once its handshake arrived.
+    pub set: Option<crate::release::CommandSet>,
 }
 
 /// A planned handover in progress.
@@ -264,6 +267,7 @@ impl Node {
                 node: None,
                 name: addr,
                 since: now,
+                set: None,
             },
         );
     }
@@ -279,13 +283,25 @@ impl Node {
             return;
         };
         if let Some(node) = peer.node {
-            match Message::decode_exact(f) {
+            let from = peer
+                .set
+                .as_ref()
+                .map_or(crate::release::RELEASE, |s| s.release);
+            let name = peer.name.clone();
+            let msg = match Message::decode_exact(f) {
+                Ok(msg) => super::compat::upgrade_from(from, msg).map_err(|c| c.why),
+                Err(e) => Err(e.to_string()),
+            };
+            match msg {
                 Ok(msg) => {
+                    let Role::Primary(l) = &mut self.role else {
+                        return;
+                    };
                     let acts = l.engine.handle(node, msg);
                     self.run(now, acts);
                 }
                 Err(e) => {
-                    tracing::warn!(peer = %peer.name, error = %e, "malformed frame from a standby; dropping the connection");
+                    tracing::warn!(peer = %name, error = %e, "malformed frame from a standby; dropping the connection");
                     self.drop_peer(now, conn);
                 }
             }
@@ -304,12 +320,29 @@ impl Node {
         };
         peer.node = Some(h.node);
         peer.name = h.name.clone();
+        // A first-release standby reads version 1 only. One of a later
+        // release that fell back to version 1 (see `handshake`) did not
+        // send its set: it lacks nothing of ours we could transform (the
+        // newer side transforms), so it counts as ours.
+        let fallback = h.set.release < 2 && h.epoch == FALLBACK_EPOCH;
+        let set = if fallback {
+            CommandSet::ours()
+        } else {
+            h.set.clone()
+        };
         let welcome = Handshake {
             side: Side::Primary,
             node: me,
             epoch,
             name: self.cfg.name.clone(),
+            set: if set.release < 2 {
+                CommandSet::of(1)
+            } else {
+                CommandSet::ours()
+            },
         };
+        super::compat::log_diff("standby", &h.name, &set);
+        peer.set = Some(set);
         self.emit(Output::Send {
             to: Dest::Peer(conn),
             frame: Frame::Hello(welcome),
@@ -600,6 +633,33 @@ impl Node {
             Ok((channel, Change::Ops(vec![Op::Del(name.clone())])))
         });
         self.submit(now, request, ops);
+    }
+
+    pub(super) fn rename(
+        &mut self,
+        now: Micros,
+        request: RequestId,
+        channel: Option<ChannelId>,
+        from: IfName,
+        to: IfName,
+    ) {
+        let change = self.writable().and_then(|l| {
+            let channel = l.pick_channel(channel, &from, true)?;
+            // Names are unique across channels: a record is found by its
+            // name alone.
+            if l.engine
+                .channels
+                .values()
+                .any(|c| c.table.get(&to).is_some())
+            {
+                return Err(refusal(
+                    RefusalKind::Invalid,
+                    format!("interface {to} exists"),
+                ));
+            }
+            Ok((channel, Change::Rename { from, to }))
+        });
+        self.submit(now, request, change);
     }
 
     /// The primary, when it takes changes now.

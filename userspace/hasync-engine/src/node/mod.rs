@@ -16,12 +16,16 @@
 //! | `elect.rs` | one new primary among several standbys |
 //! | `promote.rs` | standby → primary: epoch, claim, plan, publish, report |
 //! | `lead.rs` | primary: standbys, requests, audit, handover, fencing |
+//! | `compat.rs` | peers of other releases: diff lists, transforms, items left cold |
 //!
 //! Failure detection is the caller's: it reports when the primary's
 //! replication service is published or withdrawn ([`Event::PrimaryUp`],
 //! [`Event::PrimaryDown`]) and which units are up; a connection ending is
 //! only a hint (see `follow.rs`).
 
+mod compat;
+#[cfg(test)]
+mod compat_tests;
 mod elect;
 mod follow;
 mod lead;
@@ -42,6 +46,7 @@ use crate::wire::{Ack, Message};
 use crate::{Action, ChannelId, Epoch, NodeId, Opid, RequestId, SubmitError};
 use hasync_model::RecordChange;
 
+pub use compat::{CompatStats, PeerRelease};
 pub use promote::next_epoch;
 
 /// Microseconds on the caller's monotonic clock (fine enough to time a
@@ -169,6 +174,17 @@ pub enum Event<'a> {
         channel: Option<ChannelId>,
         /// The record.
         name: IfName,
+    },
+    /// Give an interface record a new name (its fields kept).
+    Rename {
+        /// Answered with this id.
+        request: RequestId,
+        /// Channel asked for (else the one holding `from`).
+        channel: Option<ChannelId>,
+        /// The record.
+        from: IfName,
+        /// Its new name, held by no channel.
+        to: IfName,
     },
     /// Hand the primary role to a hot standby and follow it.
     Switchover {
@@ -414,6 +430,8 @@ pub struct Node {
     out: VecDeque<Output>,
     /// Time of the last event, for work deferred to `poll_output`.
     now: Micros,
+    /// What crossed between releases.
+    compat: CompatStats,
 }
 
 impl Node {
@@ -428,6 +446,7 @@ impl Node {
             primaries: BTreeSet::new(),
             units_up: BTreeSet::new(),
             names: BTreeMap::new(),
+            compat: CompatStats::default(),
             next_tick: now + TICK,
             report: None,
             out: VecDeque::new(),
@@ -468,7 +487,13 @@ impl Node {
     fn dispatch(&mut self, now: Micros, ev: Event<'_>) {
         match ev {
             Event::PrimaryUp(p) => {
-                self.primaries.insert(p);
+                // A new publisher may be of any release: greet it with
+                // this build's handshake first.
+                if self.primaries.insert(p) {
+                    if let Role::Standby(f) = &mut self.role {
+                        f.hello_v1 = false;
+                    }
+                }
             }
             Event::PrimaryDown(p) => {
                 self.primaries.remove(&p);
@@ -501,6 +526,12 @@ impl Node {
                 channel,
                 name,
             } => self.del(now, request, channel, &name),
+            Event::Rename {
+                request,
+                channel,
+                from,
+                to,
+            } => self.rename(now, request, channel, from, to),
             Event::Switchover { request } => self.switchover(now, request),
             Event::Audit { request, channel } => self.audit(now, Some(request), channel),
             Event::Shutdown => self.shutdown(now),
@@ -678,19 +709,27 @@ impl Node {
     }
 
     fn send(&mut self, to: NodeId, msg: Message) {
-        let to = match &self.role {
+        let (dest, set) = match &self.role {
             Role::Primary(l) => {
                 if self.cfg.ack_path == AckPath::Direct && matches!(msg, Message::Ack(_)) {
                     return;
                 }
                 match l.conn_of(to) {
-                    Some(c) => Dest::Peer(c),
+                    Some(c) => (Dest::Peer(c), l.peers.get(&c).and_then(|p| p.set.clone())),
                     None => return,
                 }
             }
-            Role::Standby(f) if f.conn => Dest::Leader,
+            Role::Standby(f) if f.conn => (Dest::Leader, f.leader_set.clone()),
             _ => return,
         };
+        let msg = match set {
+            Some(set) => match self.downgrade_for(to, &set, msg) {
+                Some(m) => m,
+                None => return,
+            },
+            None => msg,
+        };
+        let to = dest;
         self.coalesce(to, &msg);
         self.emit(Output::Send {
             to,

@@ -4,6 +4,7 @@
 use super::*;
 use crate::handshake::Side;
 use crate::kernel::RegisterRead;
+use crate::release::CommandSet;
 
 fn cfg(name: &str, start: StartRole) -> NodeConfig {
     NodeConfig {
@@ -46,6 +47,7 @@ fn following(now: Micros) -> Node {
         node: node_id("a"),
         epoch: 0x101,
         name: "a".into(),
+        set: CommandSet::ours(),
     };
     n.handle(now, Event::LeaderFrame(&welcome.encode()));
     outputs(&mut n);

@@ -1,0 +1,162 @@
+//! Peers of other releases: what was agreed at the handshake, and what
+//! each frame becomes on its way to or from such a peer.
+//!
+//! The newer side does the work ([`crate::release`]): frames to an older
+//! peer go down the transform steps, frames from one come up. What a step
+//! cannot express gets its item's handling; the counts and the channels
+//! left cold are kept for status.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::release::{CommandSet, Diff, Handling, RELEASE};
+use crate::transform::{self, Cannot};
+use crate::wire::Message;
+use crate::{ChannelId, NodeId};
+
+use super::{Node, Role};
+
+/// What crossed between releases, for status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompatStats {
+    /// Frames rewritten for, or from, a peer of another release.
+    pub transformed: u64,
+    /// Frames not sent because their item is dropped or on the
+    /// don't-care list.
+    pub dropped: u64,
+    /// Standby channels left cold because they need an item the standby
+    /// lacks, per standby.
+    pub cold: BTreeMap<NodeId, BTreeSet<ChannelId>>,
+}
+
+/// A connected peer of a known release, as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRelease {
+    /// Its name.
+    pub name: String,
+    /// Its release and command set.
+    pub set: CommandSet,
+    /// The diff lists between it and this build.
+    pub diff: Diff,
+}
+
+/// Log the diff lists with a peer, one line per item.
+pub(super) fn log_diff(role: &str, name: &str, set: &CommandSet) {
+    let diff = Diff::with(set, role == "standby");
+    if diff.is_empty() {
+        tracing::info!(peer = %name, release = set.release, "{role} of release {}: same command set", set.release);
+        return;
+    }
+    for (item, h) in &diff.peer_lacks {
+        tracing::warn!(peer = %name, release = set.release, item = %item, handling = h.as_str(), "{role} lacks an item of this release");
+    }
+    for item in &diff.we_lack {
+        tracing::warn!(peer = %name, release = set.release, item = %item, "{role} has an item this release lacks");
+    }
+}
+
+/// The channel a frame that cannot cross belongs to, if any.
+fn channel_of(m: &Message) -> Option<ChannelId> {
+    match m {
+        Message::Update(u) => Some(u.channel),
+        Message::CheckpointPart { channel, .. } | Message::Checkpoint { channel, .. } => {
+            Some(*channel)
+        }
+        _ => None,
+    }
+}
+
+/// A frame from a peer of release `from`, as this build's release.
+pub(super) fn upgrade_from(from: u16, msg: Message) -> Result<Message, Cannot> {
+    if from >= RELEASE {
+        return Ok(msg);
+    }
+    transform::up(msg, from)
+}
+
+impl Node {
+    /// `msg` as a peer of release `set` takes it; `None` when it is not to
+    /// be sent (handled per its item).
+    pub(super) fn downgrade_for(
+        &mut self,
+        node: NodeId,
+        set: &CommandSet,
+        msg: Message,
+    ) -> Option<Message> {
+        if set.release >= RELEASE {
+            return Some(msg);
+        }
+        let format = msg.format();
+        let channel = channel_of(&msg);
+        match transform::down(msg, set.release) {
+            Ok(m) => {
+                if m.format() != format {
+                    self.compat.transformed += 1;
+                }
+                Some(m)
+            }
+            Err(c) => {
+                self.cannot_send(node, channel, &c);
+                None
+            }
+        }
+    }
+
+    fn cannot_send(&mut self, node: NodeId, channel: Option<ChannelId>, c: &Cannot) {
+        let name = self.name_of(node);
+        match crate::release::handling(c.item) {
+            Handling::DontCare => self.compat.dropped += 1,
+            Handling::Drop | Handling::Transform | Handling::ByPeer | Handling::Unused => {
+                self.compat.dropped += 1;
+                tracing::warn!(peer = %name, item = c.item, why = %c.why, "not sent to a standby of an older release");
+            }
+            Handling::Cold => {
+                let Some(ch) = channel else {
+                    self.compat.dropped += 1;
+                    tracing::warn!(peer = %name, item = c.item, why = %c.why, "not sent to a standby of an older release");
+                    return;
+                };
+                if self.compat.cold.entry(node).or_default().insert(ch) {
+                    tracing::warn!(peer = %name, channel = ch, item = c.item, why = %c.why, "standby of an older release left cold on this channel");
+                }
+                if let Role::Primary(l) = &mut self.role {
+                    let acts = l.engine.leave_cold(node, ch);
+                    self.run(self.now, acts);
+                }
+            }
+        }
+    }
+
+    /// What crossed between releases.
+    pub fn compat_stats(&self) -> &CompatStats {
+        &self.compat
+    }
+
+    /// The primary's release (standby) or each attached standby's
+    /// (primary).
+    pub fn peer_releases(&self) -> Vec<PeerRelease> {
+        let mut out = Vec::new();
+        let mut push = |name: &str, set: &CommandSet, we_lead: bool| {
+            out.push(PeerRelease {
+                name: name.to_owned(),
+                set: set.clone(),
+                diff: Diff::with(set, we_lead),
+            })
+        };
+        match &self.role {
+            Role::Primary(l) => {
+                for p in l.peers.values() {
+                    if let Some(set) = &p.set {
+                        push(&p.name, set, true);
+                    }
+                }
+            }
+            Role::Standby(f) => {
+                if let (Some(name), Some(set)) = (&f.leader_name, &f.leader_set) {
+                    push(name, set, false);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}

@@ -1,0 +1,325 @@
+//! Peers of another release, one verdict at a time: the handshake's
+//! fallback, the primary's answer, and what it sends an older standby.
+
+use super::*;
+use crate::handshake::{Side, FALLBACK_EPOCH};
+use crate::kernel::ModelKernel;
+use crate::release::{CommandSet, Handling, RELEASE};
+use crate::table::Op;
+
+fn cfg(name: &str, start: StartRole) -> NodeConfig {
+    NodeConfig {
+        name: name.into(),
+        start,
+        channels: vec![(0, SectionCount::ONE)],
+        standby: StandbyConfig { max_pending: 64 },
+        primary: PrimaryConfig::default(),
+        policy: Policy::Replay,
+        unit_byte: 1,
+        units: Vec::new(),
+        link_tolerance: 1500 * MS,
+        audit_period: None,
+        ack_path: AckPath::Forward,
+        full_replay: false,
+    }
+}
+
+/// Outputs, with every kernel command answered by `k`.
+fn drain(n: &mut Node, k: &mut ModelKernel, now: Micros) -> Vec<Output> {
+    let mut all = Vec::new();
+    loop {
+        let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+        if out.is_empty() {
+            return all;
+        }
+        let replies: Vec<_> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Kernel(c) => Some(k.handle(c).reply),
+                _ => None,
+            })
+            .collect();
+        all.extend(out);
+        if !replies.is_empty() {
+            n.handle(now, Event::Kernel(replies));
+        }
+    }
+}
+
+fn hello_frames(out: &[Output]) -> Vec<Handshake> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                frame: Frame::Hello(h),
+                ..
+            } => Some(h.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn updates_to_peer(out: &[Output]) -> Vec<crate::wire::Update> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                to: Dest::Peer(_),
+                frame: Frame::Msg(Message::Update(u)),
+            } => Some(u.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A primary with one standby attached on connection 1, greeted with
+/// `hello` (node "b").
+fn primary_with(hello: Handshake, pc: PrimaryConfig) -> (Node, ModelKernel, Vec<Output>) {
+    let (mut n, mut k) = primary(pc);
+    let out = attach(&mut n, &mut k, hello);
+    (n, k, out)
+}
+
+fn primary(pc: PrimaryConfig) -> (Node, ModelKernel) {
+    let mut c = cfg("a", StartRole::Primary);
+    c.primary = pc;
+    let mut k = ModelKernel::new(&c.channels, 64);
+    let mut n = Node::new(c, 0);
+    drain(&mut n, &mut k, 0);
+    assert_eq!(n.role(), RoleName::Primary);
+    (n, k)
+}
+
+fn attach(n: &mut Node, k: &mut ModelKernel, hello: Handshake) -> Vec<Output> {
+    n.handle(MS, Event::PeerAccepted(1, "b-addr".into()));
+    n.handle(MS, Event::PeerFrame(1, &hello.encode()));
+    let mut out = drain(n, k, MS);
+    // What a standby sends first once greeted: the engine's hello.
+    let h = Message::Hello { node: node_id("b") };
+    n.handle(MS, Event::PeerFrame(1, &h.encode()));
+    out.extend(drain(n, k, MS));
+    out
+}
+
+fn hello(set: CommandSet, epoch: Epoch) -> Handshake {
+    Handshake {
+        side: Side::Standby,
+        node: node_id("b"),
+        epoch,
+        name: "b".into(),
+        set,
+    }
+}
+
+fn name(s: &str) -> IfName {
+    IfName::new(s.as_bytes()).expect("name")
+}
+
+fn set_mtu(n: &mut Node, k: &mut ModelKernel, request: RequestId, dev: &str) -> Vec<Output> {
+    let mut change = RecordChange::new(name(dev));
+    change.mtu = Some(9000);
+    n.handle(
+        2 * MS,
+        Event::Set {
+            request,
+            channel: None,
+            change,
+        },
+    );
+    drain(n, k, 2 * MS)
+}
+
+#[test]
+fn a_standby_whose_handshake_is_refused_greets_as_release_1_next() {
+    let mut n = Node::new(cfg("b", StartRole::Standby), 0);
+    n.handle(0, Event::PrimaryUp(1));
+    n.handle(0, Event::Connected);
+    let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+    let first = hello_frames(&out);
+    assert_eq!(first[0].set.release, RELEASE);
+    assert_eq!(first[0].encode()[4], 2);
+    // A first-release primary closes on it.
+    n.handle(
+        MS,
+        Event::LeaderClosed {
+            planned: false,
+            why: "reset",
+        },
+    );
+    n.handle_timeout(400 * MS);
+    n.handle(400 * MS, Event::Connected);
+    let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+    let second = &hello_frames(&out)[0];
+    assert_eq!(second.encode()[4], 1, "version 1 frame");
+    assert_eq!(second.epoch, FALLBACK_EPOCH);
+    // It answers in version 1: the primary is of release 1.
+    let welcome = Handshake {
+        side: Side::Primary,
+        node: node_id("a"),
+        epoch: 0x101,
+        name: "a".into(),
+        set: CommandSet::of(1),
+    };
+    n.handle(401 * MS, Event::LeaderFrame(&welcome.encode()));
+    let peers = n.peer_releases();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].set.release, 1);
+    assert!(peers[0]
+        .diff
+        .peer_lacks
+        .contains(&("op.rename".to_string(), Handling::Unused)));
+    // A frame release 1 cannot send is refused: the connection drops.
+    let part = Message::CheckpointPart {
+        channel: 0,
+        sync_id: 1,
+        seq: 0,
+        base: 0,
+        opid: 0,
+        section: 0,
+        after: None,
+        upto: Some(name("m")),
+        records: Vec::new(),
+    };
+    n.handle(402 * MS, Event::LeaderFrame(&part.encode()));
+    let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+    assert!(out.iter().any(|o| matches!(o, Output::CloseLeader)));
+    // A newly published primary is greeted with this release again.
+    n.handle(500 * MS, Event::PrimaryUp(2));
+    n.handle_timeout(900 * MS);
+    let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+    assert!(out.iter().any(|o| matches!(o, Output::Connect)));
+    n.handle(900 * MS, Event::Connected);
+    let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
+    assert_eq!(hello_frames(&out)[0].encode()[4], 2);
+}
+
+#[test]
+fn a_fallen_back_standby_of_a_later_release_gets_version_2() {
+    let (n, _, out) = primary_with(
+        hello(CommandSet::of(1), FALLBACK_EPOCH),
+        PrimaryConfig::default(),
+    );
+    let w = &hello_frames(&out)[0];
+    assert_eq!(w.encode()[4], 2);
+    assert_eq!(w.set, CommandSet::ours());
+    assert_eq!(n.peer_releases()[0].set.release, RELEASE);
+}
+
+#[test]
+fn a_release_1_standby_gets_renames_as_delete_and_set() {
+    let (mut n, mut k, out) = primary_with(hello(CommandSet::of(1), 0), PrimaryConfig::default());
+    let w = &hello_frames(&out)[0];
+    assert_eq!(w.encode()[4], 1, "answered in version 1");
+    assert_eq!(n.peer_releases()[0].set.release, 1);
+    set_mtu(&mut n, &mut k, 1, "eth0");
+    n.handle(
+        3 * MS,
+        Event::Rename {
+            request: 2,
+            channel: None,
+            from: name("eth0"),
+            to: name("lan0"),
+        },
+    );
+    let out = drain(&mut n, &mut k, 3 * MS);
+    let u = updates_to_peer(&out);
+    assert_eq!(u.len(), 1);
+    assert!(
+        matches!(&u[0].ops[..], [Op::Del(a), Op::Set(r)] if *a == name("eth0") && r.name == name("lan0") && r.mtu == 9000)
+    );
+    assert_eq!(Message::Update(u[0].clone()).format(), 1);
+    assert_eq!(n.compat_stats().transformed, 1);
+    // The kernel applied the same: lan0 with eth0's fields, no eth0.
+    let t = &k.channels[&0].table;
+    assert!(t.get(&name("eth0")).is_none());
+    assert_eq!(t.get(&name("lan0")).map(|r| r.mtu), Some(9000));
+}
+
+#[test]
+fn a_release_2_standby_gets_the_rename_itself() {
+    let (mut n, mut k, _) = primary_with(hello(CommandSet::ours(), 0), PrimaryConfig::default());
+    set_mtu(&mut n, &mut k, 1, "eth0");
+    n.handle(
+        3 * MS,
+        Event::Rename {
+            request: 2,
+            channel: None,
+            from: name("eth0"),
+            to: name("lan0"),
+        },
+    );
+    let u = updates_to_peer(&drain(&mut n, &mut k, 3 * MS));
+    assert!(
+        matches!(&u[0].ops[..], [Op::Rename { from, record }] if *from == name("eth0") && record.name == name("lan0"))
+    );
+    assert_eq!(n.compat_stats().transformed, 0);
+}
+
+#[test]
+fn renames_are_refused_onto_a_held_name_or_from_a_missing_one() {
+    let (mut n, mut k, _) = primary_with(hello(CommandSet::ours(), 0), PrimaryConfig::default());
+    set_mtu(&mut n, &mut k, 1, "eth0");
+    set_mtu(&mut n, &mut k, 2, "eth1");
+    for (req, from, to) in [(3, "eth0", "eth1"), (4, "nope", "eth9")] {
+        n.handle(
+            3 * MS,
+            Event::Rename {
+                request: req,
+                channel: None,
+                from: name(from),
+                to: name(to),
+            },
+        );
+        let out = drain(&mut n, &mut k, 3 * MS);
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::Refused { request, .. } if *request == req)),
+            "{from} -> {to}: {out:?}"
+        );
+        assert!(updates_to_peer(&out).is_empty());
+    }
+}
+
+#[test]
+fn a_section_in_parts_leaves_a_release_1_standby_cold_there() {
+    // Chunks of 64 bytes: a section of a dozen records (some 20 bytes each) does not
+    // fit one, so it goes in parts, which release 1 cannot take.
+    let pc = PrimaryConfig {
+        chunk_bytes: 64,
+        ..PrimaryConfig::default()
+    };
+    let (mut n, mut k) = primary(pc);
+    for i in 0..12 {
+        set_mtu(&mut n, &mut k, i, &format!("eth{i}"));
+    }
+    let out = attach(&mut n, &mut k, hello(CommandSet::of(1), 0));
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            frame: Frame::Msg(Message::CheckpointPart { .. }),
+            ..
+        }
+    )));
+    assert_eq!(
+        n.compat_stats()
+            .cold
+            .get(&node_id("b"))
+            .map(|c| c.iter().copied().collect::<Vec<_>>()),
+        Some(vec![0])
+    );
+    // Changes on that channel are confirmed without it.
+    let out = set_mtu(&mut n, &mut k, 100, "eth100");
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Confirmed { request: 100, .. })));
+    // Its next request for a sync there is ignored.
+    n.handle(
+        5 * MS,
+        Event::PeerFrame(1, &Message::SyncRequest { channel: 0 }.encode()),
+    );
+    assert!(drain(&mut n, &mut k, 5 * MS).iter().all(|o| !matches!(
+        o,
+        Output::Send {
+            frame: Frame::Msg(Message::Checkpoint { .. }),
+            ..
+        }
+    )));
+}
