@@ -5,6 +5,7 @@
 //! ```text
 //! hasync iface set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
 //! hasync iface del dev NAME [channel N]
+//! hasync iface rename dev NAME to NEWNAME [channel N]
 //! ```
 //!
 //! Fields left out keep their current value; `addr` words, when given,
@@ -13,7 +14,7 @@
 //! the same code). Quiet on success, as `ip` is; `-j` prints the channel
 //! and opid the change was applied as.
 
-use hasync_ctl::{Confirmed, DelIface, Request, Response, SetIface};
+use hasync_ctl::{Confirmed, DelIface, RenameIface, Request, Response, SetIface};
 use hasync_model::text::read_name;
 use hasync_model::RecordChange;
 
@@ -61,8 +62,42 @@ fn read_del(words: Vec<String>) -> Result<DelIface, Usage> {
     }
 }
 
+/// Reads the words of `iface rename`.
+fn read_rename(words: Vec<String>) -> Result<RenameIface, Usage> {
+    let mut w = Words::new(words);
+    let mut name = None;
+    let mut to = None;
+    let mut channel = None;
+    while let Some(word) = w.next_word() {
+        match word.as_str() {
+            "dev" | "name" => once(&mut name, "dev", read_name(&mut w)?)?,
+            "to" => once(&mut to, "to", read_name(&mut w)?)?,
+            "channel" => once(&mut channel, "channel", w.number("channel")?)?,
+            other => return unknown(other),
+        }
+    }
+    match (name, to) {
+        (Some(n), Some(t)) => Ok(RenameIface {
+            name: n.to_string(),
+            to: t.to_string(),
+            channel,
+        }),
+        (None, _) => usage("missing \"dev NAME\""),
+        (_, None) => usage("missing \"to NEWNAME\""),
+    }
+}
+
+/// What a lost connection leaves unknown after a rename, which a
+/// first-release daemon does not know.
+const RENAME_OUTCOME: &str = "the rename may or may not have been applied \
+     (a hasyncd of the first release has no rename: it closes the connection and changes nothing)";
+
 fn send(request: Request, out: Format, opts: &daemon::Opts) -> crate::Result {
-    match opts.call(Daemon::Primary, request, Some(OUTCOME))? {
+    let outcome = match request {
+        Request::Rename(_) => RENAME_OUTCOME,
+        _ => OUTCOME,
+    };
+    match opts.call(Daemon::Primary, request, Some(outcome))? {
         // Text: nothing, as `ip` prints nothing on success.
         Response::Confirmed(c) => out.print(&c, |_, _: &Confirmed| Ok(())),
         other => Err(daemon::unexpected("a change", &other).into()),
@@ -81,9 +116,37 @@ pub fn del(words: Vec<String>, out: Format, opts: &daemon::Opts) -> crate::Resul
     send(Request::Del(d), out, opts)
 }
 
+/// `hasync iface rename WORDS`.
+pub fn rename(words: Vec<String>, out: Format, opts: &daemon::Opts) -> crate::Result {
+    let r = read_rename(words)?;
+    send(Request::Rename(r), out, opts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rename_words() {
+        let r = read_rename(w("dev eth0 to lan0 channel 3")).expect("words");
+        assert_eq!(
+            (r.name.as_str(), r.to.as_str(), r.channel),
+            ("eth0", "lan0", Some(3))
+        );
+        let r = read_rename(w("to lan0 dev eth0")).expect("any order");
+        assert_eq!((r.name.as_str(), r.to.as_str()), ("eth0", "lan0"));
+        assert!(read_rename(w("dev eth0"))
+            .unwrap_err()
+            .0
+            .contains("to NEWNAME"));
+        assert!(read_rename(w("to lan0"))
+            .unwrap_err()
+            .0
+            .contains("dev NAME"));
+        assert!(read_rename(w("dev eth0 to lan0 to wan0")).is_err());
+        assert!(read_rename(w("dev eth0 to a/b")).is_err());
+        assert!(read_rename(w("dev eth0 to lan0 mtu 9000")).is_err());
+    }
 
     fn w(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()

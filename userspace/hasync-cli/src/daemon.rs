@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use hasync_ctl::service::{DEFAULT_INSTANCE, DEFAULT_SERVICE_TYPE};
-use hasync_ctl::{Client, ClientError, CtlError, Request, Response, Services};
+use hasync_ctl::{Client, ClientError, CtlError, ReleasesReply, Request, Response, Services};
 
 /// Which daemon a command is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,9 +142,19 @@ impl Opts {
     }
 
     /// The status of the daemon on this node with every channel, however
-    /// many replies that takes ([`Client::status_all`]).
-    pub fn status(&self) -> Result<Response, Error> {
-        self.exchange(Daemon::Local, None, Client::status_all)
+    /// many replies that takes ([`Client::status_all`]), and on the same
+    /// connection its releases (`None` from a first-release daemon, which
+    /// does not know the request).
+    pub fn status_and_releases(&self) -> Result<(Response, Option<ReleasesReply>), Error> {
+        let mut releases = None;
+        let status = self.exchange(Daemon::Local, None, |c| {
+            let s = c.status_all()?;
+            if let Ok(Response::Releases(r)) = c.call(Request::Releases) {
+                releases = Some(r);
+            }
+            Ok(s)
+        })?;
+        Ok((status, releases))
     }
 
     /// Runs `talk` on a new connection to `daemon`; as [`Opts::call`].

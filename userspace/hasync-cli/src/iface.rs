@@ -6,6 +6,7 @@
 //! hasync iface show [dev NAME] [channel N] [section N]
 //! hasync iface set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
 //! hasync iface del dev NAME [channel N]
+//! hasync iface rename dev NAME to NEWNAME [channel N]
 //! ```
 
 use std::io::{self, Write};
@@ -48,6 +49,13 @@ enum Command {
         #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
+    /// Give a record a new name through the primary daemon, its fields
+    /// kept: dev NAME to NEWNAME [channel N].
+    Rename {
+        /// dev NAME to NEWNAME [channel N]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true)]
+        words: Vec<String>,
+    },
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -75,6 +83,7 @@ pub fn run(args: Args, out: Format, daemon: &daemon::Opts) -> crate::Result {
         Command::Show { words } => show(words, out),
         Command::Set { words } => change::set(words, out, daemon),
         Command::Del { words } => change::del(words, out, daemon),
+        Command::Rename { words } => change::rename(words, out, daemon),
     }
 }
 

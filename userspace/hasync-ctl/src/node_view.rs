@@ -17,6 +17,8 @@ pub enum Route {
     Status,
     /// A `channels` page from this id: answer with [`channels_from`].
     Channels(ChannelId),
+    /// `releases`: answer with [`releases`].
+    Releases,
     /// For the node to decide; it answers under the id it was given.
     Node(Event<'static>),
     /// Refused before it reached the node.
@@ -34,6 +36,7 @@ pub fn route(body: Request, request: RequestId) -> Route {
     };
     match body {
         Request::Status => Route::Status,
+        Request::Releases => Route::Releases,
         Request::Channels(c) => Route::Channels(c.from),
         Request::Set(s) => match s.change() {
             Ok(change) => Route::Node(Event::Set {
@@ -48,6 +51,15 @@ pub fn route(body: Request, request: RequestId) -> Route {
                 request,
                 channel: d.channel,
                 name,
+            }),
+            Err(e) => invalid(e.0),
+        },
+        Request::Rename(r) => match r.names() {
+            Ok((from, to)) => Route::Node(Event::Rename {
+                request,
+                channel: r.channel,
+                from,
+                to,
             }),
             Err(e) => invalid(e.0),
         },
@@ -126,6 +138,41 @@ pub fn channels_from(node: &Node, from: ChannelId) -> Box<dyn Iterator<Item = Ch
         )
     } else {
         Box::new(std::iter::empty())
+    }
+}
+
+/// The `releases` answer.
+pub fn releases(node: &Node) -> crate::proto::ReleasesReply {
+    let stats = node.compat_stats();
+    let ours = hasync_engine::release::CommandSet::ours();
+    crate::proto::ReleasesReply {
+        release: ours.release,
+        items: ours.items.into_iter().collect(),
+        peers: node
+            .peer_releases()
+            .into_iter()
+            .map(|p| crate::proto::PeerRelease {
+                cold: stats
+                    .cold
+                    .get(&hasync_engine::handshake::node_id(&p.name))
+                    .map(|c| c.iter().copied().collect())
+                    .unwrap_or_default(),
+                node: p.name,
+                release: p.set.release,
+                lacks: p
+                    .diff
+                    .peer_lacks
+                    .into_iter()
+                    .map(|(item, h)| crate::proto::LackedItem {
+                        item,
+                        handling: h.as_str().to_owned(),
+                    })
+                    .collect(),
+                extra: p.diff.we_lack,
+            })
+            .collect(),
+        transformed: stats.transformed,
+        dropped: stats.dropped,
     }
 }
 

@@ -31,6 +31,10 @@ pub enum Request {
     Set(SetIface),
     /// Delete an interface record (primary only).
     Del(DelIface),
+    /// Give an interface record a new name, its fields kept (primary only;
+    /// since the second release: an earlier daemon refuses it as an
+    /// unknown request, and nothing changes).
+    Rename(RenameIface),
     /// The daemon's role, peers, channels and last takeover report. The
     /// reply holds as many channels as fit in one frame; when some were
     /// left out, [`Status::next_channel`] names the first of them and
@@ -44,6 +48,10 @@ pub enum Request {
     /// Compare the primary's per-section digests with the kernel's and the
     /// standbys'; mismatched sections are repaired (primary only).
     Audit(AuditRequest),
+    /// This daemon's release and command set, its peers', the diff lists
+    /// between them and what crossed between releases (answered in any
+    /// role; since the second release).
+    Releases,
 }
 
 /// `hasync iface set`: fields left out keep their current value (or the
@@ -84,6 +92,19 @@ pub struct SetIface {
 pub struct DelIface {
     /// Interface name.
     pub name: String,
+    /// Channel; default: the channel that holds `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<u32>,
+}
+
+/// `hasync iface rename`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameIface {
+    /// Interface name.
+    pub name: String,
+    /// Its new name, held by no channel.
+    pub to: String,
     /// Channel; default: the channel that holds `name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<u32>,
@@ -132,6 +153,8 @@ pub enum Response {
     Switchover(SwitchoverReply),
     /// Audit result.
     Audit(AuditReply),
+    /// Releases (the answer to [`Request::Releases`]).
+    Releases(ReleasesReply),
     /// Refused; nothing changed.
     Error(CtlError),
 }
@@ -286,6 +309,52 @@ pub struct ChannelStatus {
 }
 
 pub use hasync_engine::report::{ChannelReport, TakeoverReport, REPORT_CHANNELS_MAX};
+
+/// `hasync status`'s release part: see [`Request::Releases`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasesReply {
+    /// This daemon's release.
+    pub release: u16,
+    /// The items it understands.
+    pub items: Vec<String>,
+    /// The primary (on a standby) or the attached standbys (on a primary)
+    /// whose handshake named their release.
+    pub peers: Vec<PeerRelease>,
+    /// Frames rewritten for, or from, a peer of another release.
+    pub transformed: u64,
+    /// Frames not sent because their item is dropped or not synced.
+    pub dropped: u64,
+}
+
+/// A peer's release and the diff lists between it and this daemon.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerRelease {
+    /// Node name.
+    pub node: String,
+    /// Its release.
+    pub release: u16,
+    /// Items of this daemon's that the peer lacks, and what is done for
+    /// each.
+    pub lacks: Vec<LackedItem>,
+    /// Items of the peer's that this daemon lacks.
+    pub extra: Vec<String>,
+    /// Channels the peer, a standby, is left cold on (it lacks what they
+    /// need).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cold: Vec<u32>,
+}
+
+/// One item a peer lacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LackedItem {
+    /// Item name (`op.rename`, `msg.checkpoint-part`, ...).
+    pub item: String,
+    /// What this daemon does about it.
+    pub handling: String,
+}
 
 /// `hasync switchover`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

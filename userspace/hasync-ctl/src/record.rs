@@ -66,6 +66,13 @@ impl DelIface {
     }
 }
 
+impl crate::proto::RenameIface {
+    /// The record's name and its new one, checked.
+    pub fn names(&self) -> Result<(hasync_model::IfName, hasync_model::IfName), Usage> {
+        Ok((name(&self.name)?, name(&self.to)?))
+    }
+}
+
 fn name(s: &str) -> Result<hasync_model::IfName, Usage> {
     read_name(&mut Words::new([s.to_owned()]))
 }

@@ -107,6 +107,10 @@ impl Daemon {
                 node_view::status(&self.node, &self.cfg.ack_path.to_string()),
                 node_view::channels_from(&self.node, 0),
             ),
+            Route::Releases => ResponseFrame {
+                id,
+                body: Response::Releases(node_view::releases(&self.node)),
+            },
             Route::Channels(from) => {
                 ResponseFrame::channels_paged(id, node_view::channels_from(&self.node, from))
             }
