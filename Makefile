@@ -14,7 +14,7 @@ CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
 # Resolved lazily: only targets that need the kernel ask for it.
 KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
 
-.PHONY: all run bench check check-long check-debug deps kernel module module-debug userspace \
+.PHONY: all run run-upgrade bench check check-long check-debug deps kernel module module-debug userspace \
 	prev-release gen gen-check lint test-host selftests clean help
 
 all: module userspace
@@ -95,6 +95,10 @@ bench: module userspace
 
 run: module userspace
 	@scripts/vm-run --timeout 300 -- scripts/demo
+
+# A rolling upgrade from the previous release to this tree under a stream.
+run-upgrade: module userspace prev-release
+	@HASYNC_PREV_DIR=$$(scripts/prev-release) scripts/vm-run --timeout 300 -- scripts/demo-upgrade
 
 clean:
 	@[ ! -d "$(KDIR)" ] || $(MAKE) --no-print-directory -C $(KDIR) M=$(TOP) LLVM=1 clean
