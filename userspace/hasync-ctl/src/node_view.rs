@@ -152,11 +152,7 @@ pub fn releases(node: &Node) -> crate::proto::ReleasesReply {
             .peer_releases()
             .into_iter()
             .map(|p| crate::proto::PeerRelease {
-                cold: stats
-                    .cold
-                    .get(&hasync_engine::handshake::node_id(&p.name))
-                    .map(|c| c.iter().copied().collect())
-                    .unwrap_or_default(),
+                cold: p.cold,
                 node: p.name,
                 release: p.set.release,
                 lacks: p

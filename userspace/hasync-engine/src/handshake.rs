@@ -38,8 +38,9 @@ pub const VERSION: u8 = 2;
 const HEADER: usize = 19;
 
 /// The epoch of a standby's version 1 handshake sent after its version 2
-/// one went unanswered (see the module docs). No stream has it: epochs
-/// grow from 1 by at most one takeover at a time.
+/// one went unanswered (see the module docs). No stream has it: the
+/// kernel's owner epochs are 32-bit, so an engine epoch never reaches
+/// `u64::MAX`.
 pub const FALLBACK_EPOCH: Epoch = u64::MAX;
 
 /// Which side sent the handshake.

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::backoff::Backoff;
 use crate::bulk_sync::BulkSend;
 use crate::kernel::{KernelCmd, KernelError, KernelReply};
-use crate::table::{cookie_of, IfName, Op, SectionCount, Table, TableError, MAX_OPS};
+use crate::table::{cookie_of, weight_of, IfName, Op, SectionCount, Table, TableError, MAX_OPS};
 use crate::wire::{Ack, Message, Update};
 use crate::{Action, ChannelId, Epoch, NodeId, Opid, RecordChange, RequestId, SubmitError};
 
@@ -92,7 +92,7 @@ impl Change {
     /// Ops this change becomes.
     fn op_count(&self) -> usize {
         match self {
-            Change::Ops(ops) => crate::table::weight_of(ops),
+            Change::Ops(ops) => weight_of(ops),
             Change::Record(_) => 1,
             Change::Rename { .. } => 2,
         }
@@ -194,8 +194,9 @@ pub struct Peer {
     /// Ticks seen (the clock of chunk round trips).
     ticks: u64,
     /// Channels this peer cannot hold (its release lacks something they
-    /// need; see [`Primary::leave_cold`]): never synced, never waited for.
-    pub cold: BTreeSet<ChannelId>,
+    /// need; see [`Primary::leave_cold`]): never synced, never waited for,
+    /// sent nothing. A new attachment (its `Hello`) starts without.
+    cold: BTreeSet<ChannelId>,
     /// Shortest chunk round trip (ticks) in this period of `RTT_PERIOD`
     /// ticks and in the previous one, when one was measured.
     rtt_min: (Option<u64>, Option<u64>),
@@ -600,9 +601,7 @@ impl Primary {
             // repairs) travel alone.
             while first.is_some() {
                 let fits = match c.backlog.front() {
-                    Some((Some(_), next)) => {
-                        crate::table::weight_of(&ops) + next.op_count() <= MAX_OPS
-                    }
+                    Some((Some(_), next)) => weight_of(&ops) + next.op_count() <= MAX_OPS,
                     _ => false,
                 };
                 if !fits {
@@ -629,7 +628,7 @@ impl Primary {
             };
             self.stats.assigned += 1;
             out.push(Action::Kernel(KernelCmd::Update(update.clone())));
-            for &node in self.peers.keys() {
+            for (&node, _) in self.peers.iter().filter(|(_, p)| p.counts(channel)) {
                 out.push(Action::Send {
                     to: node,
                     msg: Message::Update(update.clone()),
@@ -886,6 +885,21 @@ impl Primary {
         }
         self.pump(channel, &mut out);
         out
+    }
+
+    /// Whether standby `node` is left cold on `channel`.
+    pub fn is_cold(&self, node: NodeId, channel: ChannelId) -> bool {
+        self.peers
+            .get(&node)
+            .is_some_and(|p| p.cold.contains(&channel))
+    }
+
+    /// The channels standby `node` is left cold on.
+    pub fn cold_channels(&self, node: NodeId) -> Vec<ChannelId> {
+        self.peers
+            .get(&node)
+            .map(|p| p.cold.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// A standby is gone (TIPC withdrawal): stop waiting for it.

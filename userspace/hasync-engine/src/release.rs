@@ -70,7 +70,8 @@ const ITEMS: &[Item] = &[
         lacking: Handling::Transform,
     },
     // A section too large for one message travels in parts; a peer that
-    // cannot take them cannot hold that channel.
+    // cannot take them (nor a section of more records than its messages
+    // carry) cannot hold that channel.
     Item {
         name: "msg.checkpoint-part",
         since: 2,

@@ -13,6 +13,7 @@
 //! naming the item, and the caller applies that item's handling.
 
 use crate::release::{Release, RELEASE};
+use crate::table::Op;
 use crate::table::{expand, weight_of, MAX_OPS};
 use crate::wire::{Message, Update};
 
@@ -59,11 +60,39 @@ fn up_1_2(m: Message) -> Result<Message, Cannot> {
     }
 }
 
+/// Most records one section message of release 1 carries (a checkpoint,
+/// or a section replace in an update); release 2 takes up to 65 535.
+pub const RELEASE_1_SECTION_RECORDS: usize = 1024;
+
+/// What release 1 cannot take of a large section, as [`Cannot`].
+fn too_large(section: u32, records: usize) -> Cannot {
+    Cannot {
+        item: "msg.checkpoint-part",
+        why: format!(
+            "section {section} holds {records} records; release 1 takes at most \
+             {RELEASE_1_SECTION_RECORDS} in one message"
+        ),
+    }
+}
+
 /// Renames become the delete and set they stand for, in the same update
 /// (the same opid and cookie: the sections touched are the same).
-/// Checkpoint parts have no release 1 form.
+/// Checkpoint parts, and sections of more records than release 1 takes in
+/// one message, have no release 1 form.
 fn down_2_1(m: Message) -> Result<Message, Cannot> {
+    if let Message::Update(u) = &m {
+        for o in &u.ops {
+            if let Op::ReplaceSection { section, records } = o {
+                if records.len() > RELEASE_1_SECTION_RECORDS {
+                    return Err(too_large(*section, records.len()));
+                }
+            }
+        }
+    }
     match m {
+        Message::Checkpoint {
+            section, records, ..
+        } if records.len() > RELEASE_1_SECTION_RECORDS => Err(too_large(section, records.len())),
         Message::Update(u) if u.ops.iter().any(|o| o.weight() > 1) => {
             if weight_of(&u.ops) > MAX_OPS {
                 return Err(Cannot {
@@ -176,6 +205,38 @@ mod tests {
         );
         assert_eq!(up(part.clone(), 1).unwrap_err().item, "msg.checkpoint-part");
         assert_eq!(down(part.clone(), RELEASE), Ok(part));
+    }
+
+    #[test]
+    fn a_section_too_large_for_release_1_cannot_go_down() {
+        let records: Vec<IfRecord> = (0..=RELEASE_1_SECTION_RECORDS)
+            .map(|i| IfRecord::new(IfName::new(format!("r{i}").as_bytes()).expect("name")))
+            .collect();
+        let big = Message::Checkpoint {
+            channel: 1,
+            sync_id: 1,
+            seq: 0,
+            base: 0,
+            opid: 0,
+            section: 0,
+            records: records.clone(),
+        };
+        assert_eq!(down(big, 1).unwrap_err().item, "msg.checkpoint-part");
+        let repair = update(vec![Op::ReplaceSection {
+            section: 0,
+            records: records.clone(),
+        }]);
+        assert_eq!(down(repair, 1).unwrap_err().item, "msg.checkpoint-part");
+        let fits = Message::Checkpoint {
+            channel: 1,
+            sync_id: 1,
+            seq: 0,
+            base: 0,
+            opid: 0,
+            section: 0,
+            records: records[..RELEASE_1_SECTION_RECORDS].to_vec(),
+        };
+        assert_eq!(down(fits.clone(), 1), Ok(fits));
     }
 
     #[test]

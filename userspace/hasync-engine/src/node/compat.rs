@@ -6,9 +6,7 @@
 //! cannot express gets its item's handling; the counts and the channels
 //! left cold are kept for status.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use crate::release::{CommandSet, Diff, Handling, RELEASE};
+use crate::release::{CommandSet, Diff, Handling, Release, RELEASE};
 use crate::transform::{self, Cannot};
 use crate::wire::Message;
 use crate::{ChannelId, NodeId};
@@ -20,12 +18,9 @@ use super::{Node, Role};
 pub struct CompatStats {
     /// Frames rewritten for, or from, a peer of another release.
     pub transformed: u64,
-    /// Frames not sent because their item is dropped or on the
-    /// don't-care list.
+    /// Frames of no channel not sent because their item is dropped or on
+    /// the don't-care list.
     pub dropped: u64,
-    /// Standby channels left cold because they need an item the standby
-    /// lacks, per standby.
-    pub cold: BTreeMap<NodeId, BTreeSet<ChannelId>>,
 }
 
 /// A connected peer of a known release, as status shows it.
@@ -37,11 +32,14 @@ pub struct PeerRelease {
     pub set: CommandSet,
     /// The diff lists between it and this build.
     pub diff: Diff,
+    /// Channels it, a standby, is left cold on.
+    pub cold: Vec<ChannelId>,
 }
 
 /// Log the diff lists with a peer, one line per item.
-pub(super) fn log_diff(role: &str, name: &str, set: &CommandSet) {
-    let diff = Diff::with(set, role == "standby");
+pub(super) fn log_diff(we_lead: bool, name: &str, set: &CommandSet) {
+    let role = if we_lead { "standby" } else { "primary" };
+    let diff = Diff::with(set, we_lead);
     if diff.is_empty() {
         tracing::info!(peer = %name, release = set.release, "{role} of release {}: same command set", set.release);
         return;
@@ -66,7 +64,7 @@ fn channel_of(m: &Message) -> Option<ChannelId> {
 }
 
 /// A frame from a peer of release `from`, as this build's release.
-pub(super) fn upgrade_from(from: u16, msg: Message) -> Result<Message, Cannot> {
+pub(super) fn upgrade_from(from: Release, msg: Message) -> Result<Message, Cannot> {
     if from >= RELEASE {
         return Ok(msg);
     }
@@ -74,20 +72,22 @@ pub(super) fn upgrade_from(from: u16, msg: Message) -> Result<Message, Cannot> {
 }
 
 impl Node {
-    /// `msg` as a peer of release `set` takes it; `None` when it is not to
-    /// be sent (handled per its item).
+    /// `msg` as a peer of release `release` takes it; `None` when it is
+    /// not to be sent (handled per its item). The release number picks
+    /// the steps; the item lists are what the logs and status explain
+    /// them with.
     pub(super) fn downgrade_for(
         &mut self,
         node: NodeId,
-        set: &CommandSet,
+        release: Release,
         msg: Message,
     ) -> Option<Message> {
-        if set.release >= RELEASE {
+        if release >= RELEASE {
             return Some(msg);
         }
         let format = msg.format();
         let channel = channel_of(&msg);
-        match transform::down(msg, set.release) {
+        match transform::down(msg, release) {
             Ok(m) => {
                 if m.format() != format {
                     self.compat.transformed += 1;
@@ -101,29 +101,29 @@ impl Node {
         }
     }
 
+    /// A frame of a channel that cannot cross leaves the standby cold on
+    /// that channel whatever its item's handling: the stream of a channel
+    /// has no gaps, so a standby missing one frame of it could never be
+    /// waited for again. Frames of no channel are dropped (or, on the
+    /// don't-care list, skipped silently).
     fn cannot_send(&mut self, node: NodeId, channel: Option<ChannelId>, c: &Cannot) {
         let name = self.name_of(node);
-        match crate::release::handling(c.item) {
-            Handling::DontCare => self.compat.dropped += 1,
-            Handling::Drop | Handling::Transform | Handling::ByPeer | Handling::Unused => {
-                self.compat.dropped += 1;
-                tracing::warn!(peer = %name, item = c.item, why = %c.why, "not sent to a standby of an older release");
+        let handling = crate::release::handling(c.item);
+        let Some(ch) = channel else {
+            self.compat.dropped += 1;
+            if handling != Handling::DontCare {
+                tracing::warn!(peer = %name, item = c.item, why = %c.why, "not sent to a peer of an older release");
             }
-            Handling::Cold => {
-                let Some(ch) = channel else {
-                    self.compat.dropped += 1;
-                    tracing::warn!(peer = %name, item = c.item, why = %c.why, "not sent to a standby of an older release");
-                    return;
-                };
-                if self.compat.cold.entry(node).or_default().insert(ch) {
-                    tracing::warn!(peer = %name, channel = ch, item = c.item, why = %c.why, "standby of an older release left cold on this channel");
-                }
-                if let Role::Primary(l) = &mut self.role {
-                    let acts = l.engine.leave_cold(node, ch);
-                    self.run(self.now, acts);
-                }
-            }
+            return;
+        };
+        let Role::Primary(l) = &mut self.role else {
+            return;
+        };
+        if !l.engine.is_cold(node, ch) {
+            tracing::warn!(peer = %name, channel = ch, item = c.item, handling = handling.as_str(), why = %c.why, "standby of an older release left cold on this channel");
         }
+        let acts = l.engine.leave_cold(node, ch);
+        self.run(self.now, acts);
     }
 
     /// What crossed between releases.
@@ -135,24 +135,25 @@ impl Node {
     /// (primary).
     pub fn peer_releases(&self) -> Vec<PeerRelease> {
         let mut out = Vec::new();
-        let mut push = |name: &str, set: &CommandSet, we_lead: bool| {
+        let mut push = |name: &str, set: &CommandSet, we_lead: bool, cold: Vec<ChannelId>| {
             out.push(PeerRelease {
                 name: name.to_owned(),
                 set: set.clone(),
                 diff: Diff::with(set, we_lead),
+                cold,
             })
         };
         match &self.role {
             Role::Primary(l) => {
                 for p in l.peers.values() {
-                    if let Some(set) = &p.set {
-                        push(&p.name, set, true);
+                    if let (Some(set), Some(node)) = (&p.set, p.node) {
+                        push(&p.name, set, true, l.engine.cold_channels(node));
                     }
                 }
             }
             Role::Standby(f) => {
                 if let (Some(name), Some(set)) = (&f.leader_name, &f.leader_set) {
-                    push(name, set, false);
+                    push(name, set, false, Vec::new());
                 }
             }
             _ => {}

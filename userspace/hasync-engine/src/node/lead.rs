@@ -11,7 +11,7 @@ use crate::audit;
 use crate::handshake::{node_id, Handshake, Side, FALLBACK_EPOCH};
 use crate::kernel::{KernelCmd, KernelReply};
 use crate::primary::{Change, Primary};
-use crate::release::CommandSet;
+use crate::release::{CommandSet, Release, RELEASE};
 use crate::table::{IfName, Op};
 use crate::wire::Message;
 use crate::{Action, ChannelId, NodeId, Opid, RequestId};
@@ -42,8 +42,10 @@ pub(super) struct PeerConn {
     pub name: String,
     /// When it was accepted.
     pub since: Micros,
-    /// Its release and command set, once its handshake arrived.
-    pub set: Option<crate::release::CommandSet>,
+    /// Its release and command set, once its handshake arrived (the
+    /// release alone is what each frame needs).
+    pub set: Option<CommandSet>,
+    pub release: Option<Release>,
 }
 
 /// A planned handover in progress.
@@ -268,6 +270,7 @@ impl Node {
                 name: addr,
                 since: now,
                 set: None,
+                release: None,
             },
         );
     }
@@ -283,11 +286,7 @@ impl Node {
             return;
         };
         if let Some(node) = peer.node {
-            let from = peer
-                .set
-                .as_ref()
-                .map_or(crate::release::RELEASE, |s| s.release);
-            let name = peer.name.clone();
+            let from = peer.release.unwrap_or(RELEASE);
             let msg = match Message::decode_exact(f) {
                 Ok(msg) => super::compat::upgrade_from(from, msg).map_err(|c| c.why),
                 Err(e) => Err(e.to_string()),
@@ -301,6 +300,7 @@ impl Node {
                     self.run(now, acts);
                 }
                 Err(e) => {
+                    let name = self.name_of(node);
                     tracing::warn!(peer = %name, error = %e, "malformed frame from a standby; dropping the connection");
                     self.drop_peer(now, conn);
                 }
@@ -341,7 +341,8 @@ impl Node {
                 CommandSet::ours()
             },
         };
-        super::compat::log_diff("standby", &h.name, &set);
+        super::compat::log_diff(true, &h.name, &set);
+        peer.release = Some(set.release);
         peer.set = Some(set);
         self.emit(Output::Send {
             to: Dest::Peer(conn),

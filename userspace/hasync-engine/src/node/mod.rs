@@ -709,21 +709,21 @@ impl Node {
     }
 
     fn send(&mut self, to: NodeId, msg: Message) {
-        let (dest, set) = match &self.role {
+        let (dest, release) = match &self.role {
             Role::Primary(l) => {
                 if self.cfg.ack_path == AckPath::Direct && matches!(msg, Message::Ack(_)) {
                     return;
                 }
                 match l.conn_of(to) {
-                    Some(c) => (Dest::Peer(c), l.peers.get(&c).and_then(|p| p.set.clone())),
+                    Some(c) => (Dest::Peer(c), l.peers.get(&c).and_then(|p| p.release)),
                     None => return,
                 }
             }
-            Role::Standby(f) if f.conn => (Dest::Leader, f.leader_set.clone()),
+            Role::Standby(f) if f.conn => (Dest::Leader, f.leader_release),
             _ => return,
         };
-        let msg = match set {
-            Some(set) => match self.downgrade_for(to, &set, msg) {
+        let msg = match release {
+            Some(r) => match self.downgrade_for(to, r, msg) {
                 Some(m) => m,
                 None => return,
             },
