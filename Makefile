@@ -45,10 +45,10 @@ userspace: deps
 	@cp userspace/target/release/hasyncd userspace/target/release/hasyncd-fault
 	@$(CARGO) build --release --quiet $(CARGO_FLAGS) --workspace --bins --examples
 
-# The previous release's tools, built once from the project's history, for
-# the tests that run them against today's module (scripts/selftests asks
-# for them itself).
-prev-release: deps
+# The previous release's tools and module, built once from the project's
+# history, for the tests that run them against today's module and daemons
+# (scripts/selftests asks for them itself).
+prev-release: deps kernel
 	@scripts/prev-release >/dev/null
 
 gen: deps

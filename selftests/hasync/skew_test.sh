@@ -14,7 +14,9 @@
 #  - items only today's release has, handled per their policy: a rename
 #    reaches a previous-release standby as a delete and a set, a section
 #    too large for one message leaves it cold on that channel only, and a
-#    previous-release primary refuses a rename with nothing changed.
+#    previous-release primary refuses a rename with nothing changed;
+#  - on the previous release's module, today's hasyncd refuses to start,
+#    naming what the module lacks, before it changes anything there.
 # After every change of primary the invariants of cluster_check.py hold.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
@@ -22,7 +24,7 @@
 PREV_BIN=${HASYNC_PREV_DIR:+$HASYNC_PREV_DIR/bin}
 CUR_HASYNCD=$HASYNCD
 
-cl_begin 13
+cl_begin 14
 if [ -z "$PREV_BIN" ] || [ ! -x "$PREV_BIN/hasyncd" ]; then
 	echo "# no previous release (HASYNC_PREV_DIR='${HASYNC_PREV_DIR:-}': run scripts/prev-release)" >&2
 	exit 1
@@ -190,5 +192,20 @@ cold_channel() {
 	cl_wait 1 "[c['records'] for c in s['channels'] if c['id']==1][0] == $(cl_field 2 "[c['records'] for c in s['channels'] if c['id']==1][0]")" 10
 }
 ktap_check_out "a previous-release standby is left cold only on a channel that needs checkpoint parts" cold_channel
+
+old_module() {
+	cl_kill 1
+	cl_kill 2
+	module_unload || return 1
+	insmod "$HASYNC_PREV_DIR/kmod/hasync.ko" || return 1
+	hasync info | head -n 1
+	run 1 cur primary
+	cl_wait_dead 1 20 || { echo "# today's hasyncd kept running on the old module"; return 1; }
+	grep -m1 'predates this hasyncd' "$CL/n1.log" | sed 's/^.*ERROR *//; s/^/# /'
+	grep -q "predates this hasyncd.*lacks claims at any size" "$CL/n1.log" || return 1
+	[ "$(hasync -j channel show)" = "[]" ] || { echo "# channels were created"; return 1; }
+	module_unload && module_load
+}
+ktap_check_out "on the previous release's module, today's hasyncd refuses to start and changes nothing" old_module
 
 ktap_finished

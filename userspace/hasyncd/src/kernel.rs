@@ -873,6 +873,48 @@ pub fn record_limit(configured: Option<u32>, module: u32) -> Result<usize, Strin
     }
 }
 
+/// What this hasyncd needs of hasync.ko beyond the first release's
+/// requests, each looked up in the module's policy (`GETPOLICY`): the
+/// command, the attribute its request must accept, and what it stands
+/// for. Claims at any size came with the register's epoch in every reply,
+/// which takeovers need to tell whose stream a register counts; a module
+/// without them cannot serve this hasyncd (see docs/upgrade.md).
+const NEEDED: &[(u8, u16, &str)] = &[(
+    nl::generated::cmd::CLAIM,
+    nl::generated::attr::channel::BRIEF,
+    "claims at any size (`claim brief`) and the register's epoch in every reply",
+)];
+
+/// Refuse a module that predates this hasyncd, before anything changes in
+/// it: one message naming what it lacks, instead of commands retried
+/// against answers this hasyncd cannot use.
+pub fn check_module(client: &mut nl::Client) -> Result<(), String> {
+    let info = client
+        .info()
+        .map_err(|e| format!("cannot read the module's version: {e}"))?;
+    let mut lacks = Vec::new();
+    for &(cmd, attr, what) in NEEDED {
+        let has = client
+            .accepts(cmd, attr)
+            .map_err(|e| format!("cannot read the module's policy: {e}"))?;
+        if !has {
+            lacks.push(what);
+        }
+    }
+    if lacks.is_empty() {
+        tracing::info!(version = %info.version, proto = info.proto_version, "hasync.ko has what this hasyncd needs");
+        return Ok(());
+    }
+    Err(format!(
+        "hasync.ko {} (proto {}) predates this hasyncd {}: it lacks {}; load the hasync.ko of this release \
+         (the previous release's hasyncd runs on this module)",
+        info.version,
+        info.proto_version,
+        env!("CARGO_PKG_VERSION"),
+        lacks.join(", ")
+    ))
+}
+
 /// Create the configured channels that do not exist; refuse to run on a
 /// channel whose section count differs from the configuration.
 pub fn ensure_channels(channels: &[ChannelConfig], client: &mut nl::Client) -> Result<(), String> {

@@ -137,6 +137,7 @@ impl Daemon {
             DaemonError::Kernel(format!("cannot reach hasync.ko (is it loaded?): {e}"))
         })?;
         let mut kernel = KernelAdapter::new(client, crate::kernel::DEFAULT_MAX_BATCH);
+        crate::kernel::check_module(kernel.port_mut()).map_err(DaemonError::Kernel)?;
         crate::kernel::ensure_channels(&cfg.channels, kernel.port_mut())
             .map_err(DaemonError::Kernel)?;
         let module = kernel
