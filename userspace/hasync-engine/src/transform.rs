@@ -212,30 +212,25 @@ mod tests {
         let records: Vec<IfRecord> = (0..=RELEASE_1_SECTION_RECORDS)
             .map(|i| IfRecord::new(IfName::new(format!("r{i}").as_bytes()).expect("name")))
             .collect();
-        let big = Message::Checkpoint {
+        let checkpoint = |records: &[IfRecord]| Message::Checkpoint {
             channel: 1,
             sync_id: 1,
             seq: 0,
             base: 0,
             opid: 0,
             section: 0,
-            records: records.clone(),
+            records: records.to_vec(),
         };
-        assert_eq!(down(big, 1).unwrap_err().item, "msg.checkpoint-part");
+        assert_eq!(
+            down(checkpoint(&records), 1).unwrap_err().item,
+            "msg.checkpoint-part"
+        );
         let repair = update(vec![Op::ReplaceSection {
             section: 0,
             records: records.clone(),
         }]);
         assert_eq!(down(repair, 1).unwrap_err().item, "msg.checkpoint-part");
-        let fits = Message::Checkpoint {
-            channel: 1,
-            sync_id: 1,
-            seq: 0,
-            base: 0,
-            opid: 0,
-            section: 0,
-            records: records[..RELEASE_1_SECTION_RECORDS].to_vec(),
-        };
+        let fits = checkpoint(&records[..RELEASE_1_SECTION_RECORDS]);
         assert_eq!(down(fits.clone(), 1), Ok(fits));
     }
 

@@ -1,28 +1,12 @@
 //! Peers of another release, one verdict at a time: the handshake's
 //! fallback, the primary's answer, and what it sends an older standby.
 
+use super::tests::cfg;
 use super::*;
 use crate::handshake::{Side, FALLBACK_EPOCH};
 use crate::kernel::ModelKernel;
 use crate::release::{CommandSet, Handling, RELEASE};
 use crate::table::Op;
-
-fn cfg(name: &str, start: StartRole) -> NodeConfig {
-    NodeConfig {
-        name: name.into(),
-        start,
-        channels: vec![(0, SectionCount::ONE)],
-        standby: StandbyConfig { max_pending: 64 },
-        primary: PrimaryConfig::default(),
-        policy: Policy::Replay,
-        unit_byte: 1,
-        units: Vec::new(),
-        link_tolerance: 1500 * MS,
-        audit_period: None,
-        ack_path: AckPath::Forward,
-        full_replay: false,
-    }
-}
 
 /// Outputs, with every kernel command answered by `k`.
 fn drain(n: &mut Node, k: &mut ModelKernel, now: Micros) -> Vec<Output> {
@@ -127,6 +111,25 @@ fn set_mtu(n: &mut Node, k: &mut ModelKernel, request: RequestId, dev: &str) -> 
     drain(n, k, 2 * MS)
 }
 
+fn rename(
+    n: &mut Node,
+    k: &mut ModelKernel,
+    request: RequestId,
+    from: &str,
+    to: &str,
+) -> Vec<Output> {
+    n.handle(
+        3 * MS,
+        Event::Rename {
+            request,
+            channel: None,
+            from: name(from),
+            to: name(to),
+        },
+    );
+    drain(n, k, 3 * MS)
+}
+
 #[test]
 fn a_standby_whose_handshake_is_refused_greets_as_release_1_next() {
     let mut n = Node::new(cfg("b", StartRole::Standby), 0);
@@ -210,17 +213,7 @@ fn a_release_1_standby_gets_renames_as_delete_and_set() {
     assert_eq!(w.encode()[4], 1, "answered in version 1");
     assert_eq!(n.peer_releases()[0].set.release, 1);
     set_mtu(&mut n, &mut k, 1, "eth0");
-    n.handle(
-        3 * MS,
-        Event::Rename {
-            request: 2,
-            channel: None,
-            from: name("eth0"),
-            to: name("lan0"),
-        },
-    );
-    let out = drain(&mut n, &mut k, 3 * MS);
-    let u = updates_to_peer(&out);
+    let u = updates_to_peer(&rename(&mut n, &mut k, 2, "eth0", "lan0"));
     assert_eq!(u.len(), 1);
     assert!(
         matches!(&u[0].ops[..], [Op::Del(a), Op::Set(r)] if *a == name("eth0") && r.name == name("lan0") && r.mtu == 9000)
@@ -237,16 +230,7 @@ fn a_release_1_standby_gets_renames_as_delete_and_set() {
 fn a_release_2_standby_gets_the_rename_itself() {
     let (mut n, mut k, _) = primary_with(hello(CommandSet::ours(), 0), PrimaryConfig::default());
     set_mtu(&mut n, &mut k, 1, "eth0");
-    n.handle(
-        3 * MS,
-        Event::Rename {
-            request: 2,
-            channel: None,
-            from: name("eth0"),
-            to: name("lan0"),
-        },
-    );
-    let u = updates_to_peer(&drain(&mut n, &mut k, 3 * MS));
+    let u = updates_to_peer(&rename(&mut n, &mut k, 2, "eth0", "lan0"));
     assert!(
         matches!(&u[0].ops[..], [Op::Rename { from, record }] if *from == name("eth0") && record.name == name("lan0"))
     );
@@ -259,16 +243,7 @@ fn renames_are_refused_onto_a_held_name_or_from_a_missing_one() {
     set_mtu(&mut n, &mut k, 1, "eth0");
     set_mtu(&mut n, &mut k, 2, "eth1");
     for (req, from, to) in [(3, "eth0", "eth1"), (4, "nope", "eth9")] {
-        n.handle(
-            3 * MS,
-            Event::Rename {
-                request: req,
-                channel: None,
-                from: name(from),
-                to: name(to),
-            },
-        );
-        let out = drain(&mut n, &mut k, 3 * MS);
+        let out = rename(&mut n, &mut k, req, from, to);
         assert!(
             out.iter()
                 .any(|o| matches!(o, Output::Refused { request, .. } if *request == req)),

@@ -6,7 +6,7 @@ use crate::handshake::Side;
 use crate::kernel::RegisterRead;
 use crate::release::CommandSet;
 
-fn cfg(name: &str, start: StartRole) -> NodeConfig {
+pub(super) fn cfg(name: &str, start: StartRole) -> NodeConfig {
     NodeConfig {
         name: name.into(),
         start,
