@@ -30,6 +30,7 @@
 //! [`CommandSet::of`] release 1.
 
 use crate::release::{valid_item, CommandSet, Release, ITEMS_MAX};
+use crate::wire::{Reader, WireError};
 use crate::{Epoch, NodeId};
 
 const MAGIC: &[u8; 4] = b"HSYD";
@@ -152,21 +153,13 @@ impl Handshake {
 
 /// The release and item list of a version 2 handshake.
 fn decode_set(b: &[u8]) -> Result<CommandSet, String> {
-    let mut at = 0;
-    let mut take = |n: usize, what: &str| -> Result<std::ops::Range<usize>, String> {
-        if b.len() - at < n {
-            return Err(format!("handshake ends inside its {what}"));
-        }
-        at += n;
-        Ok(at - n..at)
-    };
-    let r = take(2, "release")?;
-    let release: Release = u16::from_be_bytes([b[r.start], b[r.start + 1]]);
+    let short = |e: WireError| format!("handshake: {e}");
+    let mut r = Reader::new(b);
+    let release: Release = r.u16("release").map_err(short)?;
     if release < 2 {
         return Err(format!("release {release} in a version 2 handshake"));
     }
-    let r = take(2, "item count")?;
-    let count = usize::from(u16::from_be_bytes([b[r.start], b[r.start + 1]]));
+    let count = usize::from(r.u16("item count").map_err(short)?);
     if count > ITEMS_MAX {
         return Err(format!(
             "{count} items in a handshake (at most {ITEMS_MAX})"
@@ -174,8 +167,8 @@ fn decode_set(b: &[u8]) -> Result<CommandSet, String> {
     }
     let mut items = std::collections::BTreeSet::new();
     for _ in 0..count {
-        let n = usize::from(b[take(1, "item length")?.start]);
-        let item = std::str::from_utf8(&b[take(n, "item")?])
+        let n = usize::from(r.u8("item length").map_err(short)?);
+        let item = std::str::from_utf8(r.take(n, "item").map_err(short)?)
             .ok()
             .filter(|i| valid_item(i))
             .ok_or_else(|| "handshake item is not a valid name".to_string())?;
@@ -183,9 +176,8 @@ fn decode_set(b: &[u8]) -> Result<CommandSet, String> {
             return Err(format!("handshake names item {item} twice"));
         }
     }
-    let rest = b.len() - take(0, "end")?.end;
-    if rest != 0 {
-        return Err(format!("{rest} bytes after the handshake's items"));
+    if r.left() != 0 {
+        return Err(format!("{} bytes after the handshake's items", r.left()));
     }
     Ok(CommandSet { release, items })
 }

@@ -222,7 +222,7 @@ pub const START_WINDOW: usize = 256 << 10;
 impl Peer {
     /// Channels this peer holds exactly (synced, not mid-sync).
     pub fn hot(&self, channel: ChannelId) -> bool {
-        !self.cold.contains(&channel) && self.syncs.get(&channel).map_or(true, |s| s.done)
+        self.counts(channel) && self.syncs.get(&channel).map_or(true, |s| s.done)
     }
 
     /// Whether confirmations on `channel` wait for this peer's copy.
@@ -781,11 +781,7 @@ impl Primary {
                 }
             }
             Message::SyncRequest { channel } => {
-                if self
-                    .peers
-                    .get(&from)
-                    .is_some_and(|p| p.cold.contains(&channel))
-                {
+                if self.is_cold(from, channel) {
                     return out;
                 }
                 self.peers.entry(from).or_default();

@@ -63,14 +63,6 @@ fn channel_of(m: &Message) -> Option<ChannelId> {
     }
 }
 
-/// A frame from a peer of release `from`, as this build's release.
-pub(super) fn upgrade_from(from: Release, msg: Message) -> Result<Message, Cannot> {
-    if from >= RELEASE {
-        return Ok(msg);
-    }
-    transform::up(msg, from)
-}
-
 impl Node {
     /// `msg` as a peer of release `release` takes it; `None` when it is
     /// not to be sent (handled per its item). The release number picks

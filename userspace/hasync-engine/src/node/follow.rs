@@ -19,9 +19,10 @@
 //! over) until the new connection's handshake starts a new stream.
 
 use crate::handshake::{Handshake, Side, FALLBACK_EPOCH};
-use crate::release::{CommandSet, Release, RELEASE};
+use crate::release::{CommandSet, RELEASE};
 use crate::report::Reason;
 use crate::standby::Standby;
+use crate::transform;
 use crate::wire::Message;
 use crate::{Epoch, NodeId};
 
@@ -49,10 +50,8 @@ pub(super) struct Follow {
     /// refuses it). Reset when a new primary is published.
     pub hello_v1: bool,
     pub leader_name: Option<String>,
-    /// The primary's release and command set, from its answer (the
-    /// release alone is what each frame needs).
+    /// The primary's release and command set, from its answer.
     pub leader_set: Option<CommandSet>,
-    pub leader_release: Option<Release>,
     /// We followed a primary and hold its stream: we take over if it goes.
     pub following: bool,
     /// Reconnecting after losing a primary that is still published: the
@@ -86,7 +85,6 @@ impl Follow {
             hello_v1: false,
             leader_name: None,
             leader_set: None,
-            leader_release: None,
             following: false,
             resync: false,
             planned_end: false,
@@ -179,9 +177,9 @@ impl Node {
         }
         s.last_frame = Some(now);
         if s.handshaken {
-            let from = s.leader_release.unwrap_or(RELEASE);
+            let from = s.leader_set.as_ref().map_or(RELEASE, |x| x.release);
             let msg = match Message::decode_exact(f) {
-                Ok(msg) => super::compat::upgrade_from(from, msg).map_err(|c| c.why),
+                Ok(msg) => transform::up(msg, from).map_err(|c| c.why),
                 Err(e) => Err(e.to_string()),
             };
             let Role::Standby(s) = &mut self.role else {
@@ -233,7 +231,6 @@ impl Node {
             s.engine.epoch = h.epoch;
         }
         s.leader_name = Some(h.name.clone());
-        s.leader_release = Some(h.set.release);
         s.leader_set = Some(h.set.clone());
         if h.set.release >= 2 {
             s.hello_v1 = false;

@@ -11,8 +11,9 @@ use crate::audit;
 use crate::handshake::{node_id, Handshake, Side, FALLBACK_EPOCH};
 use crate::kernel::{KernelCmd, KernelReply};
 use crate::primary::{Change, Primary};
-use crate::release::{CommandSet, Release, RELEASE};
+use crate::release::{CommandSet, RELEASE};
 use crate::table::{IfName, Op};
+use crate::transform;
 use crate::wire::Message;
 use crate::{Action, ChannelId, NodeId, Opid, RequestId};
 use hasync_model::RecordChange;
@@ -42,10 +43,8 @@ pub(super) struct PeerConn {
     pub name: String,
     /// When it was accepted.
     pub since: Micros,
-    /// Its release and command set, once its handshake arrived (the
-    /// release alone is what each frame needs).
+    /// Its release and command set, once its handshake arrived.
     pub set: Option<CommandSet>,
-    pub release: Option<Release>,
 }
 
 /// A planned handover in progress.
@@ -270,7 +269,6 @@ impl Node {
                 name: addr,
                 since: now,
                 set: None,
-                release: None,
             },
         );
     }
@@ -286,9 +284,9 @@ impl Node {
             return;
         };
         if let Some(node) = peer.node {
-            let from = peer.release.unwrap_or(RELEASE);
+            let from = peer.set.as_ref().map_or(RELEASE, |s| s.release);
             let msg = match Message::decode_exact(f) {
-                Ok(msg) => super::compat::upgrade_from(from, msg).map_err(|c| c.why),
+                Ok(msg) => transform::up(msg, from).map_err(|c| c.why),
                 Err(e) => Err(e.to_string()),
             };
             match msg {
@@ -342,7 +340,6 @@ impl Node {
             },
         };
         super::compat::log_diff(true, &h.name, &set);
-        peer.release = Some(set.release);
         peer.set = Some(set);
         self.emit(Output::Send {
             to: Dest::Peer(conn),

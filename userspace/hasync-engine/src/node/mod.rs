@@ -715,11 +715,17 @@ impl Node {
                     return;
                 }
                 match l.conn_of(to) {
-                    Some(c) => (Dest::Peer(c), l.peers.get(&c).and_then(|p| p.release)),
+                    Some(c) => (
+                        Dest::Peer(c),
+                        l.peers
+                            .get(&c)
+                            .and_then(|p| p.set.as_ref())
+                            .map(|s| s.release),
+                    ),
                     None => return,
                 }
             }
-            Role::Standby(f) if f.conn => (Dest::Leader, f.leader_release),
+            Role::Standby(f) if f.conn => (Dest::Leader, f.leader_set.as_ref().map(|s| s.release)),
             _ => return,
         };
         let msg = match release {
