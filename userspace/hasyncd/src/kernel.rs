@@ -885,13 +885,10 @@ const NEEDED: &[(u8, u16, &str)] = &[(
     "claims at any size (`claim brief`) and the register's epoch in every reply",
 )];
 
-/// Refuse a module that predates this hasyncd, before anything changes in
-/// it: one message naming what it lacks, instead of commands retried
-/// against answers this hasyncd cannot use.
-pub fn check_module(client: &mut nl::Client) -> Result<(), String> {
-    let info = client
-        .info()
-        .map_err(|e| format!("cannot read the module's version: {e}"))?;
+/// Refuse a module (its `info`) that predates this hasyncd, before
+/// anything changes in it: one message naming what it lacks, instead of
+/// commands retried against answers this hasyncd cannot use.
+pub fn check_module(client: &mut nl::Client, info: &nl::Info) -> Result<(), String> {
     let mut lacks = Vec::new();
     for &(cmd, attr, what) in NEEDED {
         let has = client

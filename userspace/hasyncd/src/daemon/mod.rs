@@ -137,13 +137,14 @@ impl Daemon {
             DaemonError::Kernel(format!("cannot reach hasync.ko (is it loaded?): {e}"))
         })?;
         let mut kernel = KernelAdapter::new(client, crate::kernel::DEFAULT_MAX_BATCH);
-        crate::kernel::check_module(kernel.port_mut()).map_err(DaemonError::Kernel)?;
+        // Its version and limits, read once: what it supports is checked
+        // before anything changes in it, its record limit used below.
+        let module = kernel.port_mut().info().map_err(|e| {
+            DaemonError::Kernel(format!("cannot read the module's version and limits: {e}"))
+        })?;
+        crate::kernel::check_module(kernel.port_mut(), &module).map_err(DaemonError::Kernel)?;
         crate::kernel::ensure_channels(&cfg.channels, kernel.port_mut())
             .map_err(DaemonError::Kernel)?;
-        let module = kernel
-            .port_mut()
-            .info()
-            .map_err(|e| DaemonError::Kernel(format!("cannot read the module's limits: {e}")))?;
         node.primary.max_entries =
             crate::kernel::record_limit(cfg.limits.max_records, module.max_entries)
                 .map_err(DaemonError::Kernel)?;
