@@ -24,7 +24,8 @@ pub(crate) const IFACE_MAX: usize = attr_size(4)          // entry channel
     + attr_size(6)
     + attr_size(2)
     + ADDRS_MAX * (attr_size(0) + 2 * attr_size(1) + attr_size(16))
-    + attr_size(DESC_MAX + 1);
+    + attr_size(DESC_MAX + 1)
+    + attr_size(4); // speed
 
 /// Most bytes a channel object takes, with its sections or `brief`ly.
 pub(crate) const fn channel_max(brief: bool) -> usize {
@@ -76,6 +77,11 @@ pub(crate) fn iface(
         }
         if !rec.desc.is_empty() {
             w.string(attr::iface::DESC, &rec.desc)?;
+        }
+        // Only when known: a reply stays what a reader of module 0.1.0
+        // expects for every record that has no speed.
+        if rec.speed != 0 {
+            w.u32(attr::iface::SPEED, rec.speed)?;
         }
         Ok(())
     })

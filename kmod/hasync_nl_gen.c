@@ -24,15 +24,16 @@ const struct nla_policy hasync_addr_nl_policy[HASYNC_A_ADDR_ADDRESS + 1] = {
 	[HASYNC_A_ADDR_ADDRESS] = { .type = NLA_BINARY, },
 };
 
-const struct nla_policy hasync_iface_nl_policy[HASYNC_A_IFACE_SECTION + 1] = {
+const struct nla_policy hasync_iface_nl_policy[HASYNC_A_IFACE_SPEED + 1] = {
 	[HASYNC_A_IFACE_NAME] = { .type = NLA_NUL_STRING, .len = 15, },
 	[HASYNC_A_IFACE_ADMIN_UP] = NLA_POLICY_MAX(NLA_U8, 1),
 	[HASYNC_A_IFACE_MTU] = NLA_POLICY_FULL_RANGE(NLA_U32, &hasync_a_iface_mtu_range),
 	[HASYNC_A_IFACE_MAC] = NLA_POLICY_EXACT_LEN(6),
 	[HASYNC_A_IFACE_VLAN] = NLA_POLICY_MAX(NLA_U16, 4094),
 	[HASYNC_A_IFACE_ADDR] = NLA_POLICY_NESTED(hasync_addr_nl_policy),
-	[HASYNC_A_IFACE_DESC] = { .type = NLA_NUL_STRING, .len = 64, },
+	[HASYNC_A_IFACE_DESC] = { .type = NLA_NUL_STRING, .len = 255, },
 	[HASYNC_A_IFACE_SECTION] = { .type = NLA_U32, },
+	[HASYNC_A_IFACE_SPEED] = { .type = NLA_U32, },
 };
 
 const struct nla_policy hasync_op_nl_policy[HASYNC_A_OP_IFACE + 1] = {

@@ -14,7 +14,7 @@
 
 /* Common nested types */
 extern const struct nla_policy hasync_addr_nl_policy[HASYNC_A_ADDR_ADDRESS + 1];
-extern const struct nla_policy hasync_iface_nl_policy[HASYNC_A_IFACE_SECTION + 1];
+extern const struct nla_policy hasync_iface_nl_policy[HASYNC_A_IFACE_SPEED + 1];
 extern const struct nla_policy hasync_op_nl_policy[HASYNC_A_OP_IFACE + 1];
 
 int hasync_nl_info_doit(struct sk_buff *skb, struct genl_info *info);

@@ -105,6 +105,7 @@ pub(crate) fn parse_iface(a: Attr<'_>) -> HResult<(Name, Iface)> {
                 }
                 rec.desc.extend_from_slice(d, GFP_KERNEL)?;
             }
+            attr::iface::SPEED => rec.speed = n.u32().unwrap_or(0),
             // Section is reply-only; it is derived from the name.
             _ => {}
         }

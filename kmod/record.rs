@@ -5,9 +5,10 @@
 //!
 //! The canonical encoding (big-endian integers, in this order) is the one
 //! `hasync-model/src/table.rs` documents: name_len u8, name, flags u8 (bit 0
-//! admin up), mtu u32, mac[6], vlan u16, addr_count u8, per address
-//! (family u8, prefix_len u8, 4 or 16 address bytes) sorted by those bytes,
-//! desc_len u8, desc.
+//! admin up, bit 1 speed known), mtu u32, mac[6], vlan u16, addr_count u8,
+//! per address (family u8, prefix_len u8, 4 or 16 address bytes) sorted by
+//! those bytes, desc_len u8, desc, then speed u32 only when bit 1 is set.
+//! A record without a speed hashes as it did before speeds existed.
 
 use core::cmp::Ordering;
 
@@ -16,7 +17,7 @@ use kernel::prelude::*;
 use crate::hash::{mix64, Fnv};
 
 pub(crate) const NAME_MAX: usize = 15;
-pub(crate) const DESC_MAX: usize = 64;
+pub(crate) const DESC_MAX: usize = 255;
 pub(crate) const ADDRS_MAX: usize = 16;
 pub(crate) const MTU_DEFAULT: u32 = 1500;
 
@@ -131,6 +132,8 @@ pub(crate) struct Iface {
     pub(crate) vlan: u16,
     pub(crate) addrs: KVec<Addr>,
     pub(crate) desc: KVec<u8>,
+    /// Link speed in Mb/s, 0 when unknown.
+    pub(crate) speed: u32,
     pub(crate) hash: u64,
 }
 
@@ -154,6 +157,7 @@ impl Iface {
             vlan: 0,
             addrs: KVec::new(),
             desc: KVec::new(),
+            speed: 0,
             hash: 0,
         }
     }
@@ -194,10 +198,11 @@ impl Iface {
 
     /// `mix64(fnv1a64(canonical encoding))`.
     fn compute_hash(&self, name: &Name) -> u64 {
+        let flags = u8::from(self.admin_up) | (u8::from(self.speed != 0) << 1);
         let mut h = Fnv::new()
             .bytes(&[name.len])
             .bytes(name.as_bytes())
-            .bytes(&[u8::from(self.admin_up)])
+            .bytes(&[flags])
             .bytes(&self.mtu.to_be_bytes())
             .bytes(&self.mac)
             .bytes(&self.vlan.to_be_bytes())
@@ -208,6 +213,9 @@ impl Iface {
         }
         // Bounded by DESC_MAX, checked in `seal`.
         h = h.bytes(&[self.desc.len() as u8]).bytes(&self.desc);
+        if self.speed != 0 {
+            h = h.bytes(&self.speed.to_be_bytes());
+        }
         mix64(h.finish())
     }
 }

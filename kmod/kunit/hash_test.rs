@@ -36,6 +36,7 @@ pub(crate) fn record(v: &super::vectors::RecordVector) -> Option<(Name, Iface)> 
     rec.mtu = v.mtu;
     rec.mac = v.mac;
     rec.vlan = v.vlan;
+    rec.speed = v.speed;
     for &(family, prefix_len, bytes) in v.addrs {
         rec.addrs
             .push(Addr::new(family, prefix_len, bytes)?, GFP_KERNEL)

@@ -40,6 +40,8 @@ pub struct RecordVector {
     /// over the canonical (sorted) order.
     pub addrs: &'static [(u8, u8, &'static [u8])],
     pub desc: &'static [u8],
+    /// Mb/s, 0 when unknown (then not in the encoding).
+    pub speed: u32,
     pub hash: u64,
 }
 
@@ -59,6 +61,7 @@ pub const RECORDS: &[RecordVector] = &[
             (4, 24, &[10, 0, 0, 1]),
         ],
         desc: b"uplink",
+        speed: 0,
         hash: 0x391c_75c0_e67d_04be,
     },
     // Every field at its default.
@@ -70,6 +73,21 @@ pub const RECORDS: &[RecordVector] = &[
         vlan: 0,
         addrs: &[],
         desc: b"",
+        speed: 0,
         hash: 0x657d_5c52_7238_4f8d,
+    },
+    // Release 2's fields: a known speed, a description longer than the
+    // 64 bytes of release 1.
+    RecordVector {
+        name: b"wan0",
+        admin_up: true,
+        mtu: 1500,
+        mac: [2, 0, 0, 0, 0, 2],
+        vlan: 0,
+        addrs: &[],
+        desc: b"uplink to the provider's edge router, circuit 4711, contract 2026-0815, \
+                escalate to the NOC",
+        speed: 10000,
+        hash: 0xb552_92dd_39ca_b464,
     },
 ];

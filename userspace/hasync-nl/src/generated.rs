@@ -239,7 +239,7 @@ pub mod attr {
 
     /// One interface record.  In an update's `set` op the whole record is
     /// given: an omitted field takes its default (down, mtu 1500, zero mac,
-    /// vlan 0, no addresses, empty description).
+    /// vlan 0, no addresses, empty description, speed 0).
     pub mod iface {
         /// Interface name, 1-15 printable ASCII bytes without '/'; the key.
         ///
@@ -275,6 +275,12 @@ pub mod attr {
         /// Wire type: `u32`.
         pub const SECTION: u16 = 8;
 
+        /// Link speed in Mb/s, 0 (the default) when unknown.  New in module
+        /// 0.2.0; replies carry it only when it is not 0.
+        ///
+        /// Wire type: `u32`.
+        pub const SPEED: u16 = 9;
+
         /// The spec's name for attribute type `attr`.
         pub const fn name(attr: u16) -> Option<&'static str> {
             match attr {
@@ -286,6 +292,7 @@ pub mod attr {
                 ADDR => Some("addr"),
                 DESC => Some("desc"),
                 SECTION => Some("section"),
+                SPEED => Some("speed"),
                 _ => None,
             }
         }
@@ -709,7 +716,9 @@ pub const NAME_MAX: u32 = 15;
 
 pub const CHANNEL_NAME_MAX: u32 = 31;
 
-pub const DESC_MAX: u32 = 64;
+/// Longest description, as long as the kernel's ifalias (64 before
+/// module 0.2.0: a range that only grew, so older requests still fit).
+pub const DESC_MAX: u32 = 255;
 
 /// Most addresses one interface record carries.
 pub const ADDRS_MAX: u32 = 16;
