@@ -3,7 +3,7 @@
 //! the change is durable.
 //!
 //! ```text
-//! hasync iface set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
+//! hasync iface set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [speed MBPS] [channel N]
 //! hasync iface del dev NAME [channel N]
 //! hasync iface rename dev NAME to NEWNAME [channel N]
 //! ```
@@ -156,7 +156,7 @@ mod tests {
     fn set_grammar() {
         let s = read_set(w(
             "dev eth0 mtu 9000 up mac 02:00:00:00:00:01 vlan 10 addr 10.0.0.1/24 addr ::1 \
-             desc uplink channel 2",
+             desc uplink speed 25000 channel 2",
         ))
         .expect("valid");
         assert_eq!(
@@ -170,6 +170,7 @@ mod tests {
                 vlan: Some(10),
                 addrs: Some(vec!["10.0.0.1/24".into(), "::1/128".into()]),
                 description: Some("uplink".into()),
+                speed: Some(25000),
             }
         );
         // Only what is given is sent: the rest keeps its value.

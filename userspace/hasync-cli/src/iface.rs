@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! hasync iface show [dev NAME] [channel N] [section N]
-//! hasync iface set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
+//! hasync iface set dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [speed MBPS] [channel N]
 //! hasync iface del dev NAME [channel N]
 //! hasync iface rename dev NAME to NEWNAME [channel N]
 //! ```
@@ -38,7 +38,7 @@ enum Command {
     },
     /// Create or change a record through the primary daemon: dev NAME [FIELD VALUE]...
     Set {
-        /// dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [channel N]
+        /// dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [speed MBPS] [channel N]
         #[arg(value_name = "WORDS", allow_negative_numbers = true)]
         words: Vec<String>,
     },
@@ -140,6 +140,9 @@ fn text(w: &mut dyn Write, e: &Entry) -> io::Result<()> {
     write!(w, "{}: <{state}> mtu {}", i.name, i.mtu)?;
     if i.vlan != 0 {
         write!(w, " vlan {}", i.vlan)?;
+    }
+    if i.speed != 0 {
+        write!(w, " speed {}", i.speed)?;
     }
     write!(w, " channel {}", e.channel)?;
     if let Some(s) = e.section {

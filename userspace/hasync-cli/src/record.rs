@@ -3,7 +3,7 @@
 //! ([`RecordChange`]):
 //!
 //! ```text
-//! dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT]
+//! dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [speed MBPS]
 //! ```
 //!
 //! A `set` carries a whole record: fields left out take their defaults.

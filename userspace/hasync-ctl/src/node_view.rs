@@ -169,6 +169,7 @@ pub fn releases(node: &Node) -> crate::proto::ReleasesReply {
             .collect(),
         transformed: stats.transformed,
         dropped: stats.dropped,
+        not_synced: stats.not_synced,
     }
 }
 

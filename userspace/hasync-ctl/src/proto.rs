@@ -84,6 +84,10 @@ pub struct SetIface {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Link speed in Mb/s, 0 for unknown (new in 0.2.0: a daemon of an
+    /// earlier release refuses the field by name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<u32>,
 }
 
 /// `hasync iface del`.
@@ -321,10 +325,14 @@ pub struct ReleasesReply {
     /// The primary (on a standby) or the attached standbys (on a primary)
     /// whose handshake named their release.
     pub peers: Vec<PeerRelease>,
-    /// Frames rewritten for, or from, a peer of another release.
+    /// Updates and checkpoints rewritten for a peer of another release.
     pub transformed: u64,
-    /// Frames not sent because their item is dropped or not synced.
+    /// Values left out (a record's field) or frames not sent, because
+    /// their item is dropped with a warning.
     pub dropped: u64,
+    /// The same for items on the don't-care list.
+    #[serde(default)]
+    pub not_synced: u64,
 }
 
 /// A peer's release and the diff lists between it and this daemon.

@@ -28,6 +28,7 @@ impl SetIface {
                 .description
                 .as_ref()
                 .map(|d| String::from_utf8_lossy(d).into_owned()),
+            speed: change.speed,
         }
     }
 
@@ -54,6 +55,7 @@ impl SetIface {
             None => None,
         };
         c.description = self.description.as_ref().map(|d| d.as_bytes().to_vec());
+        c.speed = self.speed;
         c.check()?;
         Ok(c)
     }
@@ -125,7 +127,7 @@ mod tests {
         assert!(bad(&|s| s.vlan = Some(4095)).contains("\"vlan\""));
         assert!(bad(&|s| s.mac = Some("1:2".into())).contains("\"mac\""));
         assert!(bad(&|s| s.addrs = Some(vec!["10.0.0.1/40".into()])).contains("\"addr\""));
-        assert!(bad(&|s| s.description = Some("x".repeat(65))).contains("\"desc\""));
+        assert!(bad(&|s| s.description = Some("x".repeat(256))).contains("\"desc\""));
         assert!(bad(&|s| s.description = Some("a\0b".into())).contains("NUL"));
         let d = DelIface {
             name: "x".repeat(16),

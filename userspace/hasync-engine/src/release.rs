@@ -12,9 +12,11 @@
 //! [`Handling`]: transformed one release step at a time
 //! ([`crate::transform`]), not synced at all (the don't-care list),
 //! dropped with a warning, or the standby's channel left cold. The table
-//! and the defaults are in `docs/upgrade.md`.
+//! and the defaults are in `docs/upgrade.md`; where an item allows a
+//! choice, the operator makes it ([`LackingPolicy`], the config's
+//! `[upgrade]` table).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A release number.
@@ -37,7 +39,11 @@ pub const ITEMS_MAX: usize = 256;
 struct Item {
     name: &'static str,
     since: Release,
+    /// The first release without it, when one dropped it.
+    until: Option<Release>,
     lacking: Handling,
+    /// The other handlings an operator may choose instead.
+    choices: &'static [Handling],
 }
 
 /// Every item this build knows, oldest first.
@@ -54,6 +60,16 @@ const ITEMS: &[Item] = &[
     Item::first("msg.update"),
     Item::first("msg.ack"),
     Item::first("msg.have"),
+    // The standby's queue depth in its receipt watermark: no primary ever
+    // read it, and release 2 dropped it. The transforms fill it in for
+    // release 1 and take it out of what release 1 sends.
+    Item {
+        name: "msg.have.pending",
+        since: 1,
+        until: Some(2),
+        lacking: Handling::Transform,
+        choices: &[],
+    },
     Item::first("msg.sync-request"),
     Item::first("msg.checkpoint"),
     Item::first("msg.checkpoint-ack"),
@@ -67,7 +83,9 @@ const ITEMS: &[Item] = &[
     Item {
         name: "op.rename",
         since: 2,
+        until: None,
         lacking: Handling::Transform,
+        choices: &[],
     },
     // A section too large for one message travels in parts; a peer that
     // cannot take them (nor a section of more records than its messages
@@ -75,7 +93,27 @@ const ITEMS: &[Item] = &[
     Item {
         name: "msg.checkpoint-part",
         since: 2,
+        until: None,
         lacking: Handling::Cold,
+        choices: &[],
+    },
+    // Link speed, a field added: a record travels without it, and the
+    // audit compares digests of the records as the peer holds them.
+    Item {
+        name: "field.speed",
+        since: 2,
+        until: None,
+        lacking: Handling::Drop,
+        choices: &[Handling::DontCare, Handling::Cold],
+    },
+    // Descriptions up to 255 bytes, a range widened from 64: a longer one
+    // cut short would be another description after a failover.
+    Item {
+        name: "field.description-255",
+        since: 2,
+        until: None,
+        lacking: Handling::Cold,
+        choices: &[],
     },
 ];
 
@@ -84,8 +122,10 @@ impl Item {
         Item {
             name,
             since: 1,
+            until: None,
             // Never lacking between releases this build talks to.
             lacking: Handling::Cold,
+            choices: &[],
         }
     }
 }
@@ -111,6 +151,18 @@ pub enum Handling {
 }
 
 impl Handling {
+    /// As a config file names it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Handling::Transform => "transform",
+            Handling::DontCare => "dont-care",
+            Handling::Drop => "drop",
+            Handling::Cold => "cold",
+            Handling::ByPeer => "by-peer",
+            Handling::Unused => "unused",
+        }
+    }
+
     /// As logs and status show it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -145,7 +197,7 @@ impl CommandSet {
             release,
             items: ITEMS
                 .iter()
-                .filter(|i| i.since <= release)
+                .filter(|i| i.since <= release && i.until.map_or(true, |u| release < u))
                 .map(|i| i.name.to_owned())
                 .collect(),
         }
@@ -169,8 +221,13 @@ pub struct Diff {
 
 impl Diff {
     /// The two diff lists between this build and `peer`, which is a
-    /// standby (`we_lead`) or the primary.
+    /// standby (`we_lead`) or the primary, under the default handlings.
     pub fn with(peer: &CommandSet, we_lead: bool) -> Diff {
+        Diff::under(&LackingPolicy::default(), peer, we_lead)
+    }
+
+    /// [`Diff::with`] under the operator's `policy`.
+    pub fn under(policy: &LackingPolicy, peer: &CommandSet, we_lead: bool) -> Diff {
         let ours = CommandSet::ours();
         let how = |i: &String| {
             if peer.release > RELEASE {
@@ -178,7 +235,7 @@ impl Diff {
             } else if !we_lead {
                 Handling::Unused
             } else {
-                handling(i)
+                policy.handling(i)
             }
         };
         Diff {
@@ -205,11 +262,23 @@ impl fmt::Display for Diff {
             sep = "; ";
         }
         for i in &self.we_lack {
-            write!(f, "{sep}has {i}, which this release lacks")?;
+            if dropped_here(i) {
+                write!(f, "{sep}has {i}, which this release dropped (transformed)")?;
+            } else {
+                write!(f, "{sep}has {i}, which this release lacks")?;
+            }
             sep = "; ";
         }
         Ok(())
     }
+}
+
+/// Whether `item` is one an earlier release had and this one dropped:
+/// the transforms fill it in and take it out.
+pub fn dropped_here(item: &str) -> bool {
+    ITEMS
+        .iter()
+        .any(|i| i.name == item && i.until.is_some_and(|u| u <= RELEASE))
 }
 
 /// What this build does for a peer lacking `item`.
@@ -218,6 +287,63 @@ pub fn handling(item: &str) -> Handling {
         .iter()
         .find(|i| i.name == item)
         .map_or(Handling::Cold, |i| i.lacking)
+}
+
+/// The handlings the operator chose for items that allow a choice; every
+/// other item keeps its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LackingPolicy {
+    chosen: BTreeMap<&'static str, Handling>,
+}
+
+impl LackingPolicy {
+    /// What this build does for a peer lacking `item`.
+    pub fn handling(&self, item: &str) -> Handling {
+        self.chosen
+            .get(item)
+            .copied()
+            .unwrap_or_else(|| handling(item))
+    }
+
+    /// Choose `keyword`'s handling ([`Handling::keyword`]) for `item`;
+    /// the error says what the item allows.
+    pub fn choose(&mut self, item: &str, keyword: &str) -> Result<(), String> {
+        let Some(i) = ITEMS.iter().find(|i| i.name == item) else {
+            let newer: Vec<&str> = choosable().collect();
+            return Err(format!(
+                "unknown item \"{item}\" (items with a choice: {})",
+                newer.join(", ")
+            ));
+        };
+        let allowed: Vec<Handling> = std::iter::once(i.lacking)
+            .chain(i.choices.iter().copied())
+            .collect();
+        let words: Vec<&str> = allowed.iter().map(|h| h.keyword()).collect();
+        if i.choices.is_empty() {
+            return Err(format!(
+                "item \"{item}\" is always handled as \"{}\"",
+                i.lacking.keyword()
+            ));
+        }
+        match allowed.iter().find(|h| h.keyword() == keyword) {
+            Some(&h) => {
+                self.chosen.insert(i.name, h);
+                Ok(())
+            }
+            None => Err(format!(
+                "invalid handling \"{keyword}\" for \"{item}\": one of {}",
+                words.join(", ")
+            )),
+        }
+    }
+}
+
+/// The items whose handling an operator may choose.
+pub fn choosable() -> impl Iterator<Item = &'static str> {
+    ITEMS
+        .iter()
+        .filter(|i| !i.choices.is_empty())
+        .map(|i| i.name)
 }
 
 /// Whether `name` is a well-formed item name (lowercase letters, digits,
@@ -240,30 +366,61 @@ mod tests {
         assert_eq!(
             d.peer_lacks,
             vec![
+                ("field.description-255".to_string(), Handling::Cold),
+                ("field.speed".to_string(), Handling::Drop),
                 ("msg.checkpoint-part".to_string(), Handling::Cold),
                 ("op.rename".to_string(), Handling::Transform),
             ]
         );
-        assert!(d.we_lack.is_empty());
+        assert_eq!(d.we_lack, vec!["msg.have.pending".to_string()]);
         assert_eq!(
             d.to_string(),
-            "lacks msg.checkpoint-part: standby channel left cold; lacks op.rename: transformed"
+            "lacks field.description-255: standby channel left cold; \
+             lacks field.speed: dropped with a warning; \
+             lacks msg.checkpoint-part: standby channel left cold; lacks op.rename: transformed; \
+             has msg.have.pending, which this release dropped (transformed)"
         );
         assert!(Diff::with(&CommandSet::ours(), true).is_empty());
         // Following an older primary, nothing of ours is needed.
         let d = Diff::with(&CommandSet::of(1), false);
-        assert_eq!(d.peer_lacks.len(), 2);
+        assert_eq!(d.peer_lacks.len(), 4);
         assert!(d.peer_lacks.iter().all(|(_, h)| *h == Handling::Unused));
+    }
+
+    #[test]
+    fn only_items_with_a_choice_take_one() {
+        let mut p = LackingPolicy::default();
+        assert_eq!(p.handling("field.speed"), Handling::Drop);
+        p.choose("field.speed", "dont-care").expect("allowed");
+        assert_eq!(p.handling("field.speed"), Handling::DontCare);
+        p.choose("field.speed", "cold").expect("allowed");
+        assert_eq!(p.handling("field.speed"), Handling::Cold);
+        let e = p.choose("field.speed", "transform").unwrap_err();
+        assert_eq!(
+            e,
+            "invalid handling \"transform\" for \"field.speed\": one of drop, dont-care, cold"
+        );
+        let e = p.choose("op.rename", "cold").unwrap_err();
+        assert_eq!(e, "item \"op.rename\" is always handled as \"transform\"");
+        let e = p.choose("field.sped", "drop").unwrap_err();
+        assert!(
+            e.contains("unknown item \"field.sped\"") && e.contains("field.speed"),
+            "{e}"
+        );
+        let d = Diff::under(&p, &CommandSet::of(1), true);
+        assert!(d
+            .peer_lacks
+            .contains(&("field.speed".to_string(), Handling::Cold)));
     }
 
     #[test]
     fn a_newer_peer_names_what_we_lack() {
         let mut newer = CommandSet::ours();
         newer.release = RELEASE + 1;
-        newer.items.insert("field.speed".into());
+        newer.items.insert("field.vrf".into());
         newer.items.remove("field.description");
         let d = Diff::with(&newer, true);
-        assert_eq!(d.we_lack, vec!["field.speed".to_string()]);
+        assert_eq!(d.we_lack, vec!["field.vrf".to_string()]);
         assert_eq!(
             d.peer_lacks,
             vec![("field.description".to_string(), Handling::ByPeer)]
@@ -277,6 +434,7 @@ mod tests {
             assert!(valid_item(i.name), "{}", i.name);
             assert!(seen.insert(i.name), "{} twice", i.name);
             assert!(i.since >= 1 && i.since <= RELEASE);
+            assert!(i.until.map_or(true, |u| u > i.since && u <= RELEASE));
         }
         assert!(ITEMS.len() <= ITEMS_MAX);
         assert!(!valid_item(""));

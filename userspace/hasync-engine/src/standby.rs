@@ -405,7 +405,6 @@ impl Standby {
                         channel,
                         epoch,
                         opid: c.have_sent,
-                        pending: u32::try_from(c.pending.len()).unwrap_or(u32::MAX),
                     },
                 });
             }

@@ -10,11 +10,13 @@
 //! primary downgrades what it sends to an older standby, a standby
 //! upgrades what it receives from an older primary (and a primary what an
 //! older standby sends it). What a step cannot express is a [`Cannot`],
-//! naming the item, and the caller applies that item's handling.
+//! naming the item, and the caller applies that item's handling; what it
+//! can leave out and still say the rest (a field the older release has
+//! no place for) it leaves out and counts in [`Left`], and the caller
+//! decides by that item's handling whether the lossy message may go.
 
 use crate::release::{Release, RELEASE};
-use crate::table::Op;
-use crate::table::{expand, weight_of, MAX_OPS};
+use crate::table::{expand, weight_of, IfRecord, Op, DESC_MAX_RELEASE_1, MAX_OPS};
 use crate::wire::{Message, Update};
 
 /// A message a step cannot express in the release it goes to.
@@ -26,14 +28,38 @@ pub struct Cannot {
     pub why: String,
 }
 
+/// Values a downgrade left out, per item, in the order first met.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Left {
+    /// Item and how many values of it.
+    pub items: Vec<(&'static str, u64)>,
+}
+
+impl Left {
+    fn add(&mut self, item: &'static str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.items.iter_mut().find(|(i, _)| *i == item) {
+            Some((_, c)) => *c += n,
+            None => self.items.push((item, n)),
+        }
+    }
+
+    /// Nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// The transforms between release `from` and `from + 1`.
 pub struct Step {
     /// The older release.
     pub from: Release,
     /// `from` → `from + 1`.
     pub up: fn(Message) -> Result<Message, Cannot>,
-    /// `from + 1` → `from`.
-    pub down: fn(Message) -> Result<Message, Cannot>,
+    /// `from + 1` → `from`, counting in [`Left`] what it left out.
+    pub down: fn(Message, &mut Left) -> Result<Message, Cannot>,
 }
 
 /// Every step, oldest first: `STEPS[i]` joins release `i + 1` and `i + 2`.
@@ -43,11 +69,21 @@ pub const STEPS: &[Step] = &[Step {
     down: down_2_1,
 }];
 
-/// Release 1 has no item release 2 changed, so its messages are release 2
-/// messages as they are; what the first release never sends is refused,
-/// so nothing passes for it.
+/// Release 1's messages are release 2's but for the receipt watermark,
+/// whose queue depth release 2 dropped (no primary ever read it); what
+/// the first release never sends is refused, so nothing passes for it.
 fn up_1_2(m: Message) -> Result<Message, Cannot> {
     match &m {
+        &Message::HaveDepth {
+            channel,
+            epoch,
+            opid,
+            ..
+        } => Ok(Message::Have {
+            channel,
+            epoch,
+            opid,
+        }),
         Message::Update(u) if u.ops.iter().any(|o| o.weight() > 1) => Err(Cannot {
             item: "op.rename",
             why: "a rename from a release without renames".into(),
@@ -75,19 +111,63 @@ fn too_large(section: u32, records: usize) -> Cannot {
     }
 }
 
-/// Renames become the delete and set they stand for, in the same update
-/// (the same opid and cookie: the sections touched are the same).
-/// Checkpoint parts, and sections of more records than release 1 takes in
-/// one message, have no release 1 form.
-fn down_2_1(m: Message) -> Result<Message, Cannot> {
-    if let Message::Update(u) = &m {
-        for o in &u.ops {
-            if let Op::ReplaceSection { section, records } = o {
+/// The records of release 2 as release 1 holds them: a description over
+/// 64 bytes has no release 1 form (cut short, it would be another
+/// description after a failover); a known speed is left out, counted.
+fn records_2_1(records: &mut [IfRecord], left: &mut Left) -> Result<(), Cannot> {
+    let mut speeds = 0;
+    for r in records.iter_mut() {
+        if r.description.len() > DESC_MAX_RELEASE_1 {
+            return Err(Cannot {
+                item: "field.description-255",
+                why: format!(
+                    "{}'s description is {} bytes; release 1 carries at most {DESC_MAX_RELEASE_1}",
+                    r.name,
+                    r.description.len()
+                ),
+            });
+        }
+        if r.speed != 0 {
+            r.speed = 0;
+            speeds += 1;
+        }
+    }
+    left.add("field.speed", speeds);
+    Ok(())
+}
+
+/// The records of every op, as release 1 holds them ([`records_2_1`]).
+fn ops_2_1(ops: &mut [Op], left: &mut Left) -> Result<(), Cannot> {
+    for o in ops {
+        match o {
+            Op::Set(r) | Op::Rename { record: r, .. } => {
+                records_2_1(std::slice::from_mut(r), left)?
+            }
+            Op::ReplaceSection { section, records } => {
                 if records.len() > RELEASE_1_SECTION_RECORDS {
                     return Err(too_large(*section, records.len()));
                 }
+                records_2_1(records, left)?
             }
+            Op::Del(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Renames become the delete and set they stand for, in the same update
+/// (the same opid and cookie: the sections touched are the same).
+/// Checkpoint parts, and sections of more records than release 1 takes in
+/// one message, have no release 1 form. Records lose what release 1 has
+/// no field for ([`records_2_1`]).
+fn down_2_1(m: Message, left: &mut Left) -> Result<Message, Cannot> {
+    let mut m = m;
+    match &mut m {
+        Message::Update(u) => ops_2_1(&mut u.ops, left)?,
+        Message::Checkpoint { records, .. } if records.len() <= RELEASE_1_SECTION_RECORDS => {
+            records_2_1(records, left)?
+        }
+        _ => {}
     }
     match m {
         Message::Checkpoint {
@@ -109,17 +189,31 @@ fn down_2_1(m: Message) -> Result<Message, Cannot> {
             item: "msg.checkpoint-part",
             why: format!("section {section} does not fit one release 1 message"),
         }),
+        // Release 1 reads a queue depth it then ignores: none is as good
+        // as any.
+        Message::Have {
+            channel,
+            epoch,
+            opid,
+        } => Ok(Message::HaveDepth {
+            channel,
+            epoch,
+            opid,
+            pending: 0,
+        }),
         m => Ok(m),
     }
 }
 
-/// `m`, of this build's release, as release `to` takes it.
-pub fn down(m: Message, to: Release) -> Result<Message, Cannot> {
+/// `m`, of this build's release, as release `to` takes it, and what it
+/// lost on the way.
+pub fn down(m: Message, to: Release) -> Result<(Message, Left), Cannot> {
     let mut m = m;
+    let mut left = Left::default();
     for r in (to..RELEASE).rev() {
-        m = (step(r)?.down)(m)?;
+        m = (step(r)?.down)(m, &mut left)?;
     }
-    Ok(m)
+    Ok((m, left))
 }
 
 /// `m`, from a peer of release `from`, as this build's release.
@@ -151,11 +245,14 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0u8..12, 68u32..9000).prop_map(|(i, mtu)| {
-                let mut r = IfRecord::new(name(i));
-                r.mtu = mtu;
-                Op::Set(r)
-            }),
+            (0u8..12, 68u32..9000, prop_oneof![Just(0u32), 1u32..400_000]).prop_map(
+                |(i, mtu, speed)| {
+                    let mut r = IfRecord::new(name(i));
+                    r.mtu = mtu;
+                    r.speed = speed;
+                    Op::Set(r)
+                }
+            ),
             (0u8..12).prop_map(|i| Op::Del(name(i))),
             (0u8..12, 0u8..12, any::<bool>()).prop_map(|(a, b, up)| {
                 let mut r = IfRecord::new(name(b));
@@ -204,7 +301,7 @@ mod tests {
             "msg.checkpoint-part"
         );
         assert_eq!(up(part.clone(), 1).unwrap_err().item, "msg.checkpoint-part");
-        assert_eq!(down(part.clone(), RELEASE), Ok(part));
+        assert_eq!(down(part.clone(), RELEASE), Ok((part, Left::default())));
     }
 
     #[test]
@@ -231,7 +328,53 @@ mod tests {
         }]);
         assert_eq!(down(repair, 1).unwrap_err().item, "msg.checkpoint-part");
         let fits = checkpoint(&records[..RELEASE_1_SECTION_RECORDS]);
-        assert_eq!(down(fits.clone(), 1), Ok(fits));
+        assert_eq!(down(fits.clone(), 1), Ok((fits, Left::default())));
+    }
+
+    #[test]
+    fn a_description_release_1_cannot_hold_leaves_nothing_half_sent() {
+        let mut long = IfRecord::new(name(1));
+        long.description = vec![b'd'; DESC_MAX_RELEASE_1 + 1];
+        let mut fits = long.clone();
+        fits.description.truncate(DESC_MAX_RELEASE_1);
+        fits.speed = 1000;
+        let c = down(update(vec![Op::Set(fits.clone()), Op::Set(long)]), 1).unwrap_err();
+        assert_eq!(c.item, "field.description-255");
+        assert!(c.why.contains("65 bytes"), "{}", c.why);
+        let (m, left) = down(update(vec![Op::Set(fits.clone())]), 1).expect("fits");
+        assert_eq!(m, update(vec![Op::Set(fits.without_speed())]));
+        assert_eq!(left.items, vec![("field.speed", 1)]);
+        assert_eq!(m.format(), 1);
+    }
+
+    #[test]
+    fn the_queue_depth_release_2_dropped_is_filled_in_and_taken_out() {
+        let have = Message::Have {
+            channel: 3,
+            epoch: 9,
+            opid: 77,
+        };
+        let (old, left) = down(have.clone(), 1).expect("expressible");
+        assert!(left.is_empty());
+        assert_eq!(
+            old,
+            Message::HaveDepth {
+                channel: 3,
+                epoch: 9,
+                opid: 77,
+                pending: 0
+            }
+        );
+        assert_eq!((have.format(), old.format()), (2, 1));
+        assert_eq!(up(old, 1), Ok(have.clone()));
+        // Whatever depth release 1 sent, release 2 never sees it.
+        let sent = Message::HaveDepth {
+            channel: 3,
+            epoch: 9,
+            opid: 77,
+            pending: 4000,
+        };
+        assert_eq!(up(sent, 1), Ok(have));
     }
 
     #[test]
@@ -252,12 +395,15 @@ mod tests {
         /// each message crosses unchanged.
         #[test]
         fn down_up_is_the_identity_on_release_1(ops in proptest::collection::vec(op(), 1..20)) {
-            let ops: Vec<Op> = ops.into_iter().filter(|o| o.weight() == 1).collect();
+            let ops: Vec<Op> = ops
+                .into_iter()
+                .filter(|o| o.weight() == 1 && o.records().all(|r| r.release() == 1))
+                .collect();
             prop_assume!(!ops.is_empty());
             let m = update(ops);
             let up = up(m.clone(), 1).expect("release 1 content");
             prop_assert_eq!(&up, &m);
-            prop_assert_eq!(down(up, 1), Ok(m));
+            prop_assert_eq!(down(up, 1), Ok((m, Left::default())));
         }
 
         /// A downgraded update is a release 1 message (format 1 on the
@@ -271,15 +417,28 @@ mod tests {
             let mut before = Table::new(sc);
             before.apply_trusted(&start);
             let m = update(ops.clone());
-            let Ok(Message::Update(d)) = down(m, 1) else {
+            let Ok((Message::Update(d), left)) = down(m, 1) else {
                 return Err(TestCaseError::fail("not an update"));
             };
             prop_assert!(d.ops.iter().all(|o| o.weight() == 1));
             prop_assert_eq!(Message::Update(d.clone()).format(), 1);
-            let (mut a, mut b) = (before.clone(), before);
+            let speeds = ops.iter().flat_map(Op::records).filter(|r| r.speed != 0).count() as u64;
+            let want = if speeds == 0 { vec![] } else { vec![("field.speed", speeds)] };
+            prop_assert_eq!(left.items, want);
+            // The same table but for the speeds release 1 has no field
+            // for: the release 1 view of the original's result, on a peer
+            // that holds the release 1 view of the start.
+            let Ok((Message::Update(d0), _)) = down(update(start), 1) else {
+                return Err(TestCaseError::fail("not an update"));
+            };
+            let mut b = Table::new(sc);
+            b.apply_trusted(&d0.ops);
+            let mut a = before;
             a.apply_trusted(&ops);
             b.apply_trusted(&d.ops);
-            prop_assert_eq!(a, b);
+            let without = |t: &Table| -> Vec<IfRecord> { t.iter().map(IfRecord::without_speed).collect() };
+            prop_assert_eq!(without(&a), without(&b));
+            prop_assert_eq!(a.release_1_digests(), b.digests());
             prop_assert_eq!(
                 crate::table::cookie_of(&ops, sc),
                 crate::table::cookie_of(&d.ops, sc)
@@ -294,7 +453,7 @@ mod tests {
             let f = m.encode();
             prop_assert_eq!(f[2], m.format());
             prop_assert_eq!(Message::decode_exact(&f), Ok(m.clone()));
-            let d = down(m, 1).expect("fits");
+            let (d, _) = down(m, 1).expect("fits");
             let f = d.encode();
             prop_assert_eq!(f[2], 1);
             prop_assert_eq!(Message::decode_exact(&f), Ok(d));

@@ -26,7 +26,11 @@
 //! oldest format that can carry it, so every message the first release
 //! knows travels byte for byte as the first release wrote it, and only a
 //! frame holding something newer says so (format 2: an update with a
-//! rename op). A decoder accepts `MIN_VERSION..=VERSION`, rejects the rest
+//! rename op, or any message with a record of release 2: a known speed or
+//! a description over 64 bytes, [`IfRecord::release`]). A message whose
+//! form changed rather than grew has one variant per form: release 2's
+//! receipt watermark dropped release 1's queue depth, so `Have` is format
+//! 2 and release 1's form is `HaveDepth`, format 1. A decoder accepts `MIN_VERSION..=VERSION`, rejects the rest
 //! with [`WireError::Version`] and refuses, in an older format's frame,
 //! what that format lacks. What a peer of an older release can take is
 //! decided above this codec, at the handshake ([`crate::release`]), and
@@ -155,8 +159,20 @@ pub enum Message {
     Update(Update),
     /// Primary → standby: a forwarded kernel ACK.
     Ack(Ack),
-    /// Standby → primary: contiguous receipt watermark and queue depth.
+    /// Standby → primary: contiguous receipt watermark (format 2).
     Have {
+        /// Channel.
+        channel: ChannelId,
+        /// Epoch of the stream the standby follows.
+        epoch: Epoch,
+        /// Every update `<= opid` is held or applied.
+        opid: Opid,
+    },
+    /// [`Message::Have`] as release 1 sends it (format 1), with the
+    /// standby's queue depth, which no primary ever read: release 2
+    /// dropped the field, so only the transforms
+    /// ([`crate::transform`]) make or take this form.
+    HaveDepth {
         /// Channel.
         channel: ChannelId,
         /// Epoch of the stream the standby follows.
@@ -321,6 +337,16 @@ impl Message {
                 channel,
                 epoch,
                 opid,
+            } => {
+                p.extend_from_slice(&channel.to_be_bytes());
+                p.extend_from_slice(&epoch.to_be_bytes());
+                p.extend_from_slice(&opid.to_be_bytes());
+                T_HAVE
+            }
+            Message::HaveDepth {
+                channel,
+                epoch,
+                opid,
                 pending,
             } => {
                 p.extend_from_slice(&channel.to_be_bytes());
@@ -464,10 +490,19 @@ impl Message {
     /// The oldest frame format that carries this message (see the module
     /// docs).
     pub fn format(&self) -> u8 {
-        match self {
-            Message::Update(u) if u.ops.iter().any(|o| matches!(o, Op::Rename { .. })) => 2,
-            _ => 1,
-        }
+        let newest = |rs: &mut dyn Iterator<Item = &IfRecord>| rs.map(IfRecord::release).max();
+        let records = match self {
+            Message::Update(u) if u.ops.iter().any(|o| matches!(o, Op::Rename { .. })) => return 2,
+            Message::Update(u) => newest(&mut u.ops.iter().flat_map(Op::records)),
+            Message::Checkpoint { records, .. } | Message::CheckpointPart { records, .. } => {
+                newest(&mut records.iter())
+            }
+            // Its form without the queue depth release 2 dropped.
+            Message::Have { .. } => Some(2),
+            _ => None,
+        };
+        // Release numbers and formats have moved together so far.
+        records.map_or(1, |r| r as u8)
     }
 
     /// Decode the first frame in `buf`. `Ok(None)` means "need more bytes"
@@ -499,7 +534,7 @@ impl Message {
         let mut r = Reader {
             buf: &buf[HEADER_LEN..end],
         };
-        let msg = decode_payload(ty, &mut r)?;
+        let msg = decode_payload(ty, version, &mut r)?;
         if msg.format() != version {
             return Err(WireError::Format {
                 frame: version,
@@ -710,7 +745,7 @@ fn check_page(
 fn get_record(r: &mut Reader<'_>) -> Result<IfRecord, WireError> {
     let name = get_name(r)?;
     let flags = r.u8("flags")?;
-    if flags & !1 != 0 {
+    if flags & !3 != 0 {
         return Err(crate::table::TableError::BadFlags.into());
     }
     let mtu = r.u32("mtu")?;
@@ -739,6 +774,15 @@ fn get_record(r: &mut Reader<'_>) -> Result<IfRecord, WireError> {
     }
     let dl = r.u8("desc_len")? as usize;
     let description = r.take(dl, "desc")?.to_vec();
+    let speed = if flags & 2 != 0 {
+        match r.u32("speed")? {
+            // One form per record: an unknown speed is the flag clear.
+            0 => return Err(WireError::Tag("speed")),
+            v => v,
+        }
+    } else {
+        0
+    };
     let rec = IfRecord {
         name,
         admin_up: flags & 1 != 0,
@@ -747,6 +791,7 @@ fn get_record(r: &mut Reader<'_>) -> Result<IfRecord, WireError> {
         vlan,
         addrs,
         description,
+        speed,
     };
     rec.validate()?;
     Ok(rec)
@@ -805,7 +850,7 @@ fn get_update(r: &mut Reader<'_>) -> Result<Update, WireError> {
     })
 }
 
-fn decode_payload(ty: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
+fn decode_payload(ty: u8, version: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
     Ok(match ty {
         T_UPDATE => Message::Update(get_update(r)?),
         T_ACK => Message::Ack(Ack {
@@ -814,11 +859,17 @@ fn decode_payload(ty: u8, r: &mut Reader<'_>) -> Result<Message, WireError> {
             opid: r.u64("opid")?,
             cookie: r.u64("cookie")?,
         }),
-        T_HAVE => Message::Have {
+        // One message type, two forms: release 1's has the queue depth.
+        T_HAVE if version == 1 => Message::HaveDepth {
             channel: r.u32("channel")?,
             epoch: r.u64("epoch")?,
             opid: r.u64("opid")?,
             pending: r.u32("pending")?,
+        },
+        T_HAVE => Message::Have {
+            channel: r.u32("channel")?,
+            epoch: r.u64("epoch")?,
+            opid: r.u64("opid")?,
         },
         T_SYNC_REQUEST => Message::SyncRequest {
             channel: r.u32("channel")?,
@@ -1017,6 +1068,11 @@ mod tests {
                 channel: 1,
                 epoch: 1,
                 opid: 4,
+            },
+            Message::HaveDepth {
+                channel: 1,
+                epoch: 1,
+                opid: 4,
                 pending: 2,
             },
             Message::SyncRequest { channel: 9 },
@@ -1151,6 +1207,48 @@ mod tests {
                 content: 2
             })
         );
+        // A record of release 2 (a speed, a description over 64 bytes)
+        // makes its checkpoint a format 2 frame, and only that.
+        for (speed, desc) in [(25_000, 1), (0, 65), (1, 255)] {
+            let mut r = rec("wan0");
+            r.speed = speed;
+            r.description = vec![b'd'; desc];
+            let m = Message::Checkpoint {
+                channel: 0,
+                sync_id: 0,
+                seq: 0,
+                base: 0,
+                opid: 0,
+                section: 0,
+                records: vec![rec("a"), r],
+            };
+            let good = m.encode();
+            assert_eq!(good[2], 2);
+            assert_eq!(Message::decode_exact(&good), Ok(m));
+            let mut bad = good.clone();
+            bad[2] = 1;
+            assert_eq!(
+                Message::decode(&bad),
+                Err(WireError::Format {
+                    frame: 1,
+                    content: 2
+                })
+            );
+        }
+        // A speed flag over a zero speed: one form per record.
+        let mut r = rec("a");
+        r.speed = 7;
+        let m = Message::Update(Update {
+            channel: 0,
+            epoch: 1,
+            opid: 1,
+            cookie: 1,
+            ops: vec![Op::Set(r)],
+        });
+        let mut bad = m.encode();
+        let n = bad.len();
+        bad[n - 4..].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(Message::decode(&bad), Err(WireError::Tag("speed")));
         let mut bad = f.clone();
         bad[3] = 200;
         assert_eq!(Message::decode(&bad), Err(WireError::Type(200)));
@@ -1313,7 +1411,7 @@ mod tests {
 
         /// Mutating one byte of a valid frame never panics.
         #[test]
-        fn fuzz_mutations(which in 0usize..13, pos in any::<usize>(), val in any::<u8>()) {
+        fn fuzz_mutations(which in 0usize..14, pos in any::<usize>(), val in any::<u8>()) {
             let mut f = samples()[which].encode();
             let i = pos % f.len();
             f[i] = val;

@@ -11,14 +11,20 @@
 //! |------------|--------------|-------------------------------------------------------|
 //! | name_len   | u8           | 1..=15                                                |
 //! | name       | name_len     | bytes 0x21..=0x7e except `/`                          |
-//! | flags      | u8           | bit 0 = admin up; bits 1..7 must be 0                 |
+//! | flags      | u8           | bit 0 = admin up, bit 1 = speed known; bits 2..7 are 0 |
 //! | mtu        | u32          | 68..=65535                                            |
 //! | mac        | 6            | as is                                                 |
 //! | vlan       | u16          | 0..=4094 (0 = untagged)                               |
 //! | addr_count | u8           | 0..=16                                                |
 //! | addrs      | per address  | `family u8 (4 or 6), prefix_len u8, addr 4 or 16 bytes` |
-//! | desc_len   | u8           | 0..=64                                                |
+//! | desc_len   | u8           | 0..=255 (0..=64 in release 1)                         |
 //! | desc       | desc_len     | any byte except NUL                                   |
+//! | speed      | u32          | only when flags bit 1: Mb/s, not 0 (release 2)         |
+//!
+//! A record of release 2 whose speed is unknown (0) and whose description
+//! fits 64 bytes has exactly the encoding, and so the hash, that release 1
+//! gives it: the first release's digests and frames stay valid, and
+//! [`IfRecord::release`] says which release a record needs.
 //!
 //! Addresses are sorted ascending by their encoded bytes compared with
 //! `memcmp` (family first, so all IPv4 before all IPv6; then prefix length,
@@ -43,8 +49,10 @@ use crate::text::RecordChange;
 pub const NAME_MAX: usize = 15;
 /// Most addresses per record.
 pub const MAX_ADDRS: usize = 16;
-/// Longest description.
-pub const DESC_MAX: usize = 64;
+/// Longest description (Linux's ifalias).
+pub const DESC_MAX: usize = 255;
+/// Longest description release 1 carries.
+pub const DESC_MAX_RELEASE_1: usize = 64;
 /// Most sections per channel (one bit each in a u64 cookie).
 pub const MAX_SECTIONS: u32 = 64;
 /// Most records a channel table can ever be configured to hold: the upper
@@ -257,6 +265,8 @@ pub struct IfRecord {
     pub addrs: Vec<Prefix>,
     /// Free text, no NUL.
     pub description: Vec<u8>,
+    /// Link speed in Mb/s, 0 when unknown (release 2).
+    pub speed: u32,
 }
 
 impl IfRecord {
@@ -271,6 +281,26 @@ impl IfRecord {
             vlan: 0,
             addrs: Vec::new(),
             description: Vec::new(),
+            speed: 0,
+        }
+    }
+
+    /// The oldest replication release whose encoding carries this record:
+    /// 2 for a known speed or a description over 64 bytes, else 1.
+    pub fn release(&self) -> u16 {
+        if self.speed != 0 || self.description.len() > DESC_MAX_RELEASE_1 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The record as release 1 holds it when its speed is not synced
+    /// (the description must already fit release 1).
+    pub fn without_speed(&self) -> IfRecord {
+        IfRecord {
+            speed: 0,
+            ..self.clone()
         }
     }
 
@@ -296,11 +326,16 @@ impl IfRecord {
 
     /// The canonical encoding, piece by piece, to `put`.
     fn encode_with(&self, put: &mut impl FnMut(&[u8])) {
+        self.encode_speed(self.speed, put)
+    }
+
+    /// The canonical encoding with `speed` for this record's.
+    fn encode_speed(&self, speed: u32, put: &mut impl FnMut(&[u8])) {
         let name = self.name.as_bytes();
         // Lengths are bounded by validation (<= 64), so the casts are lossless.
         put(&[name.len() as u8]);
         put(name);
-        put(&[u8::from(self.admin_up)]);
+        put(&[u8::from(self.admin_up) | (u8::from(speed != 0) << 1)]);
         put(&self.mtu.to_be_bytes());
         put(&self.mac);
         put(&self.vlan.to_be_bytes());
@@ -310,6 +345,9 @@ impl IfRecord {
         }
         put(&[self.description.len() as u8]);
         put(&self.description);
+        if speed != 0 {
+            put(&speed.to_be_bytes());
+        }
     }
 
     /// Length of the canonical encoding, without encoding.
@@ -323,7 +361,17 @@ impl IfRecord {
             })
             .sum();
         // name_len, flags, mtu, mac, vlan, addr_count, desc_len.
-        1 + 1 + 4 + 6 + 2 + 1 + 1 + self.name.as_bytes().len() + addrs + self.description.len()
+        let speed = if self.speed != 0 { 4 } else { 0 };
+        1 + 1
+            + 4
+            + 6
+            + 2
+            + 1
+            + 1
+            + self.name.as_bytes().len()
+            + addrs
+            + self.description.len()
+            + speed
     }
 
     /// The canonical encoding as a fresh buffer.
@@ -339,6 +387,13 @@ impl IfRecord {
     pub fn hash(&self) -> u64 {
         let mut h = EntryHasher::new();
         self.encode_with(&mut |b| h.update(b));
+        h.finish()
+    }
+
+    /// The hash of [`IfRecord::without_speed`], without building it.
+    pub fn hash_without_speed(&self) -> u64 {
+        let mut h = EntryHasher::new();
+        self.encode_speed(0, &mut |b| h.update(b));
         h.finish()
     }
 }
@@ -471,6 +526,15 @@ impl Op {
         }
     }
 
+    /// The records the op carries whole.
+    pub fn records(&self) -> std::slice::Iter<'_, IfRecord> {
+        match self {
+            Op::Set(r) | Op::Rename { record: r, .. } => std::slice::from_ref(r).iter(),
+            Op::ReplaceSection { records, .. } => records.iter(),
+            Op::Del(_) => [].iter(),
+        }
+    }
+
     /// How many ops this one is where ops are counted against
     /// [`MAX_OPS`]: a rename is a delete and a set to the kernel and to a
     /// peer of a release without renames.
@@ -542,6 +606,9 @@ pub struct Table {
     records: BTreeMap<IfName, IfRecord>,
     // INVARIANT: digests[s] == wrapping sum of hash() of records in section s.
     digests: [u64; MAX_SECTIONS as usize],
+    // INVARIANT: speeds[s] == wrapping sum of hash_without_speed() - hash()
+    // of the records in section s (only those with a speed add to it).
+    speeds: [u64; MAX_SECTIONS as usize],
 }
 
 impl Table {
@@ -551,6 +618,7 @@ impl Table {
             sc,
             records: BTreeMap::new(),
             digests: [0; MAX_SECTIONS as usize],
+            speeds: [0; MAX_SECTIONS as usize],
         }
     }
 
@@ -587,6 +655,36 @@ impl Table {
     /// Digests of all `section_count` sections.
     pub fn digests(&self) -> Vec<u64> {
         self.digests[..self.sc.get() as usize].to_vec()
+    }
+
+    /// The digests of the table as a peer of release 1 holds it, every
+    /// speed left out (what it audits against: a speed it was never sent
+    /// is not a difference).
+    pub fn release_1_digests(&self) -> Vec<u64> {
+        let n = self.sc.get() as usize;
+        self.digests[..n]
+            .iter()
+            .zip(&self.speeds[..n])
+            .map(|(d, s)| d.wrapping_add(*s))
+            .collect()
+    }
+
+    /// `r` into section `s`'s sums.
+    fn count(&mut self, s: usize, r: &IfRecord) {
+        let h = r.hash();
+        self.digests[s] = self.digests[s].wrapping_add(h);
+        if r.speed != 0 {
+            self.speeds[s] = self.speeds[s].wrapping_add(r.hash_without_speed().wrapping_sub(h));
+        }
+    }
+
+    /// `r` out of section `s`'s sums.
+    fn uncount(&mut self, s: usize, r: &IfRecord) {
+        let h = r.hash();
+        self.digests[s] = self.digests[s].wrapping_sub(h);
+        if r.speed != 0 {
+            self.speeds[s] = self.speeds[s].wrapping_sub(r.hash_without_speed().wrapping_sub(h));
+        }
     }
 
     /// A section's records, sorted by name (the content of a ReplaceSection).
@@ -783,15 +881,18 @@ impl Table {
     ) -> Result<IfRecord, TableError> {
         let s = self.sc.section_of(&change.name) as usize;
         let over = self.records.len() > max_entries;
-        if let Some(cur) = self.records.get_mut(&change.name) {
+        if let Some(cur) = self.records.get(&change.name) {
             let r = change.onto(Some(cur));
             r.validate()?;
             if over {
                 return Err(TableError::TooManyEntries);
             }
-            let (old, new) = (cur.hash(), r.hash());
-            cur.clone_from(&r);
-            self.digests[s] = self.digests[s].wrapping_sub(old).wrapping_add(new);
+            let old = cur.clone();
+            self.uncount(s, &old);
+            self.count(s, &r);
+            if let Some(cur) = self.records.get_mut(&change.name) {
+                cur.clone_from(&r);
+            }
             return Ok(r);
         }
         let r = change.onto(None);
@@ -799,7 +900,7 @@ impl Table {
         if self.records.len() >= max_entries {
             return Err(TableError::TooManyEntries);
         }
-        self.digests[s] = self.digests[s].wrapping_add(r.hash());
+        self.count(s, &r);
         self.records.insert(r.name.clone(), r.clone());
         Ok(r)
     }
@@ -832,17 +933,16 @@ impl Table {
 
     fn insert(&mut self, r: IfRecord) {
         let s = self.sc.section_of(&r.name) as usize;
-        let h = r.hash();
+        self.count(s, &r);
         if let Some(old) = self.records.insert(r.name.clone(), r) {
-            self.digests[s] = self.digests[s].wrapping_sub(old.hash());
+            self.uncount(s, &old);
         }
-        self.digests[s] = self.digests[s].wrapping_add(h);
     }
 
     fn remove(&mut self, n: &IfName) {
         if let Some(old) = self.records.remove(n) {
             let s = self.sc.section_of(n) as usize;
-            self.digests[s] = self.digests[s].wrapping_sub(old.hash());
+            self.uncount(s, &old);
         }
     }
 
@@ -850,6 +950,7 @@ impl Table {
         let sc = self.sc;
         self.records.retain(|n, _| sc.section_of(n) != section);
         self.digests[(section & 63) as usize] = 0;
+        self.speeds[(section & 63) as usize] = 0;
     }
 
     /// Recompute every digest from scratch (audit self-check).
@@ -1027,10 +1128,61 @@ mod tests {
                 })
                 .collect();
             r.description = v.desc.to_vec();
+            r.speed = v.speed;
             r.canonicalize();
             r.validate().expect("valid");
             assert_eq!(r.hash(), v.hash, "{}", r.name);
         }
+    }
+
+    /// The release 1 view's digests follow every way a table changes.
+    #[test]
+    fn release_1_digests_are_the_digests_without_speeds() {
+        let sc = SectionCount::new(4).expect("sc");
+        let name = |i: u32| IfName::new(format!("if{i}").as_bytes()).expect("name");
+        let with_speed = |i: u32, speed: u32| {
+            let mut r = IfRecord::new(name(i));
+            r.speed = speed;
+            r.mtu = 1000 + i;
+            r
+        };
+        let mut t = Table::new(sc);
+        for i in 0..40 {
+            t.apply_trusted(&[Op::Set(with_speed(i, (i % 3) * 1000))]);
+        }
+        let view = |t: &Table| {
+            let mut plain = Table::new(sc);
+            let ops: Vec<Op> = t.iter().map(|r| Op::Set(r.without_speed())).collect();
+            plain.apply_trusted(&ops);
+            plain.digests()
+        };
+        assert_ne!(t.release_1_digests(), t.digests());
+        assert_eq!(t.release_1_digests(), view(&t));
+        let mut change = RecordChange::new(name(1));
+        change.speed = Some(0);
+        t.set_change(&change, 100).expect("valid");
+        change.name = name(3);
+        change.speed = Some(5);
+        t.set_change(&change, 100).expect("valid");
+        let s = sc.section_of(&name(2));
+        let kept: Vec<IfRecord> = t.section_records(s).into_iter().skip(1).collect();
+        t.apply_trusted(&[
+            Op::ReplaceSection {
+                section: s,
+                records: kept,
+            },
+            Op::Del(name(4)),
+            Op::Rename {
+                from: name(5),
+                record: with_speed(50, 9),
+            },
+        ]);
+        assert_eq!(t.release_1_digests(), view(&t));
+        assert_eq!(t.digests(), t.recompute_digests());
+        // Without any speed the two are the same.
+        let mut t = Table::new(sc);
+        t.apply_trusted(&[Op::Set(with_speed(1, 0))]);
+        assert_eq!(t.release_1_digests(), t.digests());
     }
 
     #[test]

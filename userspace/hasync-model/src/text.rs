@@ -3,7 +3,7 @@
 //! one grammar of a record in words:
 //!
 //! ```text
-//! dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT]
+//! dev NAME [mtu N] [up|down] [mac M] [vlan V] [addr ADDR[/LEN]]... [desc TEXT] [speed MBPS]
 //! ```
 //!
 //! The words give a [`RecordChange`]: a whole record for the kernel's
@@ -139,10 +139,12 @@ impl Serialize for IfName {
 }
 
 /// A record as every tool prints it in JSON: `name`, `admin_up`, `mtu`,
-/// `mac` (text), `vlan`, `addrs` (objects), `desc` (text).
+/// `mac` (text), `vlan`, `addrs` (objects), `desc` (text), and `speed`
+/// (Mb/s) when it is known.
 impl Serialize for IfRecord {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("IfRecord", 7)?;
+        let known = usize::from(self.speed != 0);
+        let mut st = s.serialize_struct("IfRecord", 7 + known)?;
         st.serialize_field("name", &self.name)?;
         st.serialize_field("admin_up", &self.admin_up)?;
         st.serialize_field("mtu", &self.mtu)?;
@@ -150,6 +152,9 @@ impl Serialize for IfRecord {
         st.serialize_field("vlan", &self.vlan)?;
         st.serialize_field("addrs", &JsonPrefixes(&self.addrs))?;
         st.serialize_field("desc", &String::from_utf8_lossy(&self.description))?;
+        if self.speed != 0 {
+            st.serialize_field("speed", &self.speed)?;
+        }
         st.end()
     }
 }
@@ -171,6 +176,8 @@ pub struct RecordChange {
     pub addrs: Option<Vec<Prefix>>,
     /// `desc TEXT`.
     pub description: Option<Vec<u8>>,
+    /// `speed MBPS` (0: unknown).
+    pub speed: Option<u32>,
 }
 
 impl RecordChange {
@@ -184,6 +191,7 @@ impl RecordChange {
             vlan: None,
             addrs: None,
             description: None,
+            speed: None,
         }
     }
 
@@ -212,6 +220,7 @@ impl RecordChange {
                 .as_ref()
                 .unwrap_or(&base.description)
                 .clone(),
+            speed: self.speed.unwrap_or(base.speed),
         };
         if self.addrs.is_some() {
             r.canonicalize();
@@ -312,6 +321,7 @@ impl RecordChange {
                 "vlan" => once(&mut c.vlan, "vlan", w.number("vlan")?)?,
                 "addr" => addrs.push(w.parsed_with("addr", |s| s.parse())?),
                 "desc" | "alias" => once(&mut c.description, "desc", w.text("desc")?.into_bytes())?,
+                "speed" => once(&mut c.speed, "speed", w.number("speed")?)?,
                 other => {
                     if !extra(other, w)? {
                         return unknown(other);
@@ -362,6 +372,9 @@ impl fmt::Display for RecordChange {
         }
         if let Some(v) = &self.description {
             write!(f, " desc {:?}", String::from_utf8_lossy(v))?;
+        }
+        if let Some(v) = self.speed {
+            write!(f, " speed {v}")?;
         }
         Ok(())
     }
@@ -441,7 +454,7 @@ mod tests {
         assert!(err("dev eth0 mac 02:00").contains("\"mac\""));
         assert!(err(&format!("dev {}", "x".repeat(16))).contains("\"dev\""));
         assert!(err("dev a/b").contains("\"dev\""));
-        assert!(err(&format!("dev e desc {}", "d".repeat(65))).contains("\"desc\""));
+        assert!(err(&format!("dev e desc {}", "d".repeat(256))).contains("\"desc\""));
         assert!(err("dev e addr ::1 addr ::1").contains("twice"));
         assert!(err("dev e mtu 1500 mtu 1500").contains("twice"));
         assert_eq!(err("dev e bogus"), "unknown keyword \"bogus\"");

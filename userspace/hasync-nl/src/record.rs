@@ -30,6 +30,11 @@ pub fn encode_record(r: &IfRecord, w: &mut AttrWriter) {
     if !r.description.is_empty() {
         w.put_text(iface::DESC, &r.description);
     }
+    // Only when known, so that a record without a speed is a request
+    // module 0.1.0 takes too.
+    if r.speed != 0 {
+        w.put_u32(iface::SPEED, r.speed);
+    }
 }
 
 /// Writes an `iface` nest holding only `name`: how a `del` op names its
@@ -121,6 +126,7 @@ pub(crate) fn parse_record(buf: &[u8]) -> Result<Parsed, ParseError> {
     let mut vlan = None;
     let mut addrs = Vec::new();
     let mut desc = None;
+    let mut speed = None;
     let mut section = None;
     for a in Attrs::new(buf) {
         let a = a?;
@@ -155,6 +161,7 @@ pub(crate) fn parse_record(buf: &[u8]) -> Result<Parsed, ParseError> {
             iface::ADDR => addrs.push(parse_prefix(a.payload)?),
             iface::DESC => set_once(&mut desc, a.text().to_vec(), n)?,
             iface::SECTION => set_once(&mut section, a.u32(n)?, n)?,
+            iface::SPEED => set_once(&mut speed, a.u32(n)?, n)?,
             _ => {}
         }
     }
@@ -163,7 +170,8 @@ pub(crate) fn parse_record(buf: &[u8]) -> Result<Parsed, ParseError> {
         && mac.is_none()
         && vlan.is_none()
         && addrs.is_empty()
-        && desc.is_none();
+        && desc.is_none()
+        && speed.is_none();
     let name = name.ok_or(ParseError::Missing("name"))?;
     let mut record = IfRecord::new(name);
     record.admin_up = admin_up.unwrap_or(false);
@@ -173,6 +181,7 @@ pub(crate) fn parse_record(buf: &[u8]) -> Result<Parsed, ParseError> {
     let addr_count = addrs.len();
     record.addrs = addrs;
     record.description = desc.unwrap_or_default();
+    record.speed = speed.unwrap_or(0);
     record.canonicalize();
     if record.addrs.len() != addr_count {
         return Err(ParseError::Duplicate("addr"));
@@ -221,6 +230,7 @@ pub(crate) mod tests {
                 "fe80::1/64".parse().expect("valid"),
             ],
             description: b"uplink".to_vec(),
+            speed: 0,
         }
     }
 

@@ -15,6 +15,7 @@ use std::str::FromStr;
 use hasync_engine::node::{self, Micros, NodeConfig, StartRole, MS};
 use hasync_engine::planner::Policy;
 use hasync_engine::primary::PrimaryConfig;
+use hasync_engine::release::LackingPolicy;
 use hasync_engine::standby::StandbyConfig;
 use hasync_engine::table::SectionCount;
 use hasync_engine::ChannelId;
@@ -291,9 +292,23 @@ pub struct Config {
     pub limits: Limits,
     /// Channels, in file order.
     pub channels: Vec<ChannelConfig>,
+    /// Handling chosen per item for peers of an older release (item →
+    /// keyword, each checked against what the item allows).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub upgrade: BTreeMap<String, String>,
 }
 
 impl Config {
+    /// The handlings `upgrade` chose, every other item at its default.
+    pub fn lacking(&self) -> LackingPolicy {
+        let mut p = LackingPolicy::default();
+        for (item, how) in &self.upgrade {
+            // Checked when the file was loaded.
+            let _ = p.choose(item, how);
+        }
+        p
+    }
+
     /// The byte that makes this unit's takeover epochs its own: its
     /// position in `units` (1-based) when the cluster is listed, so no two
     /// units can share one; else a hash of the node name, which two names
@@ -331,6 +346,7 @@ impl Config {
                 AckPath::Both => node::AckPath::Both,
             },
             full_replay,
+            lacking: self.lacking(),
         }
     }
 
@@ -396,7 +412,11 @@ fn key_at(text: &str, at: usize) -> Option<String> {
             && k.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
     };
-    if !bare(key) {
+    // A quoted key (`"field.speed"`, as `[upgrade]` names items) is named
+    // quoted.
+    let quoted =
+        key.len() > 2 && key.starts_with('"') && key.ends_with('"') && bare(&key[1..key.len() - 1]);
+    if !bare(key) && !quoted {
         return None;
     }
     // The table the line is in: the last header above it.
@@ -583,6 +603,7 @@ struct Raw {
     tipc: Option<RawTipc>,
     limits: Option<RawLimits>,
     channels: Option<Vec<RawChannel>>,
+    upgrade: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -858,6 +879,13 @@ impl Raw {
             SYNC_WINDOW_KIB,
         )?;
         let channels = channels(&n, self.channels)?;
+        let upgrade = self.upgrade.unwrap_or_default();
+        let mut check = LackingPolicy::default();
+        for (item, how) in &upgrade {
+            check
+                .choose(item, how)
+                .map_err(|e| n.err(&format!("upgrade.\"{item}\""), e))?;
+        }
         Ok(Config {
             role,
             node,
@@ -875,12 +903,14 @@ impl Raw {
                 sync_window_kib,
             },
             channels,
+            upgrade,
         })
     }
 }
 
 /// Every key the file accepts, as dotted paths (for `--help` and tests).
-pub fn known_keys() -> BTreeSet<&'static str> {
+pub fn known_keys() -> BTreeSet<String> {
+    let upgrade = hasync_engine::release::choosable().map(|i| format!("upgrade.{i}"));
     [
         "role",
         "node",
@@ -901,6 +931,8 @@ pub fn known_keys() -> BTreeSet<&'static str> {
         "channels[].sections",
     ]
     .into_iter()
+    .map(str::to_owned)
+    .chain(upgrade)
     .collect()
 }
 

@@ -6,8 +6,10 @@
 //! cannot express gets its item's handling; the counts and the channels
 //! left cold are kept for status.
 
+use std::collections::BTreeSet;
+
 use crate::release::{CommandSet, Diff, Handling, Release, RELEASE};
-use crate::transform::{self, Cannot};
+use crate::transform::{self, Cannot, Left};
 use crate::wire::Message;
 use crate::{ChannelId, NodeId};
 
@@ -16,11 +18,23 @@ use super::{Node, Role};
 /// What crossed between releases, for status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompatStats {
-    /// Frames rewritten for, or from, a peer of another release.
+    /// Updates and checkpoints rewritten for a peer of another release.
     pub transformed: u64,
-    /// Frames of no channel not sent because their item is dropped or on
-    /// the don't-care list.
+    /// Values left out (a field a record had) or frames of no channel not
+    /// sent, because their item is dropped with a warning.
     pub dropped: u64,
+    /// The same for items on the don't-care list: not synced, silently.
+    pub not_synced: u64,
+    /// (peer, item) pairs already warned about: a dropped item warns once
+    /// per peer connection, the count says the rest.
+    warned: BTreeSet<(NodeId, &'static str)>,
+}
+
+impl CompatStats {
+    /// A peer (re)attached: its dropped items warn again.
+    pub(super) fn forget_warnings(&mut self, node: NodeId) {
+        self.warned.retain(|(n, _)| *n != node);
+    }
 }
 
 /// A connected peer of a known release, as status shows it.
@@ -37,9 +51,14 @@ pub struct PeerRelease {
 }
 
 /// Log the diff lists with a peer, one line per item.
-pub(super) fn log_diff(we_lead: bool, name: &str, set: &CommandSet) {
+pub(super) fn log_diff(
+    policy: &crate::release::LackingPolicy,
+    we_lead: bool,
+    name: &str,
+    set: &CommandSet,
+) {
     let role = if we_lead { "standby" } else { "primary" };
-    let diff = Diff::with(set, we_lead);
+    let diff = Diff::under(policy, set, we_lead);
     if diff.is_empty() {
         tracing::info!(peer = %name, release = set.release, "{role} of release {}: same command set", set.release);
         return;
@@ -48,7 +67,11 @@ pub(super) fn log_diff(we_lead: bool, name: &str, set: &CommandSet) {
         tracing::warn!(peer = %name, release = set.release, item = %item, handling = h.as_str(), "{role} lacks an item of this release");
     }
     for item in &diff.we_lack {
-        tracing::warn!(peer = %name, release = set.release, item = %item, "{role} has an item this release lacks");
+        if crate::release::dropped_here(item) {
+            tracing::info!(peer = %name, release = set.release, item = %item, "{role} has an item this release dropped; transformed");
+        } else {
+            tracing::warn!(peer = %name, release = set.release, item = %item, "{role} has an item this release lacks");
+        }
     }
 }
 
@@ -79,9 +102,15 @@ impl Node {
         }
         let format = msg.format();
         let channel = channel_of(&msg);
+        let msg = self.as_peer_holds(release, msg);
         match transform::down(msg, release) {
-            Ok(m) => {
-                if m.format() != format {
+            Ok((m, left)) => {
+                if !self.may_leave_out(node, channel, &left) {
+                    return None;
+                }
+                // Counted where the content changed form: the receipt
+                // watermark's form changes on every frame and says nothing.
+                if m.format() != format && channel.is_some() {
                     self.compat.transformed += 1;
                 }
                 Some(m)
@@ -93,6 +122,54 @@ impl Node {
         }
     }
 
+    /// An audit's digests, to a peer of release 1, over the records as it
+    /// holds them (without the speeds it was never sent): a difference
+    /// it reports is then one worth a repair.
+    fn as_peer_holds(&self, release: Release, msg: Message) -> Message {
+        let Message::Digests { channel, opid, .. } = msg else {
+            return msg;
+        };
+        match (&self.role, release) {
+            (Role::Primary(l), 1) => match l.engine.channels.get(&channel) {
+                Some(c) => Message::Digests {
+                    channel,
+                    opid,
+                    digests: c.table.release_1_digests(),
+                },
+                None => msg,
+            },
+            _ => msg,
+        }
+    }
+
+    /// Whether a frame may go without what a step left out of it, by each
+    /// item's handling: dropped with a warning (once per peer) or not
+    /// synced, counted either way; any other handling leaves the standby
+    /// cold on the frame's channel, and the frame is not sent.
+    fn may_leave_out(&mut self, node: NodeId, channel: Option<ChannelId>, left: &Left) -> bool {
+        for &(item, n) in &left.items {
+            match self.cfg.lacking.handling(item) {
+                Handling::DontCare => self.compat.not_synced += n,
+                Handling::Drop => {
+                    self.compat.dropped += n;
+                    if self.compat.warned.insert((node, item)) {
+                        let name = self.name_of(node);
+                        tracing::warn!(peer = %name, item, "left out of what a peer of an older release is sent (warned once; `hasync status` counts them)");
+                    }
+                }
+                h => {
+                    let c = Cannot {
+                        item,
+                        why: format!("{n} value(s) the peer has no field for ({})", h.as_str()),
+                    };
+                    self.cannot_send(node, channel, &c);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// A frame of a channel that cannot cross leaves the standby cold on
     /// that channel whatever its item's handling: the stream of a channel
     /// has no gaps, so a standby missing one frame of it could never be
@@ -100,7 +177,7 @@ impl Node {
     /// don't-care list, skipped silently).
     fn cannot_send(&mut self, node: NodeId, channel: Option<ChannelId>, c: &Cannot) {
         let name = self.name_of(node);
-        let handling = crate::release::handling(c.item);
+        let handling = self.cfg.lacking.handling(c.item);
         let Some(ch) = channel else {
             self.compat.dropped += 1;
             if handling != Handling::DontCare {
@@ -131,7 +208,7 @@ impl Node {
             out.push(PeerRelease {
                 name: name.to_owned(),
                 set: set.clone(),
-                diff: Diff::with(set, we_lead),
+                diff: Diff::under(&self.cfg.lacking, set, we_lead),
                 cold,
             })
         };

@@ -6,7 +6,7 @@ use super::*;
 use crate::handshake::{Side, FALLBACK_EPOCH};
 use crate::kernel::ModelKernel;
 use crate::release::{CommandSet, Handling, RELEASE};
-use crate::table::Op;
+use crate::table::{Op, Table};
 
 /// Outputs, with every kernel command answered by `k`.
 fn drain(n: &mut Node, k: &mut ModelKernel, now: Micros) -> Vec<Output> {
@@ -63,8 +63,13 @@ fn primary_with(hello: Handshake, pc: PrimaryConfig) -> (Node, ModelKernel, Vec<
 }
 
 fn primary(pc: PrimaryConfig) -> (Node, ModelKernel) {
+    primary_under(pc, crate::release::LackingPolicy::default())
+}
+
+fn primary_under(pc: PrimaryConfig, lacking: crate::release::LackingPolicy) -> (Node, ModelKernel) {
     let mut c = cfg("a", StartRole::Primary);
     c.primary = pc;
+    c.lacking = lacking;
     let mut k = ModelKernel::new(&c.channels, 64);
     let mut n = Node::new(c, 0);
     drain(&mut n, &mut k, 0);
@@ -109,6 +114,34 @@ fn set_mtu(n: &mut Node, k: &mut ModelKernel, request: RequestId, dev: &str) -> 
         },
     );
     drain(n, k, 2 * MS)
+}
+
+/// `iface set dev DEV` with `speed` and `description`.
+fn set_fields(
+    n: &mut Node,
+    k: &mut ModelKernel,
+    request: RequestId,
+    dev: &str,
+    speed: u32,
+    description: &[u8],
+) -> Vec<Output> {
+    let mut change = RecordChange::new(name(dev));
+    change.speed = Some(speed);
+    change.description = Some(description.to_vec());
+    n.handle(
+        2 * MS,
+        Event::Set {
+            request,
+            channel: None,
+            change,
+        },
+    );
+    drain(n, k, 2 * MS)
+}
+
+fn confirmed(out: &[Output], req: RequestId) -> bool {
+    out.iter()
+        .any(|o| matches!(o, Output::Confirmed { request, .. } if *request == req))
 }
 
 fn rename(
@@ -293,4 +326,87 @@ fn a_section_in_parts_leaves_a_release_1_standby_cold_there() {
             ..
         }
     )));
+}
+
+#[test]
+fn a_release_1_standby_gets_records_without_their_speed_and_audits_that_view() {
+    let (mut n, mut k, _) = primary_with(hello(CommandSet::of(1), 0), PrimaryConfig::default());
+    let out = set_fields(&mut n, &mut k, 1, "wan0", 10_000, b"uplink");
+    let u = updates_to_peer(&out);
+    assert_eq!(u.len(), 1);
+    let Op::Set(sent) = &u[0].ops[0] else {
+        panic!("{:?}", u[0].ops);
+    };
+    assert_eq!((sent.speed, &sent.description[..]), (0, &b"uplink"[..]));
+    assert_eq!(Message::Update(u[0].clone()).format(), 1);
+    let s = n.compat_stats();
+    assert_eq!((s.dropped, s.not_synced, s.transformed), (1, 0, 1));
+    // The kernel holds the speed; the standby holds the record without.
+    let t = k.channels[&0].table.clone();
+    assert_eq!(t.get(&name("wan0")).map(|r| r.speed), Some(10_000));
+    let mut theirs = Table::new(t.section_count());
+    theirs.apply_trusted(&u[0].ops);
+    assert_ne!(t.digests(), theirs.digests());
+    // The audit's digests it is sent are of the records as it holds them,
+    // so it finds no difference to repair.
+    let digests = Message::Digests {
+        channel: 0,
+        opid: 1,
+        digests: t.digests(),
+    };
+    assert_eq!(
+        n.downgrade_for(node_id("b"), 1, digests.clone()),
+        Some(Message::Digests {
+            channel: 0,
+            opid: 1,
+            digests: theirs.digests(),
+        })
+    );
+    assert_eq!(
+        n.downgrade_for(node_id("b"), RELEASE, digests.clone()),
+        Some(digests)
+    );
+    // A record without a speed goes as it is.
+    let out = set_fields(&mut n, &mut k, 2, "wan1", 0, b"");
+    assert_eq!(updates_to_peer(&out).len(), 1);
+    assert_eq!(n.compat_stats().dropped, 1);
+}
+
+#[test]
+fn a_description_release_1_cannot_hold_leaves_its_channel_cold() {
+    let (mut n, mut k, _) = primary_with(hello(CommandSet::of(1), 0), PrimaryConfig::default());
+    let out = set_fields(&mut n, &mut k, 1, "wan0", 0, &[b'd'; 65]);
+    assert!(confirmed(&out, 1));
+    assert!(updates_to_peer(&out).is_empty());
+    assert_eq!(n.peer_releases()[0].cold, vec![0]);
+    // A release 2 standby gets it whole, in a format 2 frame.
+    let (mut n, mut k, _) = primary_with(hello(CommandSet::ours(), 0), PrimaryConfig::default());
+    let u = updates_to_peer(&set_fields(&mut n, &mut k, 1, "wan0", 100, &[b'd'; 255]));
+    assert_eq!(Message::Update(u[0].clone()).format(), 2);
+    assert!(matches!(&u[0].ops[0], Op::Set(r) if r.speed == 100 && r.description.len() == 255));
+}
+
+#[test]
+fn the_operator_chooses_what_a_speed_costs_a_release_1_standby() {
+    let under = |how: &str| {
+        let mut p = crate::release::LackingPolicy::default();
+        p.choose("field.speed", how).expect("a choice");
+        let (mut n, mut k) = primary_under(PrimaryConfig::default(), p);
+        attach(&mut n, &mut k, hello(CommandSet::of(1), 0));
+        let out = set_fields(&mut n, &mut k, 1, "wan0", 40_000, b"");
+        (n, out)
+    };
+    let (n, out) = under("dont-care");
+    assert_eq!(updates_to_peer(&out).len(), 1);
+    let s = n.compat_stats();
+    assert_eq!((s.dropped, s.not_synced), (0, 1));
+    let (n, out) = under("cold");
+    assert!(updates_to_peer(&out).is_empty());
+    // Not waited for where it is cold.
+    assert!(confirmed(&out, 1));
+    assert_eq!(n.peer_releases()[0].cold, vec![0]);
+    assert!(n.peer_releases()[0]
+        .diff
+        .peer_lacks
+        .contains(&("field.speed".to_string(), Handling::Cold)));
 }

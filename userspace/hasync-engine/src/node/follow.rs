@@ -235,7 +235,7 @@ impl Node {
         if h.set.release >= 2 {
             s.hello_v1 = false;
         }
-        super::compat::log_diff(false, &h.name, &h.set);
+        super::compat::log_diff(&self.cfg.lacking, false, &h.name, &h.set);
         s.handshaken = true;
         s.following = true;
         let rebasing = s.rebase_to.is_some();

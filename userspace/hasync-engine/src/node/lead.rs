@@ -291,6 +291,19 @@ impl Node {
             };
             match msg {
                 Ok(msg) => {
+                    if let Message::DigestReport {
+                        channel, mismatch, ..
+                    } = msg
+                    {
+                        if mismatch != 0 {
+                            tracing::warn!(
+                                standby = %peer.name,
+                                channel,
+                                mismatch = format_args!("{mismatch:#x}"),
+                                "audit: standby differs; repairing"
+                            );
+                        }
+                    }
                     let Role::Primary(l) = &mut self.role else {
                         return;
                     };
@@ -339,7 +352,8 @@ impl Node {
                 CommandSet::ours()
             },
         };
-        super::compat::log_diff(true, &h.name, &set);
+        super::compat::log_diff(&self.cfg.lacking, true, &h.name, &set);
+        self.compat.forget_warnings(h.node);
         peer.set = Some(set);
         self.emit(Output::Send {
             to: Dest::Peer(conn),

@@ -116,6 +116,9 @@ pub struct NodeConfig {
     pub ack_path: AckPath,
     /// Replay every section at takeover (benchmark of the full relearn).
     pub full_replay: bool,
+    /// What to do for a peer of an older release lacking an item, where
+    /// the item allows a choice.
+    pub lacking: crate::release::LackingPolicy,
 }
 
 /// Something that happened, for [`Node::handle`].
@@ -752,7 +755,9 @@ impl Node {
         // The outputs of one batch; an older one has been sent already.
         const LOOK_BACK: usize = 512;
         let key = |m: &Message| match *m {
-            Message::Have { channel, epoch, .. } => Some((0, channel, epoch)),
+            Message::Have { channel, epoch, .. } | Message::HaveDepth { channel, epoch, .. } => {
+                Some((0, channel, epoch))
+            }
             Message::Ack(a) => Some((1, a.channel, a.epoch)),
             _ => None,
         };

@@ -20,6 +20,7 @@ pub(super) fn cfg(name: &str, start: StartRole) -> NodeConfig {
         audit_period: None,
         ack_path: AckPath::Forward,
         full_replay: false,
+        lacking: Default::default(),
     }
 }
 

@@ -460,6 +460,7 @@ impl Cluster {
             audit_period: None,
             ack_path: self.sc.ack_path,
             full_replay: false,
+            lacking: Default::default(),
         }
     }
 

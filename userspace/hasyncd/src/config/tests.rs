@@ -525,9 +525,41 @@ fn known_keys_cover_the_example() {
             }
         }
     }
-    let known: BTreeSet<String> = known_keys().into_iter().map(str::to_owned).collect();
+    let known = known_keys();
     assert_eq!(
         seen, known,
         "the example documents every key, and only those"
     );
+}
+
+#[test]
+fn upgrade_chooses_a_handling_only_where_the_item_allows_one() {
+    let c = load(&with("[upgrade]\n\"field.speed\" = \"dont-care\"")).expect("valid");
+    assert_eq!(
+        c.node_config(false).lacking.handling("field.speed"),
+        hasync_engine::release::Handling::DontCare
+    );
+    // Left out: every item keeps its default.
+    assert_eq!(
+        load(MINIMAL)
+            .expect("valid")
+            .node_config(false)
+            .lacking
+            .handling("field.speed"),
+        hasync_engine::release::Handling::Drop
+    );
+    // It prints back as it loads.
+    let again = load(&c.to_toml()).expect("round trip");
+    assert_eq!(again, c);
+    let e = refused(&with("[upgrade]\n\"field.sped\" = \"drop\""));
+    assert!(
+        e.contains("upgrade.\"field.sped\"") && e.contains("unknown item"),
+        "{e}"
+    );
+    let e = refused(&with("[upgrade]\n\"op.rename\" = \"cold\""));
+    assert!(e.contains("always handled as \"transform\""), "{e}");
+    let e = refused(&with("[upgrade]\n\"field.speed\" = \"transform\""));
+    assert!(e.contains("one of drop, dont-care, cold"), "{e}");
+    let e = refused(&with("[upgrade]\n\"field.speed\" = 3"));
+    assert!(e.contains("upgrade.\"field.speed\": invalid type"), "{e}");
 }
