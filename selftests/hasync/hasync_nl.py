@@ -72,7 +72,7 @@ MIX_C1 = 0xBF58476D1CE4E5B9
 MIX_C2 = 0x94D049BB133111EB
 
 NAME_MAX = 15
-DESC_MAX = 64
+DESC_MAX = 255
 ADDRS_MAX = 16
 MTU_DEFAULT = 1500
 
@@ -150,6 +150,7 @@ def norm_iface(d):
         "vlan": int(d.get("vlan", 0)),
         "addr": addrs,
         "desc": desc,
+        "speed": int(d.get("speed", 0)),
     }
 
 
@@ -158,7 +159,7 @@ def canonical(rec):
     r = norm_iface(rec)
     name = _bytes(r["name"])
     out = bytes([len(name)]) + name
-    out += bytes([r["admin-up"] & 1])
+    out += bytes([(r["admin-up"] & 1) | (2 if r["speed"] else 0)])
     out += struct.pack(">I", r["mtu"])
     out += r["mac"]
     out += struct.pack(">H", r["vlan"])
@@ -167,6 +168,8 @@ def canonical(rec):
         out += addr_key(a)
     desc = _bytes(r["desc"])
     out += bytes([len(desc)]) + desc
+    if r["speed"]:
+        out += struct.pack(">I", r["speed"])
     return out
 
 
@@ -806,7 +809,7 @@ def iface_attrs(rec):
     if isinstance(rec, str):
         return {"name": rec}
     out = {}
-    for k in ("name", "admin-up", "mtu", "mac", "vlan", "addr", "desc"):
+    for k in ("name", "admin-up", "mtu", "mac", "vlan", "addr", "desc", "speed"):
         if k in rec:
             v = rec[k]
             if k == "mac":
@@ -1250,6 +1253,13 @@ def self_test():
         expect(canonical({"name": "lo"}) == bytes([2, ord("l"), ord("o"), 0, 0, 0, 5, 220] + [0] * 10),
                f"canonical(lo) = {canonical({'name': 'lo'}).hex()}")
         expect(entry_hash({"name": "lo"}) == 0x657D5C5272384F8D, "entry_hash(lo)")
+
+    @t.case("release 2 record vector (vectors.rs wan0: speed, long desc)")
+    def _():
+        wan0 = {"name": "wan0", "admin-up": 1, "mac": bytes([2, 0, 0, 0, 0, 2]), "speed": 10000,
+                "desc": "uplink to the provider's edge router, circuit 4711, contract 2026-0815, "
+                        "escalate to the NOC"}
+        expect(entry_hash(wan0) == 0xB55292DD39CAB464, f"entry_hash(wan0) = {entry_hash(wan0):#x}")
 
     @t.case("digests: wrapping sum, order independent, incremental")
     def _():

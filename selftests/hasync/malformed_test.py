@@ -86,6 +86,8 @@ def iface_fields(name=NAME):
         ("mac", nla(aid("iface", "mac"), bytes([2, 0, 0, 0, 0, 9]))),
         ("vlan", nla_u16(aid("iface", "vlan"), 10)),
         ("addr", addr_nest() + addr_nest(addr_fields(6, 64, bytes.fromhex("20010db8" + "00" * 11 + "09")))),
+        ("speed", u32("iface", "speed", 25000)),
+        # Last: the length lies below reach past the nest's end from here.
         ("desc", string("iface", "desc", "malformed")),
     ])
 
@@ -617,7 +619,7 @@ def _(ctx):
         yield Case(f"del name {what}", "update", lambda c, a=a, s=s: update_fields(
             c, ops=op_nest(1, iface=iface_nest({"name": a})), names=(s,)))
         yield Case(f"replay name {what}", "replay-entries", ent_iface(setf("name", a)))
-    for what, s, nul in (("no NUL", b"x", False), ("65 bytes", b"d" * 65, True), ("1000 bytes", b"d" * 1000, True),
+    for what, s, nul in (("no NUL", b"x", False), ("256 bytes", b"d" * 256, True), ("1000 bytes", b"d" * 1000, True),
                          ("zero-length attribute", b"", False)):
         a = string("iface", "desc", s, nul)
         yield Case(f"desc {what}", "update", upd_iface(setf("desc", a)))
@@ -839,7 +841,7 @@ def stage_nothing():
                           ("duplicate addresses", setf("addr", addr_nest() + addr_nest())),
                           ("17 addresses", setf("addr", b"".join(addr_nest(addr_fields(4, 32, bytes([10, 0, 0, i])))
                                                                for i in range(17)))),
-                          ("desc of 65 bytes", setf("desc", string("iface", "desc", b"d" * 65))),
+                          ("desc of 256 bytes", setf("desc", string("iface", "desc", b"d" * 256))),
                           ("admin-up 2", setf("admin-up", nla_u8(aid("iface", "admin-up"), 2)))):
             f = iface_fields(in_name)
             mut(f)

@@ -15,6 +15,9 @@
 #    reaches a previous-release standby as a delete and a set, a section
 #    too large for one message leaves it cold on that channel only, and a
 #    previous-release primary refuses a rename with nothing changed;
+#  - record fields only today's release has: a link speed reaches a
+#    previous-release standby left out (counted, warned once); a
+#    description over 64 bytes leaves it cold on that channel;
 #  - on the previous release's module, today's hasyncd refuses to start,
 #    naming what the module lacks, before it changes anything there.
 # After every change of primary the invariants of cluster_check.py hold.
@@ -24,7 +27,7 @@
 PREV_BIN=${HASYNC_PREV_DIR:+$HASYNC_PREV_DIR/bin}
 CUR_HASYNCD=$HASYNCD
 
-cl_begin 14
+cl_begin 16
 if [ -z "$PREV_BIN" ] || [ ! -x "$PREV_BIN/hasyncd" ]; then
 	echo "# no previous release (HASYNC_PREV_DIR='${HASYNC_PREV_DIR:-}': run scripts/prev-release)" >&2
 	exit 1
@@ -192,6 +195,37 @@ cold_channel() {
 	cl_wait 1 "[c['records'] for c in s['channels'] if c['id']==1][0] == $(cl_field 2 "[c['records'] for c in s['channels'] if c['id']==1][0]")" 10
 }
 ktap_check_out "a previous-release standby is left cold only on a channel that needs checkpoint parts" cold_channel
+
+speed_left_out() {
+	cli 2 cur iface set dev spd0 up speed 10000 channel 1 || return 1
+	cli 2 cur iface set dev spd1 speed 25000 channel 1 || return 1
+	cli 2 cur iface show dev spd0 | grep '^spd0: <UP> mtu 1500 speed 10000 ' || return 1
+	cl_wait 1 "[c['mode'] for c in s['channels'] if c['id']==1][0]=='hot' and s['pending']==0" 10 ||
+		return 1
+	n=$(rel "s['releases']['dropped']")
+	echo "# speeds left out of what cu-1 was sent: $n"
+	[ "$n" -ge 2 ] || return 1
+	w=$(grep -c 'left out of what a peer of an older release is sent' "$CL/n2.log")
+	[ "$w" = 1 ] || { echo "# $w warnings, want one"; return 1; }
+	cli 2 cur status | grep "^release 2 transformed [0-9]* dropped $n not-synced 0" || return 1
+	# The standby holds the records without their speeds.
+	d1=$(cl_field 1 "[c['records'] for c in s['channels'] if c['id']==1][0]")
+	d2=$(cl_field 2 "[c['records'] for c in s['channels'] if c['id']==1][0]")
+	[ "$d1" = "$d2" ]
+}
+ktap_check_out "a link speed reaches a previous-release standby left out, counted, warned about once" speed_left_out
+
+long_desc() {
+	cli 2 cur iface set dev lng0 desc "$(printf 'd%.0s' $(seq 100))" channel 2 || return 1
+	cl_wait 2 "s['releases']['peers'][0]['cold']==[2, 5]" 10 || return 1
+	cold='left cold on this channel.* channel=2 item="?field\.description-255'
+	grep -E "$cold" "$CL/n2.log" | sed 's/^.*WARN *//; s/^/# /' | head -n 1
+	grep -Eq "$cold" "$CL/n2.log" || return 1
+	# The other channels keep up.
+	cli 2 cur iface set dev lng1 mtu 1400 channel 1 || return 1
+	cl_wait 1 "[c['records'] for c in s['channels'] if c['id']==1][0] == $(cl_field 2 "[c['records'] for c in s['channels'] if c['id']==1][0]")" 10
+}
+ktap_check_out "a description over 64 bytes leaves a previous-release standby cold on its channel only" long_desc
 
 old_module() {
 	cl_kill 1
