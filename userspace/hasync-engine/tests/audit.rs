@@ -41,3 +41,24 @@ fn audit_finds_and_repairs_divergence() {
     }
     assert!(checked > 20);
 }
+
+/// The same through whole units (handshake, frames, the node's routing):
+/// a standby's corrupted copy is found by its report and repaired.
+#[test]
+fn units_audit_a_standby_over_their_connection() {
+    let mut checked = 0;
+    for seed in 0..20 {
+        let sc = hasync_engine::sim::lifecycle::Scenario::from_seed(seed);
+        let Ok(mut c) = hasync_engine::sim::lifecycle::run_scenario(sc) else {
+            continue;
+        };
+        match c.audit_corrupted_standby() {
+            Ok(n) => {
+                assert_eq!(n, 1, "seed {seed}: one section repaired");
+                checked += 1;
+            }
+            Err(e) => panic!("seed {seed}: {e}"),
+        }
+    }
+    assert!(checked > 10, "{checked}");
+}

@@ -622,6 +622,15 @@ impl Node {
         }
     }
 
+    /// The standby engine, when standby, to change (the simulator
+    /// corrupts a copy to see the audit find it).
+    pub(crate) fn standby_mut(&mut self) -> Option<&mut Standby> {
+        match &mut self.role {
+            Role::Standby(f) => Some(&mut f.engine),
+            _ => None,
+        }
+    }
+
     /// The epoch this unit writes or follows.
     pub fn epoch(&self) -> Epoch {
         match &self.role {

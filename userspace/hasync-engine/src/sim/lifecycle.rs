@@ -1214,6 +1214,54 @@ impl Cluster {
         ))
     }
 
+    /// After a settled run: corrupt channel 0 of one hot standby's copy,
+    /// audit it on the primary through the units' own messages, settle
+    /// again; the sections the primary repaired.
+    pub fn audit_corrupted_standby(&mut self) -> Result<u64, String> {
+        let prims = self.primaries();
+        let [p] = prims[..] else {
+            return Err("no single primary".into());
+        };
+        let Some(s) = (0..self.units.len()).find(|&u| u != p && self.units[u].node.is_some())
+        else {
+            return Err("no standby".into());
+        };
+        let mut bad = crate::table::IfRecord::new(
+            crate::table::IfName::new(b"corrupt0").map_err(|e| e.to_string())?,
+        );
+        bad.description = b"standby".to_vec();
+        let standby = self.units[s].node.as_mut().and_then(Node::standby_mut);
+        let Some(c) = standby.and_then(|e| e.channels.get_mut(&0)) else {
+            return Err("the standby has no channel 0".into());
+        };
+        c.table.apply_trusted(&[crate::table::Op::Set(bad)]);
+        let before = self.units[p]
+            .node
+            .as_ref()
+            .and_then(Node::primary)
+            .map_or(0, |e| e.stats.repaired_sections);
+        self.feed(
+            p,
+            Event::Audit {
+                request: u64::MAX,
+                channel: Some(0),
+            },
+        );
+        // Let the digests and the report travel before testing quiescence.
+        let (travel, deadline) = (self.now + 200, self.now + SETTLE_MAX);
+        while self.now < deadline && self.step() {
+            if self.now > travel && self.quiescent() {
+                break;
+            }
+        }
+        let after = self.units[p]
+            .node
+            .as_ref()
+            .and_then(Node::primary)
+            .map_or(0, |e| e.stats.repaired_sections);
+        Ok(after - before)
+    }
+
     /// Encoded bytes of every record the kernel holds: what one full
     /// bulk sync carries.
     pub fn table_bytes(&self) -> u64 {
