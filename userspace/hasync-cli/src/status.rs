@@ -17,7 +17,7 @@
 //! channel 1 mode primary opid 120 acked 120 pending 0 records 40
 //! takeover node cu-b reason "primary lost" epoch 2 -> 3 detection 12.50ms total 48.00ms channels 4 in-sync 3 entries-replayed 17
 //!     channel 3 register 118 applied-from-pending 1 replayed-ops 0 discarded 1 sections 0x5 (2) entries 17
-//! release 2 transformed 12 dropped 3 not-synced 0
+//! release 2 transformed 12 dropped 3 not-synced 0 failed-applies 0
 //! peer cu-a release 1 lacks msg.checkpoint-part (standby channel left cold) lacks op.rename (transformed) cold-channels 4
 //! ```
 //!
@@ -78,8 +78,8 @@ struct View<'a> {
 fn releases_text(w: &mut dyn Write, r: &ReleasesReply) -> io::Result<()> {
     writeln!(
         w,
-        "release {} transformed {} dropped {} not-synced {}",
-        r.release, r.transformed, r.dropped, r.not_synced
+        "release {} transformed {} dropped {} not-synced {} failed-applies {}",
+        r.release, r.transformed, r.dropped, r.not_synced, r.failed_applies
     )?;
     for p in &r.peers {
         write!(w, "peer {} release {}", p.node, p.release)?;

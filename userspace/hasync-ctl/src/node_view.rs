@@ -170,6 +170,7 @@ pub fn releases(node: &Node) -> crate::proto::ReleasesReply {
         transformed: stats.transformed,
         dropped: stats.dropped,
         not_synced: stats.not_synced,
+        failed_applies: node.standby().map_or(0, |s| s.stats.failed_applies),
     }
 }
 

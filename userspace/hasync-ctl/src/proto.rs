@@ -333,6 +333,11 @@ pub struct ReleasesReply {
     /// The same for items on the don't-care list.
     #[serde(default)]
     pub not_synced: u64,
+    /// On a standby of a newer release than its primary: the primary's
+    /// updates that did not apply here once upgraded (each left its
+    /// channel cold until a bulk sync).
+    #[serde(default)]
+    pub failed_applies: u64,
 }
 
 /// A peer's release and the diff lists between it and this daemon.

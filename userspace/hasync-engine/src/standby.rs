@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::kernel::{KernelCmd, KernelReply};
-use crate::table::{IfName, IfRecord, Op, SectionCount, Table};
+use crate::table::{IfName, IfRecord, Op, SectionCount, Table, TableError, MAX_ENTRIES};
 use crate::wire::{Ack, Message, Rebase, Update};
 use crate::{Action, ChannelId, Epoch, NodeId, Opid};
 
@@ -157,6 +157,20 @@ pub struct StandbyStats {
     pub overflows: u64,
     /// Bulk syncs completed.
     pub syncs: u64,
+    /// Updates that did not apply to this copy when checked (see
+    /// [`Standby::check_applies`]); each left its channel cold.
+    pub failed_applies: u64,
+}
+
+/// An update that did not apply to a standby's copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedApply {
+    /// Channel.
+    pub channel: ChannelId,
+    /// The update's opid.
+    pub opid: Opid,
+    /// Why.
+    pub error: TableError,
 }
 
 /// A standby control unit.
@@ -174,6 +188,14 @@ pub struct Standby {
     pub cfg: StandbyConfig,
     /// Counters.
     pub stats: StandbyStats,
+    /// Check that every update applies to this copy before applying it:
+    /// set while following a primary of an older release, whose updates
+    /// reach the engine upgraded ([`crate::transform`]). One that does not
+    /// apply leaves its channel cold, which asks for a bulk sync; it is
+    /// kept in `failures` for the caller to report.
+    pub check_applies: bool,
+    /// Updates that failed the check, oldest first, until taken.
+    pub failures: Vec<FailedApply>,
     /// Ticks so far: paces the periodic refreshes.
     ticks: u64,
 }
@@ -206,6 +228,8 @@ impl Standby {
             channels,
             cfg,
             stats: StandbyStats::default(),
+            check_applies: false,
+            failures: Vec::new(),
             ticks: 0,
         };
         let hello = vec![Action::Send {
@@ -473,7 +497,7 @@ impl Standby {
             self.go_cold(channel, out);
             return;
         }
-        self.try_apply(channel);
+        self.try_apply(channel, out);
         self.have_if_moved(channel, out);
     }
 
@@ -484,14 +508,14 @@ impl Standby {
         if let Some(c) = self.channels.get_mut(&a.channel) {
             if a.opid > c.acked {
                 c.acked = a.opid;
-                self.try_apply(a.channel);
+                self.try_apply(a.channel, out);
                 self.have_if_moved(a.channel, out);
             }
         }
     }
 
     /// Apply pending updates strictly in opid order while ACKs cover them.
-    fn try_apply(&mut self, channel: ChannelId) {
+    fn try_apply(&mut self, channel: ChannelId, out: &mut Vec<Action>) {
         let Some(c) = self.channels.get_mut(&channel) else {
             return;
         };
@@ -502,6 +526,20 @@ impl Standby {
             let Some(u) = c.pending.remove(&(c.applied + 1)) else {
                 break;
             };
+            if self.check_applies {
+                // Hot, this copy is the primary's at `applied`: an update
+                // of its stream applies unless a transform broke it.
+                if let Err(error) = c.table.check_within(&u.ops, MAX_ENTRIES) {
+                    self.stats.failed_applies += 1;
+                    self.failures.push(FailedApply {
+                        channel,
+                        opid: u.opid,
+                        error,
+                    });
+                    self.go_cold(channel, out);
+                    return;
+                }
+            }
             c.table.apply_trusted(&u.ops);
             for op in &u.ops {
                 if let Op::ReplaceSection { section, .. } = op {
@@ -617,7 +655,7 @@ impl Standby {
             c.last_sync = sync_id;
             c.dirty = 0;
             self.stats.syncs += 1;
-            self.try_apply(channel);
+            self.try_apply(channel, out);
         }
         // seq == chunks acknowledges the declaration itself.
         out.push(self.send(Message::CheckpointAck {
@@ -800,6 +838,54 @@ mod tests {
         assert_eq!(asks(&s.on_tick()), 0, "progress since the last tick");
         s.handle(Message::Ack(ack(3)));
         assert_eq!(asks(&s.on_tick()), 0, "nothing waits");
+    }
+
+    #[test]
+    fn an_update_that_does_not_apply_is_reported_and_leaves_its_channel_cold() {
+        let bad = || {
+            let mut record = IfRecord::new(IfName::new(b"if9").expect("name"));
+            // An MTU no table takes, as a broken transform could leave it.
+            record.mtu = 10;
+            Message::Update(Update {
+                channel: CH,
+                epoch: 1,
+                opid: 2,
+                cookie: 1,
+                ops: vec![Op::Set(record)],
+            })
+        };
+        // Unchecked (same release): applied as the primary validated it.
+        let mut s = hot_standby(64);
+        s.handle(upd(1));
+        s.handle(bad());
+        s.handle(Message::Ack(ack(2)));
+        assert_eq!((applied(&s), s.stats.failed_applies), (2, 0));
+        assert!(s.failures.is_empty());
+        // Checked (an older primary's upgraded stream): refused, reported,
+        // the channel cold and a bulk sync asked for.
+        let mut s = hot_standby(64);
+        s.check_applies = true;
+        s.handle(upd(1));
+        s.handle(bad());
+        let acts = s.handle(Message::Ack(ack(2)));
+        assert_eq!((applied(&s), s.stats.failed_applies), (1, 1));
+        assert_eq!(s.channels[&CH].mode, Mode::Cold);
+        assert_eq!(s.channels[&CH].table, reference(1));
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::Send {
+                msg: Message::SyncRequest { channel: CH },
+                ..
+            }
+        )));
+        assert_eq!(
+            s.failures,
+            vec![FailedApply {
+                channel: CH,
+                opid: 2,
+                error: TableError::BadMtu(10)
+            }]
+        );
     }
 
     #[test]

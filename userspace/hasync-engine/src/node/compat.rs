@@ -195,6 +195,22 @@ impl Node {
         self.run(self.now, acts);
     }
 
+    /// Log the updates of an older primary that did not apply to this
+    /// standby's copy once upgraded (each left its channel cold, and the
+    /// bulk sync that follows brings the copy back).
+    pub(super) fn report_failed_applies(&mut self) {
+        let Role::Standby(f) = &mut self.role else {
+            return;
+        };
+        if f.engine.failures.is_empty() {
+            return;
+        }
+        let leader = f.leader_name.clone().unwrap_or_default();
+        for x in std::mem::take(&mut f.engine.failures) {
+            tracing::warn!(primary = %leader, channel = x.channel, opid = x.opid, error = %x.error, "an update of an older primary does not apply here once upgraded; channel left cold, syncing again");
+        }
+    }
+
     /// What crossed between releases.
     pub fn compat_stats(&self) -> &CompatStats {
         &self.compat

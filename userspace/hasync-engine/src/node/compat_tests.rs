@@ -195,6 +195,9 @@ fn a_standby_whose_handshake_is_refused_greets_as_release_1_next() {
         set: CommandSet::of(1),
     };
     n.handle(401 * MS, Event::LeaderFrame(&welcome.encode()));
+    // Its updates reach the engine upgraded: each is checked before it
+    // applies.
+    assert!(n.standby().is_some_and(|s| s.check_applies));
     let peers = n.peer_releases();
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].set.release, 1);
@@ -409,4 +412,103 @@ fn the_operator_chooses_what_a_speed_costs_a_release_1_standby() {
         .diff
         .peer_lacks
         .contains(&("field.speed".to_string(), Handling::Cold)));
+}
+
+/// A release 1 standby, played by this build's standby engine behind the
+/// transforms (what it is sent and what it answers in release 1's form),
+/// synced to hot by the primary unit, then audited.
+struct Release1Standby {
+    engine: crate::standby::Standby,
+}
+
+impl Release1Standby {
+    /// Deliver the primary's frames to it and its answers back, until
+    /// nothing moves; `out` are the primary's outputs so far. Returns what
+    /// it answered.
+    fn exchange(
+        &mut self,
+        n: &mut Node,
+        k: &mut ModelKernel,
+        out: Vec<Output>,
+        now: Micros,
+    ) -> Vec<Message> {
+        let mut out = out;
+        let mut answers = Vec::new();
+        for _ in 0..1000 {
+            let frames: Vec<Message> = out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Send {
+                        to: Dest::Peer(1),
+                        frame: Frame::Msg(m),
+                    } => Some(m.clone()),
+                    _ => None,
+                })
+                .collect();
+            if frames.is_empty() {
+                return answers;
+            }
+            out = Vec::new();
+            for m in frames {
+                // What went on the wire: release 1's form, decoded.
+                let m = Message::decode_exact(&m.encode()).expect("a frame release 1 reads");
+                assert_eq!(m.format(), 1, "{m:?}");
+                for a in self.engine.handle(m) {
+                    if let crate::Action::Send { msg, .. } = a {
+                        let (msg, _) = crate::transform::down(msg, 1).expect("release 1 form");
+                        n.handle(now, Event::PeerFrame(1, &msg.encode()));
+                        answers.push(msg);
+                        out.extend(drain(n, k, now));
+                    }
+                }
+            }
+        }
+        panic!("no end to the exchange");
+    }
+}
+
+#[test]
+fn a_release_1_standby_audited_over_its_view_finds_nothing_to_repair() {
+    let (mut n, mut k) = primary(PrimaryConfig::default());
+    set_fields(&mut n, &mut k, 1, "wan0", 10_000, b"uplink");
+    set_fields(&mut n, &mut k, 2, "wan1", 0, b"");
+    let out = attach(&mut n, &mut k, hello(CommandSet::of(1), 0));
+    let (engine, _) = crate::standby::Standby::new(
+        node_id("b"),
+        node_id("a"),
+        n.epoch(),
+        &n.cfg.channels.clone(),
+        crate::standby::StandbyConfig::default(),
+    );
+    let mut b = Release1Standby { engine };
+    b.exchange(&mut n, &mut k, out, 4 * MS);
+    assert!(b.engine.is_hot(), "{:?}", n.attached());
+    assert!(n.attached().iter().all(|(_, _, hot)| *hot));
+    // Its copy lacks the speed: its digests are not the primary's.
+    let theirs = b.engine.channels[&0].table.digests();
+    assert_ne!(theirs, k.channels[&0].table.digests());
+    n.handle(
+        5 * MS,
+        Event::Audit {
+            request: 9,
+            channel: Some(0),
+        },
+    );
+    let out = drain(&mut n, &mut k, 5 * MS);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            frame: Frame::Msg(Message::Digests { .. }),
+            ..
+        }
+    )));
+    let repaired = |n: &Node| n.primary().map_or(0, |p| p.stats.repaired_sections);
+    let answers = b.exchange(&mut n, &mut k, out, 5 * MS);
+    assert!(
+        answers
+            .iter()
+            .any(|m| matches!(m, Message::DigestReport { mismatch: 0, .. })),
+        "{answers:?}"
+    );
+    assert_eq!(repaired(&n), 0, "the release 1 view agrees");
 }

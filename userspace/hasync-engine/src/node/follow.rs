@@ -232,6 +232,9 @@ impl Node {
         }
         s.leader_name = Some(h.name.clone());
         s.leader_set = Some(h.set.clone());
+        // What an older primary sends reaches the engine upgraded: check
+        // that each update applies before applying it.
+        s.engine.check_applies = h.set.release < RELEASE;
         if h.set.release >= 2 {
             s.hello_v1 = false;
         }

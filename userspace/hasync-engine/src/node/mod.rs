@@ -473,6 +473,7 @@ impl Node {
     pub fn handle(&mut self, now: Micros, ev: Event<'_>) {
         self.now = now;
         self.dispatch(now, ev);
+        self.report_failed_applies();
         self.check(now);
     }
 
@@ -484,6 +485,7 @@ impl Node {
         for ev in evs {
             self.dispatch(now, ev);
         }
+        self.report_failed_applies();
         self.check(now);
     }
 
