@@ -139,6 +139,8 @@ handshake() {
 		{ echo "# the previous release never saw this release's handshake"; return 1; }
 	[ "$(rel "s['releases']['release']")" = 2 ] || return 1
 	[ "$(rel "s['releases']['peers'][0]['release']")" = 1 ] || return 1
+	# Every update of the stream it followed applied, checked, once upgraded.
+	[ "$(rel "s['releases']['failed_applies']")" = 0 ] || return 1
 	lacks=$(rel "' '.join(l['item'] + '=' + l['handling'] for l in s['releases']['peers'][0]['lacks'])")
 	echo "# cu-1 lacks: $lacks"
 	# Following an older primary, nothing of ours is ever needed.
