@@ -23,6 +23,7 @@
 //! A frame that does not parse is answered with a `bad-request` error and
 //! the connection is closed; the daemon's state is untouched.
 
+pub mod auth;
 pub mod client;
 pub mod node_view;
 pub mod page;
