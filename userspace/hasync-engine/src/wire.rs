@@ -337,22 +337,20 @@ impl Message {
                 channel,
                 epoch,
                 opid,
-            } => {
-                p.extend_from_slice(&channel.to_be_bytes());
-                p.extend_from_slice(&epoch.to_be_bytes());
-                p.extend_from_slice(&opid.to_be_bytes());
-                T_HAVE
             }
-            Message::HaveDepth {
+            | Message::HaveDepth {
                 channel,
                 epoch,
                 opid,
-                pending,
+                ..
             } => {
                 p.extend_from_slice(&channel.to_be_bytes());
                 p.extend_from_slice(&epoch.to_be_bytes());
                 p.extend_from_slice(&opid.to_be_bytes());
-                p.extend_from_slice(&pending.to_be_bytes());
+                // Release 1's form ends with the queue depth.
+                if let Message::HaveDepth { pending, .. } = self {
+                    p.extend_from_slice(&pending.to_be_bytes());
+                }
                 T_HAVE
             }
             Message::SyncRequest { channel } => {

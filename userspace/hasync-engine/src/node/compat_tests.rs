@@ -102,9 +102,13 @@ fn name(s: &str) -> IfName {
     IfName::new(s.as_bytes()).expect("name")
 }
 
-fn set_mtu(n: &mut Node, k: &mut ModelKernel, request: RequestId, dev: &str) -> Vec<Output> {
-    let mut change = RecordChange::new(name(dev));
-    change.mtu = Some(9000);
+/// `change` as request `request`, and what it led to.
+fn submit(
+    n: &mut Node,
+    k: &mut ModelKernel,
+    request: RequestId,
+    change: RecordChange,
+) -> Vec<Output> {
     n.handle(
         2 * MS,
         Event::Set {
@@ -114,6 +118,12 @@ fn set_mtu(n: &mut Node, k: &mut ModelKernel, request: RequestId, dev: &str) -> 
         },
     );
     drain(n, k, 2 * MS)
+}
+
+fn set_mtu(n: &mut Node, k: &mut ModelKernel, request: RequestId, dev: &str) -> Vec<Output> {
+    let mut change = RecordChange::new(name(dev));
+    change.mtu = Some(9000);
+    submit(n, k, request, change)
 }
 
 /// `iface set dev DEV` with `speed` and `description`.
@@ -128,15 +138,7 @@ fn set_fields(
     let mut change = RecordChange::new(name(dev));
     change.speed = Some(speed);
     change.description = Some(description.to_vec());
-    n.handle(
-        2 * MS,
-        Event::Set {
-            request,
-            channel: None,
-            change,
-        },
-    );
-    drain(n, k, 2 * MS)
+    submit(n, k, request, change)
 }
 
 fn confirmed(out: &[Output], req: RequestId) -> bool {
