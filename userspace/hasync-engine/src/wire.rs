@@ -1024,6 +1024,33 @@ mod tests {
         r
     }
 
+    /// `frame` with version byte `version` is refused as a frame of that
+    /// format holding content of format `content`.
+    fn refused_as(frame: &[u8], version: u8, content: u8) {
+        let mut bad = frame.to_vec();
+        bad[2] = version;
+        assert_eq!(
+            Message::decode(&bad),
+            Err(WireError::Format {
+                frame: version,
+                content
+            })
+        );
+    }
+
+    /// A checkpoint of section 0 holding `records`.
+    fn checkpoint(records: Vec<IfRecord>) -> Message {
+        Message::Checkpoint {
+            channel: 0,
+            sync_id: 0,
+            seq: 0,
+            base: 0,
+            opid: 0,
+            section: 0,
+            records,
+        }
+    }
+
     fn samples() -> Vec<Message> {
         let sc = SectionCount::new(8).expect("sc");
         let a = rec("a");
@@ -1181,57 +1208,25 @@ mod tests {
         assert_eq!(Message::decode(&bad), Err(WireError::Version(3)));
         // Format 1 content in a format 2 frame, and a rename in a format 1
         // frame (what a first-release decoder would refuse by version).
-        let mut bad = f.clone();
-        bad[2] = 2;
-        assert_eq!(
-            Message::decode(&bad),
-            Err(WireError::Format {
-                frame: 2,
-                content: 1
-            })
-        );
-        let rename = samples()
+        refused_as(&f, 2, 1);
+        let newer = samples()
             .into_iter()
             .find(|m| m.format() == 2)
-            .expect("a rename sample")
+            .expect("a format 2 sample")
             .encode();
-        assert_eq!(rename[2], 2);
-        let mut bad = rename.clone();
-        bad[2] = 1;
-        assert_eq!(
-            Message::decode(&bad),
-            Err(WireError::Format {
-                frame: 1,
-                content: 2
-            })
-        );
+        assert_eq!(newer[2], 2);
+        refused_as(&newer, 1, 2);
         // A record of release 2 (a speed, a description over 64 bytes)
         // makes its checkpoint a format 2 frame, and only that.
         for (speed, desc) in [(25_000, 1), (0, 65), (1, 255)] {
             let mut r = rec("wan0");
             r.speed = speed;
             r.description = vec![b'd'; desc];
-            let m = Message::Checkpoint {
-                channel: 0,
-                sync_id: 0,
-                seq: 0,
-                base: 0,
-                opid: 0,
-                section: 0,
-                records: vec![rec("a"), r],
-            };
+            let m = checkpoint(vec![rec("a"), r]);
             let good = m.encode();
             assert_eq!(good[2], 2);
             assert_eq!(Message::decode_exact(&good), Ok(m));
-            let mut bad = good.clone();
-            bad[2] = 1;
-            assert_eq!(
-                Message::decode(&bad),
-                Err(WireError::Format {
-                    frame: 1,
-                    content: 2
-                })
-            );
+            refused_as(&good, 1, 2);
         }
         // A speed flag over a zero speed: one form per record.
         let mut r = rec("a");
@@ -1260,15 +1255,7 @@ mod tests {
         // A record with an out-of-range MTU is rejected with the table error.
         let mut r = rec("e");
         r.mtu = 10;
-        let m = Message::Checkpoint {
-            channel: 0,
-            sync_id: 0,
-            seq: 0,
-            base: 0,
-            opid: 0,
-            section: 0,
-            records: vec![r],
-        };
+        let m = checkpoint(vec![r]);
         assert_eq!(
             Message::decode_exact(&m.encode()),
             Err(WireError::Record(crate::table::TableError::BadMtu(10)))
