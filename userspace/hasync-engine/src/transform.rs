@@ -136,6 +136,15 @@ fn records_2_1(records: &mut [IfRecord], left: &mut Left) -> Result<(), Cannot> 
     Ok(())
 }
 
+/// A whole section (a checkpoint's, a section replace's) as release 1
+/// holds it, when one release 1 message carries that many records.
+fn section_2_1(section: u32, records: &mut [IfRecord], left: &mut Left) -> Result<(), Cannot> {
+    if records.len() > RELEASE_1_SECTION_RECORDS {
+        return Err(too_large(section, records.len()));
+    }
+    records_2_1(records, left)
+}
+
 /// The records of every op, as release 1 holds them ([`records_2_1`]).
 fn ops_2_1(ops: &mut [Op], left: &mut Left) -> Result<(), Cannot> {
     for o in ops {
@@ -143,12 +152,7 @@ fn ops_2_1(ops: &mut [Op], left: &mut Left) -> Result<(), Cannot> {
             Op::Set(r) | Op::Rename { record: r, .. } => {
                 records_2_1(std::slice::from_mut(r), left)?
             }
-            Op::ReplaceSection { section, records } => {
-                if records.len() > RELEASE_1_SECTION_RECORDS {
-                    return Err(too_large(*section, records.len()));
-                }
-                records_2_1(records, left)?
-            }
+            Op::ReplaceSection { section, records } => section_2_1(*section, records, left)?,
             Op::Del(_) => {}
         }
     }
@@ -164,15 +168,12 @@ fn down_2_1(m: Message, left: &mut Left) -> Result<Message, Cannot> {
     let mut m = m;
     match &mut m {
         Message::Update(u) => ops_2_1(&mut u.ops, left)?,
-        Message::Checkpoint { records, .. } if records.len() <= RELEASE_1_SECTION_RECORDS => {
-            records_2_1(records, left)?
-        }
+        Message::Checkpoint {
+            section, records, ..
+        } => section_2_1(*section, records, left)?,
         _ => {}
     }
     match m {
-        Message::Checkpoint {
-            section, records, ..
-        } if records.len() > RELEASE_1_SECTION_RECORDS => Err(too_large(section, records.len())),
         Message::Update(u) if u.ops.iter().any(|o| o.weight() > 1) => {
             if weight_of(&u.ops) > MAX_OPS {
                 return Err(Cannot {

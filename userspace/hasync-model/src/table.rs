@@ -604,11 +604,54 @@ pub fn expand(ops: &[Op]) -> Vec<Op> {
 pub struct Table {
     sc: SectionCount,
     records: BTreeMap<IfName, IfRecord>,
+    sums: SectionSums,
+}
+
+/// Per section sums over its records, kept as records come and go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SectionSums {
     // INVARIANT: digests[s] == wrapping sum of hash() of records in section s.
     digests: [u64; MAX_SECTIONS as usize],
     // INVARIANT: speeds[s] == wrapping sum of hash_without_speed() - hash()
     // of the records in section s (only those with a speed add to it).
     speeds: [u64; MAX_SECTIONS as usize],
+}
+
+impl SectionSums {
+    const EMPTY: SectionSums = SectionSums {
+        digests: [0; MAX_SECTIONS as usize],
+        speeds: [0; MAX_SECTIONS as usize],
+    };
+
+    /// What `r` adds to its section's two sums.
+    fn terms(r: &IfRecord) -> (u64, u64) {
+        let h = r.hash();
+        let speed = if r.speed != 0 {
+            r.hash_without_speed().wrapping_sub(h)
+        } else {
+            0
+        };
+        (h, speed)
+    }
+
+    /// `r` into section `s`'s sums.
+    fn add(&mut self, s: usize, r: &IfRecord) {
+        let (h, speed) = Self::terms(r);
+        self.digests[s] = self.digests[s].wrapping_add(h);
+        self.speeds[s] = self.speeds[s].wrapping_add(speed);
+    }
+
+    /// `r` out of section `s`'s sums.
+    fn sub(&mut self, s: usize, r: &IfRecord) {
+        let (h, speed) = Self::terms(r);
+        self.digests[s] = self.digests[s].wrapping_sub(h);
+        self.speeds[s] = self.speeds[s].wrapping_sub(speed);
+    }
+
+    fn clear(&mut self, s: usize) {
+        self.digests[s] = 0;
+        self.speeds[s] = 0;
+    }
 }
 
 impl Table {
@@ -617,8 +660,7 @@ impl Table {
         Table {
             sc,
             records: BTreeMap::new(),
-            digests: [0; MAX_SECTIONS as usize],
-            speeds: [0; MAX_SECTIONS as usize],
+            sums: SectionSums::EMPTY,
         }
     }
 
@@ -649,12 +691,12 @@ impl Table {
 
     /// Digest of one section.
     pub fn digest(&self, section: u32) -> u64 {
-        self.digests[(section & 63) as usize]
+        self.sums.digests[(section & 63) as usize]
     }
 
     /// Digests of all `section_count` sections.
     pub fn digests(&self) -> Vec<u64> {
-        self.digests[..self.sc.get() as usize].to_vec()
+        self.sums.digests[..self.sc.get() as usize].to_vec()
     }
 
     /// The digests of the table as a peer of release 1 holds it, every
@@ -662,29 +704,11 @@ impl Table {
     /// is not a difference).
     pub fn release_1_digests(&self) -> Vec<u64> {
         let n = self.sc.get() as usize;
-        self.digests[..n]
+        self.sums.digests[..n]
             .iter()
-            .zip(&self.speeds[..n])
+            .zip(&self.sums.speeds[..n])
             .map(|(d, s)| d.wrapping_add(*s))
             .collect()
-    }
-
-    /// `r` into section `s`'s sums.
-    fn count(&mut self, s: usize, r: &IfRecord) {
-        let h = r.hash();
-        self.digests[s] = self.digests[s].wrapping_add(h);
-        if r.speed != 0 {
-            self.speeds[s] = self.speeds[s].wrapping_add(r.hash_without_speed().wrapping_sub(h));
-        }
-    }
-
-    /// `r` out of section `s`'s sums.
-    fn uncount(&mut self, s: usize, r: &IfRecord) {
-        let h = r.hash();
-        self.digests[s] = self.digests[s].wrapping_sub(h);
-        if r.speed != 0 {
-            self.speeds[s] = self.speeds[s].wrapping_sub(r.hash_without_speed().wrapping_sub(h));
-        }
     }
 
     /// A section's records, sorted by name (the content of a ReplaceSection).
@@ -881,18 +905,15 @@ impl Table {
     ) -> Result<IfRecord, TableError> {
         let s = self.sc.section_of(&change.name) as usize;
         let over = self.records.len() > max_entries;
-        if let Some(cur) = self.records.get(&change.name) {
+        if let Some(cur) = self.records.get_mut(&change.name) {
             let r = change.onto(Some(cur));
             r.validate()?;
             if over {
                 return Err(TableError::TooManyEntries);
             }
-            let old = cur.clone();
-            self.uncount(s, &old);
-            self.count(s, &r);
-            if let Some(cur) = self.records.get_mut(&change.name) {
-                cur.clone_from(&r);
-            }
+            self.sums.sub(s, cur);
+            self.sums.add(s, &r);
+            cur.clone_from(&r);
             return Ok(r);
         }
         let r = change.onto(None);
@@ -900,7 +921,7 @@ impl Table {
         if self.records.len() >= max_entries {
             return Err(TableError::TooManyEntries);
         }
-        self.count(s, &r);
+        self.sums.add(s, &r);
         self.records.insert(r.name.clone(), r.clone());
         Ok(r)
     }
@@ -933,24 +954,23 @@ impl Table {
 
     fn insert(&mut self, r: IfRecord) {
         let s = self.sc.section_of(&r.name) as usize;
-        self.count(s, &r);
+        self.sums.add(s, &r);
         if let Some(old) = self.records.insert(r.name.clone(), r) {
-            self.uncount(s, &old);
+            self.sums.sub(s, &old);
         }
     }
 
     fn remove(&mut self, n: &IfName) {
         if let Some(old) = self.records.remove(n) {
             let s = self.sc.section_of(n) as usize;
-            self.uncount(s, &old);
+            self.sums.sub(s, &old);
         }
     }
 
     fn clear_section(&mut self, section: u32) {
         let sc = self.sc;
         self.records.retain(|n, _| sc.section_of(n) != section);
-        self.digests[(section & 63) as usize] = 0;
-        self.speeds[(section & 63) as usize] = 0;
+        self.sums.clear((section & 63) as usize);
     }
 
     /// Recompute every digest from scratch (audit self-check).
