@@ -1,12 +1,15 @@
-//! A blocking control API client over one TIPC connection.
+//! A blocking control API client over one connection: TIPC, or the TCP
+//! face with authenticated requests ([`crate::tcp`]).
 
 use std::collections::VecDeque;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use hasync_tipc::{SeqPacketStream, ServiceAddr, TIPC_MAX_USER_MSG_SIZE};
 
 use crate::proto::{ChannelsRequest, Request, RequestFrame, Response, ResponseFrame};
 use crate::service::Services;
+use crate::tcp::TcpLink;
 
 /// Why a call failed (a refusal by the daemon is not an error here: it is
 /// a [`Response::Error`]).
@@ -22,10 +25,21 @@ pub enum ClientError {
         /// The connect error.
         source: hasync_tipc::Error,
     },
+    /// The TCP face cannot be reached or did not greet.
+    #[error("no hasyncd TCP face at {addr}: {source}")]
+    TcpUnreachable {
+        /// The address given.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The connection failed mid-call: whether a change took effect is
     /// unknown.
     #[error("connection to hasyncd lost: {0}")]
     Io(#[from] hasync_tipc::Error),
+    /// The TCP connection failed mid-call.
+    #[error("connection to hasyncd lost: {0}")]
+    TcpIo(#[from] std::io::Error),
     /// The daemon closed the connection before answering.
     #[error("hasyncd closed the connection before answering")]
     Closed,
@@ -37,10 +51,17 @@ pub enum ClientError {
     Malformed(String),
 }
 
+/// What a client talks over.
+#[derive(Debug)]
+enum Link {
+    Tipc(SeqPacketStream),
+    Tcp(TcpLink),
+}
+
 /// One connection to a daemon.
 #[derive(Debug)]
 pub struct Client {
-    stream: SeqPacketStream,
+    link: Link,
     next_id: u64,
     buf: Vec<u8>,
     /// Replies received in one message with others, not yet returned.
@@ -71,23 +92,55 @@ impl Client {
             }
         })?;
         Ok(Client {
-            stream,
+            link: Link::Tipc(stream),
             next_id: 1,
             buf: vec![0; TIPC_MAX_USER_MSG_SIZE],
             ready: VecDeque::new(),
         })
     }
 
+    /// Connect to the TCP face at `addr` (`host:port`), signing requests
+    /// with `secret`.
+    pub fn tcp(
+        addr: &str,
+        secret: crate::auth::Secret,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let link = TcpLink::connect(addr, secret, timeout).map_err(|source| {
+            ClientError::TcpUnreachable {
+                addr: addr.to_owned(),
+                source,
+            }
+        })?;
+        Ok(Client {
+            link: Link::Tcp(link),
+            next_id: 1,
+            buf: Vec::new(),
+            ready: VecDeque::new(),
+        })
+    }
+
     /// The underlying socket (to poll it when pipelining).
-    pub fn stream(&self) -> &SeqPacketStream {
-        &self.stream
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match &self.link {
+            Link::Tipc(s) => s.as_fd(),
+            Link::Tcp(l) => l.stream().as_fd(),
+        }
+    }
+
+    fn send_bytes(&mut self, msg: &[u8]) -> Result<(), ClientError> {
+        match &mut self.link {
+            Link::Tipc(s) => s.send(msg)?,
+            Link::Tcp(l) => l.send(msg)?,
+        }
+        Ok(())
     }
 
     /// Send a request without waiting; returns its id.
     pub fn send(&mut self, body: Request) -> Result<u64, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        self.stream.send(&RequestFrame { id, body }.encode())?;
+        self.send_bytes(&RequestFrame { id, body }.encode())?;
         Ok(id)
     }
 
@@ -106,7 +159,10 @@ impl Client {
             })
             .collect();
         match crate::proto::pack(&frames).as_slice() {
-            [one] if one.first() == Some(&b'[') => self.stream.send(one)?,
+            [one] if one.first() == Some(&b'[') => {
+                let one = one.clone();
+                self.send_bytes(&one)?
+            }
             packed => {
                 let bytes: usize = packed.iter().map(Vec::len).sum();
                 return Err(ClientError::TooLarge(format!(
@@ -123,13 +179,17 @@ impl Client {
         if let Some(r) = self.ready.pop_front() {
             return Ok(r);
         }
-        let n = self.stream.recv(&mut self.buf)?;
-        if n == 0 {
-            return Err(ClientError::Closed);
-        }
-        let mut frames: VecDeque<ResponseFrame> = ResponseFrame::decode_many(&self.buf[..n])
-            .map_err(ClientError::Malformed)?
-            .into();
+        let decoded = match &mut self.link {
+            Link::Tipc(s) => match s.recv(&mut self.buf)? {
+                0 => return Err(ClientError::Closed),
+                n => ResponseFrame::decode_many(&self.buf[..n]),
+            },
+            Link::Tcp(l) => match l.recv()? {
+                None => return Err(ClientError::Closed),
+                Some(line) => ResponseFrame::decode_many(&line),
+            },
+        };
+        let mut frames: VecDeque<ResponseFrame> = decoded.map_err(ClientError::Malformed)?.into();
         let first = frames.pop_front().ok_or(ClientError::Closed)?;
         self.ready = frames;
         Ok(first)
@@ -146,7 +206,10 @@ impl Client {
         let id = self.send(body)?;
         loop {
             let r = self.recv()?;
-            if r.id == id {
+            // Id 0 is the daemon refusing the connection's input as a
+            // whole (a malformed or unauthenticated request) just before it
+            // closes the connection: that is this call's answer too.
+            if r.id == id || (r.id == 0 && matches!(r.body, Response::Error(_))) {
                 return Ok(r.body);
             }
         }

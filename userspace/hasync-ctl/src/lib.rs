@@ -30,6 +30,7 @@ pub mod page;
 pub mod proto;
 mod record;
 pub mod service;
+pub mod tcp;
 
 pub use client::{Client, ClientError};
 pub use proto::*;

@@ -208,6 +208,9 @@ pub enum ErrorKind {
     ShuttingDown,
     /// No hot standby to hand over to.
     NoStandby,
+    /// A TCP-face request that did not authenticate (forged, replayed,
+    /// out of order, or without a MAC); the connection is closed.
+    Unauthorized,
 }
 
 impl std::fmt::Display for ErrorKind {
@@ -222,6 +225,7 @@ impl std::fmt::Display for ErrorKind {
             ErrorKind::Deposed => "deposed by a newer primary",
             ErrorKind::ShuttingDown => "shutting down",
             ErrorKind::NoStandby => "no hot standby",
+            ErrorKind::Unauthorized => "unauthorized",
         };
         f.write_str(s)
     }

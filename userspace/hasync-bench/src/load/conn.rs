@@ -46,7 +46,7 @@ impl Conn for Client {
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
-        self.stream().as_fd()
+        self.fd()
     }
 }
 
