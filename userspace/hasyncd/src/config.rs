@@ -296,6 +296,9 @@ pub struct Config {
     /// keyword, each checked against what the item allows).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub upgrade: BTreeMap<String, String>,
+    /// The control API's TCP face, if configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpFace>,
 }
 
 impl Config {
@@ -604,6 +607,7 @@ struct Raw {
     limits: Option<RawLimits>,
     channels: Option<Vec<RawChannel>>,
     upgrade: Option<BTreeMap<String, String>>,
+    tcp: Option<tcp::RawTcp>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -886,6 +890,7 @@ impl Raw {
                 .choose(item, how)
                 .map_err(|e| n.err(&format!("upgrade.\"{item}\""), e))?;
         }
+        let tcp = self.tcp.map(|t| t.validate(&n)).transpose()?;
         Ok(Config {
             role,
             node,
@@ -904,6 +909,7 @@ impl Raw {
             },
             channels,
             upgrade,
+            tcp,
         })
     }
 }
@@ -929,12 +935,20 @@ pub fn known_keys() -> BTreeSet<String> {
         "channels[].id",
         "channels[].name",
         "channels[].sections",
+        "tcp.listen",
+        "tcp.interface",
+        "tcp.prefix",
+        "tcp.secret",
+        "tcp.allow",
     ]
     .into_iter()
     .map(str::to_owned)
     .chain(upgrade)
     .collect()
 }
+
+mod tcp;
+pub use tcp::{Net4, TcpFace};
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,8 @@
 //! | [`fault`] | fault-injection points for the end-to-end tests |
 //! | [`tolerance`] | keeps the TIPC bearers at `limits.link_tolerance_ms` |
 //! | [`daemon`] | the poll loop: roles, takeover, control API |
+//! | [`tcp_conn`] | a control connection on the TCP face: authenticated lines |
+//! | [`service_addr`] | the floating service address: taken, announced, released |
 
 pub mod config;
 pub mod conn;
@@ -17,4 +19,6 @@ pub mod daemon;
 pub mod fault;
 pub mod kernel;
 pub mod report;
+pub mod service_addr;
+pub mod tcp_conn;
 pub mod tolerance;

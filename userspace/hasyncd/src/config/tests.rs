@@ -563,3 +563,68 @@ fn upgrade_chooses_a_handling_only_where_the_item_allows_one() {
     let e = refused(&with("[upgrade]\n\"field.speed\" = 3"));
     assert!(e.contains("upgrade.\"field.speed\": invalid type"), "{e}");
 }
+
+#[test]
+fn tcp_face_is_checked_key_by_key() {
+    let c = load(&with(
+        "[tcp]\nlisten = \"10.9.0.1\"\ninterface = \"svc0\"\nprefix = 16",
+    ))
+    .expect("valid");
+    let t = c.tcp.as_ref().expect("configured");
+    assert_eq!(t.listen.port(), super::tcp::DEFAULT_PORT);
+    // Confined to the service address's network unless told otherwise.
+    assert_eq!(t.allow.len(), 1);
+    assert_eq!(t.allow[0].to_string(), "10.9.0.0/16");
+    assert!(t.allows("10.9.200.1".parse().expect("ip")));
+    assert!(!t.allows("10.10.0.1".parse().expect("ip")));
+    assert_eq!(load(&c.to_toml()).expect("printed config loads"), c);
+    for (body, key, says) in [
+        ("interface = \"svc0\"", "tcp.listen", "missing"),
+        ("listen = \"10.9.0.1\"", "tcp.interface", "missing"),
+        (
+            "listen = \"::1\"\ninterface = \"svc0\"",
+            "tcp.listen",
+            "IPv6",
+        ),
+        (
+            "listen = \"0.0.0.0:7\"\ninterface = \"svc0\"",
+            "tcp.listen",
+            "unicast",
+        ),
+        (
+            "listen = \"10.9.0.1:0\"\ninterface = \"svc0\"",
+            "tcp.listen",
+            "port",
+        ),
+        (
+            "listen = \"10.9.0.1\"\ninterface = \"a/b\"",
+            "tcp.interface",
+            "not an interface",
+        ),
+        (
+            "listen = \"10.9.0.1\"\ninterface = \"svc0\"\nprefix = 0",
+            "tcp.prefix",
+            "1 to 32",
+        ),
+        (
+            "listen = \"10.9.0.1\"\ninterface = \"svc0\"\nsecret = \"key\"",
+            "tcp.secret",
+            "absolute",
+        ),
+        (
+            "listen = \"10.9.0.1\"\ninterface = \"svc0\"\nallow = []",
+            "tcp.allow",
+            "empty",
+        ),
+        (
+            "listen = \"10.9.0.1\"\ninterface = \"svc0\"\nallow = [\"10.0.0.0/8\", \"x\"]",
+            "tcp.allow[1]",
+            "not an IPv4",
+        ),
+    ] {
+        let e = load(&with(&format!("[tcp]\n{body}")))
+            .expect_err(body)
+            .to_string();
+        assert!(e.contains(key) && e.contains(says), "{body}: {e}");
+    }
+}

@@ -43,9 +43,24 @@ impl Daemon {
         }
     }
 
-    fn close_ctl(&mut self, t: u64) {
+    pub(super) fn close_ctl(&mut self, t: u64) {
         self.ctl.remove(&t);
         self.batched.remove(&t);
+        if let Some(tcp) = &mut self.tcp {
+            tcp.conns.remove(&t);
+        }
+    }
+
+    /// Sends one reply message on control connection `t`, over TIPC or
+    /// TCP; Err: drop the connection.
+    fn ctl_send(&mut self, t: u64, msg: Vec<u8>) -> Result<(), String> {
+        if let Some(c) = self.ctl.get_mut(&t) {
+            return c.send(msg);
+        }
+        match self.tcp.as_mut().and_then(|tcp| tcp.conns.get_mut(&t)) {
+            Some(c) => c.send_line(&msg),
+            None => Ok(()),
+        }
     }
 
     /// Send a reply on control connection `t`: at once, or with the other
@@ -55,10 +70,8 @@ impl Daemon {
             gathered.push(&frame);
             return;
         }
-        if let Some(c) = self.ctl.get_mut(&t) {
-            if c.send(frame.encode()).is_err() {
-                self.close_ctl(t);
-            }
+        if self.ctl_send(t, frame.encode()).is_err() {
+            self.close_ctl(t);
         }
     }
 
@@ -66,12 +79,15 @@ impl Daemon {
     /// `hasync_ctl::proto`).
     pub(super) fn send_replies(&mut self) {
         let mut failed = Vec::new();
-        for (&t, gathered) in self.batched.iter_mut().filter(|(_, g)| !g.is_empty()) {
-            let Some(c) = self.ctl.get_mut(&t) else {
-                continue;
-            };
-            for msg in gathered.take() {
-                if c.send(msg).is_err() {
+        let ready: Vec<(u64, Vec<Vec<u8>>)> = self
+            .batched
+            .iter_mut()
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(&t, g)| (t, g.take()))
+            .collect();
+        for (t, msgs) in ready {
+            for msg in msgs {
+                if self.ctl_send(t, msg).is_err() {
                     failed.push(t);
                     break;
                 }
@@ -97,7 +113,7 @@ impl Daemon {
         }
     }
 
-    fn request(&mut self, t: u64, req: RequestFrame) {
+    pub(super) fn request(&mut self, t: u64, req: RequestFrame) {
         let id = req.id;
         let frame = match node_view::route(req.body, self.next_request) {
             // Status and its channel pages, on either service and in any

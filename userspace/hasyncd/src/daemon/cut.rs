@@ -29,6 +29,7 @@ impl Daemon {
         tracing::warn!("fault injection: cut off from the cluster");
         self.cut = true;
         self.published = None;
+        self.tcp_down();
         self.unit_sock = None;
         let peers: Vec<u64> = self.peers.keys().copied().collect();
         for t in peers {

@@ -121,6 +121,7 @@ impl Daemon {
             Output::Withdraw => {
                 self.want_published = false;
                 self.published = None;
+                self.tcp_down();
             }
             Output::JoinAcks => self.join_acks(),
             Output::LeaveAcks => self.acks = None,
@@ -218,7 +219,10 @@ impl Daemon {
         match bind(self.services.replication())
             .and_then(|r| Ok((r, bind(self.services.control())?)))
         {
-            Ok(p) => self.published = Some(p),
+            Ok(p) => {
+                self.published = Some(p);
+                self.tcp_up();
+            }
             Err(e) => {
                 // Without our services nobody can reach us: let another
                 // unit take over instead.

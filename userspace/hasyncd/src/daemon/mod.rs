@@ -8,6 +8,7 @@
 //! | `io.rs` | carrying out the node's outputs (kernel, peers, requesters) |
 //! | `control.rs` | the control API: requests in, answers out |
 //! | `cut.rs` | fault injection: cutting the unit off from the cluster |
+//! | `tcp.rs` | the control API's TCP face on the floating service address |
 //!
 //! Kernel calls are synchronous netlink round trips (microseconds); TIPC
 //! sockets are nonblocking.
@@ -15,6 +16,7 @@
 mod control;
 mod cut;
 mod io;
+mod tcp;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -86,6 +88,8 @@ pub struct Daemon {
     peers: BTreeMap<u64, Conn>,
     /// Control connections.
     ctl: BTreeMap<u64, Conn>,
+    /// The TCP face and its connections, when configured.
+    tcp: Option<tcp::Tcp>,
     /// Control connections that sent requests in arrays, and the replies
     /// for them gathered in this round (sent together by `drive`).
     batched: BTreeMap<u64, hasync_ctl::proto::Packer>,
@@ -113,6 +117,8 @@ enum Src {
     Control,
     Replication,
     Ctl(u64),
+    TcpListen,
+    Tcp(u64),
     Peer(u64),
     Leader,
 }
@@ -180,6 +186,7 @@ impl Daemon {
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(|e| DaemonError::Os(format!("signalfd: {e}")))?;
 
+        let tcp = cfg.tcp.clone().map(tcp::Tcp::start).transpose()?;
         tracing::info!(node = %cfg.node, id = me, role = %cfg.role, "hasyncd starting");
         let node = Node::new(node, 0);
         Ok(Daemon {
@@ -198,6 +205,7 @@ impl Daemon {
             leader: None,
             peers: BTreeMap::new(),
             ctl: BTreeMap::new(),
+            tcp,
             batched: BTreeMap::new(),
             waiting: BTreeMap::new(),
             next_token: 1,
@@ -237,6 +245,7 @@ impl Daemon {
             self.drive();
             self.tolerance.poll(Instant::now());
         }
+        self.tcp_down();
         tracing::info!("hasyncd stopped");
         Ok(())
     }
@@ -262,6 +271,19 @@ impl Daemon {
         }
         for (&t, c) in &self.ctl {
             fds.push((Src::Ctl(t), c.fd(), rw(c)));
+        }
+        if let Some(tcp) = &self.tcp {
+            if let Some(l) = tcp.listener() {
+                fds.push((Src::TcpListen, l.as_fd(), rd));
+            }
+            for (&t, c) in &tcp.conns {
+                let f = if c.wants_write() {
+                    rd | PollFlags::POLLOUT
+                } else {
+                    rd
+                };
+                fds.push((Src::Tcp(t), c.fd(), f));
+            }
         }
         if let Some((repl, control)) = &self.published {
             fds.push((Src::Replication, repl.as_fd(), rd));
@@ -307,6 +329,8 @@ impl Daemon {
             Src::Control => self.accept_control(true),
             Src::Replication => self.accept_peer(),
             Src::Ctl(t) => self.on_ctl(t, flags),
+            Src::TcpListen => self.accept_tcp(),
+            Src::Tcp(t) => self.on_tcp(t, flags),
             Src::Peer(t) => self.on_peer(t, flags),
             Src::Leader => self.on_leader(flags),
         }
