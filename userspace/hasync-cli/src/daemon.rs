@@ -1,6 +1,7 @@
 //! Talking to `hasyncd` over its control API (`hasync-ctl`): the global
-//! options that name the deployment's TIPC services, one request per
-//! connection, and errors a person can act on.
+//! options that name the deployment's TIPC services (or, with `--connect`,
+//! the primary's TCP face and the secret to sign requests with), one
+//! request per connection, and errors a person can act on.
 //!
 //! A refusal prints as `hasync: KIND: MESSAGE [(primary is NODE)]`. A
 //! connection that fails after the request was sent leaves its effect
@@ -49,6 +50,20 @@ pub struct Opts {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub timeout: u64,
+
+    /// Talk to the primary's TCP face at ADDR:PORT (hasyncd's [tcp] listen)
+    /// instead of over TIPC; every request is signed with --secret.
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    pub connect: Option<String>,
+
+    /// The cluster's secret file, for --connect (hasyncd's [tcp] secret).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "/etc/hasync/control.key"
+    )]
+    pub secret: std::path::PathBuf,
 }
 
 /// Why a request to the daemon did not get an answer to print.
@@ -66,6 +81,8 @@ pub enum Error {
         /// E.g. "the change may or may not have been applied".
         outcome: Option<&'static str>,
     },
+    /// The secret for `--connect` cannot be used.
+    Secret(hasync_ctl::auth::SecretError),
     /// A reply of the wrong kind for the request.
     Unexpected {
         /// The request, for the message.
@@ -99,6 +116,7 @@ impl fmt::Display for Error {
             Error::Unexpected { asked, got } => {
                 write!(f, "unexpected reply from hasyncd to {asked}: {got}")
             }
+            Error::Secret(e) => write!(f, "--secret {e}"),
         }
     }
 }
@@ -107,6 +125,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Unreachable(e) | Error::Lost { source: e, .. } => Some(e),
+            Error::Secret(e) => Some(e),
             Error::Refused(_) | Error::Unexpected { .. } => None,
         }
     }
@@ -165,9 +184,14 @@ impl Opts {
         talk: impl FnOnce(&mut Client) -> Result<Response, ClientError>,
     ) -> Result<Response, Error> {
         let timeout = Duration::from_millis(self.timeout);
-        let mut client = match daemon {
-            Daemon::Primary => Client::primary(self.services(), timeout),
-            Daemon::Local => Client::local(self.services(), timeout),
+        let mut client = match (&self.connect, daemon) {
+            // Over TCP there is one daemon to reach: the primary.
+            (Some(addr), _) => {
+                let secret = hasync_ctl::auth::Secret::load(&self.secret).map_err(Error::Secret)?;
+                Client::tcp(addr, secret, timeout)
+            }
+            (None, Daemon::Primary) => Client::primary(self.services(), timeout),
+            (None, Daemon::Local) => Client::local(self.services(), timeout),
         }
         .map_err(Error::Unreachable)?;
         match talk(&mut client) {
