@@ -22,6 +22,7 @@
 //!   both drive).
 //! * [`bulk_sync`]: snapshot + checkpoint acks + sync declaration.
 //! * [`audit`]: per-section digest comparison.
+//! * [`tcp_state`]: one TCP face connection's transport state and codec.
 //! * [`sim`]: deterministic fault-injection simulator.
 
 pub use hasync_model::{hash, table, RecordChange};
@@ -51,6 +52,7 @@ pub mod report;
 pub mod sim;
 pub mod standby;
 pub mod takeover;
+pub mod tcp_state;
 pub mod transform;
 
 /// Requester's handle for a change request, echoed in its confirmation.
