@@ -12,6 +12,7 @@
 //! | [`daemon`] | the poll loop: roles, takeover, control API |
 //! | [`tcp_conn`] | a control connection on the TCP face: authenticated lines |
 //! | [`service_addr`] | the floating service address: taken, announced, released |
+//! | [`tcp_repair`] | a TCP connection's transport state: read out, recreated elsewhere |
 
 pub mod config;
 pub mod conn;
@@ -21,4 +22,5 @@ pub mod kernel;
 pub mod report;
 pub mod service_addr;
 pub mod tcp_conn;
+pub mod tcp_repair;
 pub mod tolerance;
