@@ -115,6 +115,15 @@ const ITEMS: &[Item] = &[
         lacking: Handling::Cold,
         choices: &[],
     },
+    // The TCP face's connections: a standby that cannot hold them is not
+    // sent them, and a failover to it ends them (clients reconnect).
+    Item {
+        name: "msg.tcp-conns",
+        since: 2,
+        until: None,
+        lacking: Handling::DontCare,
+        choices: &[],
+    },
 ];
 
 impl Item {
@@ -369,6 +378,7 @@ mod tests {
                 ("field.description-255".to_string(), Handling::Cold),
                 ("field.speed".to_string(), Handling::Drop),
                 ("msg.checkpoint-part".to_string(), Handling::Cold),
+                ("msg.tcp-conns".to_string(), Handling::DontCare),
                 ("op.rename".to_string(), Handling::Transform),
             ]
         );
@@ -377,13 +387,14 @@ mod tests {
             d.to_string(),
             "lacks field.description-255: standby channel left cold; \
              lacks field.speed: dropped with a warning; \
-             lacks msg.checkpoint-part: standby channel left cold; lacks op.rename: transformed; \
+             lacks msg.checkpoint-part: standby channel left cold; \
+             lacks msg.tcp-conns: not synced (don't-care); lacks op.rename: transformed; \
              has msg.have.pending, which this release dropped (transformed)"
         );
         assert!(Diff::with(&CommandSet::ours(), true).is_empty());
         // Following an older primary, nothing of ours is needed.
         let d = Diff::with(&CommandSet::of(1), false);
-        assert_eq!(d.peer_lacks.len(), 4);
+        assert_eq!(d.peer_lacks.len(), 5);
         assert!(d.peer_lacks.iter().all(|(_, h)| *h == Handling::Unused));
     }
 

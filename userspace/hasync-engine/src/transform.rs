@@ -92,6 +92,10 @@ fn up_1_2(m: Message) -> Result<Message, Cannot> {
             item: "msg.checkpoint-part",
             why: "a checkpoint part from a release without them".into(),
         }),
+        Message::TcpConns { .. } | Message::TcpConnsAck { .. } => Err(Cannot {
+            item: "msg.tcp-conns",
+            why: "TCP face connections from a release without them".into(),
+        }),
         _ => Ok(m),
     }
 }
@@ -189,6 +193,10 @@ fn down_2_1(m: Message, left: &mut Left) -> Result<Message, Cannot> {
         Message::CheckpointPart { section, .. } => Err(Cannot {
             item: "msg.checkpoint-part",
             why: format!("section {section} does not fit one release 1 message"),
+        }),
+        Message::TcpConns { .. } | Message::TcpConnsAck { .. } => Err(Cannot {
+            item: "msg.tcp-conns",
+            why: "release 1 cannot take over TCP face connections".into(),
         }),
         // Release 1 reads a queue depth it then ignores: none is as good
         // as any.

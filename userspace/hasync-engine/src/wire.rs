@@ -46,6 +46,7 @@ use crate::election::{Candidacy, ChannelMode, ChannelState};
 use crate::table::{
     IfName, IfRecord, Op, Prefix, MAX_ADDRS, MAX_OPS, MAX_REPLACE_RECORDS, NAME_MAX,
 };
+use crate::tcp_state::TcpState;
 use crate::{ChannelId, Epoch, NodeId, Opid};
 
 /// Frame magic.
@@ -151,6 +152,25 @@ pub struct Rebase {
     /// is unreliable until it applies their ReplaceSection.
     pub dirty: u64,
 }
+
+/// One connection of the control API's TCP face, as a standby holds it
+/// to take it over: its transport state and where its authentication
+/// stands (`hasync_ctl::auth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConn {
+    /// The primary's handle for it (stable while the connection lives).
+    pub id: u64,
+    /// The nonce of its greeting.
+    pub nonce: [u8; 16],
+    /// The sequence number of the first request not answered: the one the
+    /// unanswered bytes in `state.inq` start with.
+    pub next: u64,
+    /// Transport state; `inq` holds every byte not yet answered.
+    pub state: TcpState,
+}
+
+/// Most TCP face connections in one [`Message::TcpConns`].
+pub const MAX_TCP_CONNS: usize = 256;
 
 /// Messages between control units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,6 +314,19 @@ pub enum Message {
         /// The sender's frozen state.
         candidacy: Candidacy,
     },
+    /// Primary → hot standbys: every TCP face connection as of commit
+    /// round `round` (the whole set: it replaces the last one). Format 2.
+    TcpConns {
+        /// The primary's commit round.
+        round: u64,
+        /// The connections.
+        conns: Vec<TcpConn>,
+    },
+    /// Standby → primary: it holds round `round`. Format 2.
+    TcpConnsAck {
+        /// The round held.
+        round: u64,
+    },
 }
 
 const T_UPDATE: u8 = 1;
@@ -309,6 +342,8 @@ const T_NEW_PRIMARY: u8 = 10;
 const T_HELLO: u8 = 11;
 const T_CANDIDACY: u8 = 12;
 const T_CHECKPOINT_PART: u8 = 13;
+const T_TCP_CONNS: u8 = 14;
+const T_TCP_CONNS_ACK: u8 = 15;
 
 const MODE_COLD: u8 = 0;
 const MODE_SYNCING: u8 = 1;
@@ -474,6 +509,23 @@ impl Message {
                 }
                 T_CANDIDACY
             }
+            Message::TcpConns { round, conns } => {
+                p.extend_from_slice(&round.to_be_bytes());
+                p.extend_from_slice(&(conns.len() as u16).to_be_bytes());
+                for c in conns {
+                    p.extend_from_slice(&c.id.to_be_bytes());
+                    p.extend_from_slice(&c.nonce);
+                    p.extend_from_slice(&c.next.to_be_bytes());
+                    let st = c.state.encode();
+                    p.extend_from_slice(&(st.len() as u32).to_be_bytes());
+                    p.extend_from_slice(&st);
+                }
+                T_TCP_CONNS
+            }
+            Message::TcpConnsAck { round } => {
+                p.extend_from_slice(&round.to_be_bytes());
+                T_TCP_CONNS_ACK
+            }
         };
         let mut f = Vec::with_capacity(HEADER_LEN + p.len());
         f.extend_from_slice(&MAGIC);
@@ -497,6 +549,7 @@ impl Message {
             }
             // Its form without the queue depth release 2 dropped.
             Message::Have { .. } => Some(2),
+            Message::TcpConns { .. } | Message::TcpConnsAck { .. } => return 2,
             _ => None,
         };
         // Release numbers and formats have moved together so far.
@@ -1006,6 +1059,42 @@ fn decode_payload(ty: u8, version: u8, r: &mut Reader<'_>) -> Result<Message, Wi
                 },
             }
         }
+        T_TCP_CONNS => {
+            let round = r.u64("round")?;
+            let n = usize::from(r.u16("conn_count")?);
+            // 8 + 16 + 8 + 4 bytes around each state.
+            let n = r.count(n, MAX_TCP_CONNS, 36, "conns")?;
+            let mut conns: Vec<TcpConn> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let id = r.u64("id")?;
+                let nonce = r
+                    .take(16, "nonce")?
+                    .try_into()
+                    .map_err(|_| WireError::Short("nonce"))?;
+                let next = r.u64("next")?;
+                let len = r.u32("state_len")? as usize;
+                let state = TcpState::decode(r.take(len, "state")?).map_err(|e| {
+                    tracing::debug!(error = %e, "transport state refused");
+                    WireError::Inconsistent("tcp state")
+                })?;
+                if next == 0 {
+                    return Err(WireError::Inconsistent("next"));
+                }
+                if conns.iter().any(|c| c.id == id) {
+                    return Err(WireError::Inconsistent("conn id"));
+                }
+                conns.push(TcpConn {
+                    id,
+                    nonce,
+                    next,
+                    state,
+                });
+            }
+            Message::TcpConns { round, conns }
+        }
+        T_TCP_CONNS_ACK => Message::TcpConnsAck {
+            round: r.u64("round")?,
+        },
         other => return Err(WireError::Type(other)),
     })
 }
@@ -1049,6 +1138,58 @@ mod tests {
             section: 0,
             records,
         }
+    }
+
+    fn tcp_conn(id: u64) -> TcpConn {
+        use crate::tcp_state::{opt, Window};
+        TcpConn {
+            id,
+            nonce: [id as u8; 16],
+            next: 3,
+            state: TcpState {
+                local: "10.0.0.100:7700".parse().expect("addr"),
+                remote: "10.0.0.10:4000".parse().expect("addr"),
+                rcv_nxt: 100,
+                write_seq: 200,
+                mss: 1460,
+                snd_wscale: 7,
+                rcv_wscale: 7,
+                options: opt::ALL,
+                timestamp: 5,
+                window: Window::default(),
+                unsent: 0,
+                inq: b"3 ab {}".to_vec(),
+                outq: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn tcp_conns_are_refused_when_repeated_unnumbered_or_malformed() {
+        let enc = |conns| Message::TcpConns { round: 1, conns }.encode();
+        let twice = enc(vec![tcp_conn(1), tcp_conn(1)]);
+        assert_eq!(
+            Message::decode_exact(&twice),
+            Err(WireError::Inconsistent("conn id"))
+        );
+        let mut zero = tcp_conn(1);
+        zero.next = 0;
+        assert_eq!(
+            Message::decode_exact(&enc(vec![zero])),
+            Err(WireError::Inconsistent("next"))
+        );
+        let mut bad = enc(vec![tcp_conn(1)]);
+        // The state's version byte, after the frame header, round, count,
+        // id, nonce, next and length.
+        bad[HEADER_LEN + 8 + 2 + 8 + 16 + 8 + 4] = 9;
+        assert_eq!(
+            Message::decode_exact(&bad),
+            Err(WireError::Inconsistent("tcp state"))
+        );
+        // Only format 2 carries them.
+        let mut old = enc(vec![tcp_conn(1)]);
+        old[2] = 1;
+        assert!(Message::decode_exact(&old).is_err());
     }
 
     fn samples() -> Vec<Message> {
@@ -1155,6 +1296,11 @@ mod tests {
                 }],
             },
             Message::Hello { node: 4 },
+            Message::TcpConns {
+                round: 9,
+                conns: vec![tcp_conn(1), tcp_conn(2)],
+            },
+            Message::TcpConnsAck { round: 9 },
             Message::Candidacy {
                 ask: true,
                 candidacy: Candidacy {
