@@ -12,6 +12,7 @@
 //! | [`daemon`] | the poll loop: roles, takeover, control API |
 //! | [`tcp_conn`] | a control connection on the TCP face: authenticated lines |
 //! | [`service_addr`] | the floating service address: taken, announced, released |
+//! | [`plug`] | output commit: the qdisc that holds the service interface's packets |
 //! | [`tcp_repair`] | a TCP connection's transport state: read out, recreated elsewhere |
 
 pub mod config;
@@ -19,6 +20,7 @@ pub mod conn;
 pub mod daemon;
 pub mod fault;
 pub mod kernel;
+pub mod plug;
 pub mod report;
 pub mod service_addr;
 pub mod tcp_conn;

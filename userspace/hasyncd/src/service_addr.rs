@@ -63,7 +63,8 @@ impl ServiceAddr {
     }
 }
 
-fn if_index(name: &str) -> io::Result<u32> {
+/// The index of interface `name` in this network namespace.
+pub fn if_index(name: &str) -> io::Result<u32> {
     let c = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `c` is a valid NUL-terminated string for the whole call.
     let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
