@@ -62,3 +62,47 @@ fn units_audit_a_standby_over_their_connection() {
     }
     assert!(checked > 10, "{checked}");
 }
+
+/// The TCP face's connections through whole units: a round the primary
+/// commits is held by its hot standbys, and the unit that takes over
+/// after the primary dies hands the connections back before it publishes.
+#[test]
+fn tcp_connections_reach_the_unit_that_takes_over() {
+    use hasync_engine::tcp_state::{TcpState, Window};
+    use hasync_engine::wire::TcpConn;
+    let conn = |id: u64| TcpConn {
+        id,
+        nonce: [id as u8; 16],
+        next: 1,
+        state: TcpState {
+            local: "10.0.0.100:7700".parse().expect("addr"),
+            remote: "10.0.0.10:4000".parse().expect("addr"),
+            rcv_nxt: 1,
+            write_seq: 1,
+            mss: 1460,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            options: 0,
+            timestamp: 0,
+            window: Window::default(),
+            unsent: 0,
+            inq: Vec::new(),
+            outq: Vec::new(),
+        },
+    };
+    let mut checked = 0;
+    for seed in 0..20 {
+        let sc = hasync_engine::sim::lifecycle::Scenario::from_seed(seed);
+        let Ok(mut c) = hasync_engine::sim::lifecycle::run_scenario(sc) else {
+            continue;
+        };
+        match c.tcp_conns_survive_takeover(vec![conn(7), conn(9)]) {
+            Ok(holders) => {
+                assert!(holders >= 1, "seed {seed}: a hot standby held the round");
+                checked += 1;
+            }
+            Err(e) => panic!("seed {seed}: {e}"),
+        }
+    }
+    assert!(checked > 10, "{checked}");
+}

@@ -4,6 +4,11 @@
 //! The socket is nonblocking; replies wait in a bounded queue while the
 //! client does not read. A line that does not verify ends the connection
 //! after its refusal is sent: nothing after it is read.
+//!
+//! Requests are taken one at a time: the next line only once the last
+//! one was answered. The bytes not yet answered stay in the input buffer,
+//! so a standby that takes the connection over is handed exactly the
+//! requests no reply was sent for, and answers them in order.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddrV4, TcpStream};
@@ -39,7 +44,11 @@ pub struct TcpConn {
     pub peer: SocketAddrV4,
     /// Its authentication state.
     pub session: Session,
+    /// Bytes read and not yet answered: the request being served (its
+    /// line, while `in_flight`), then what came after it.
     inbuf: Vec<u8>,
+    /// Length of the line being served, with its newline.
+    in_flight: Option<usize>,
     out: Vec<u8>,
     /// Requests taken.
     pub requests: u64,
@@ -51,17 +60,43 @@ impl TcpConn {
     pub fn new(stream: TcpStream, peer: SocketAddrV4, session: Session) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
         stream.set_nodelay(true)?;
-        let mut c = TcpConn {
+        let mut c = TcpConn::restored(stream, peer, session)?;
+        c.out.extend_from_slice(session.greeting().as_bytes());
+        c.flush().map_err(io::Error::other)?;
+        Ok(c)
+    }
+
+    /// A connection taken over from another unit: greeted there, its
+    /// unanswered requests back in the socket's receive queue.
+    pub fn restored(stream: TcpStream, peer: SocketAddrV4, session: Session) -> io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        stream.set_nodelay(true)?;
+        Ok(TcpConn {
             stream,
             peer,
             session,
             inbuf: Vec::new(),
+            in_flight: None,
             out: Vec::new(),
             requests: 0,
-        };
-        c.out.extend_from_slice(session.greeting().as_bytes());
-        c.flush().map_err(io::Error::other)?;
-        Ok(c)
+        })
+    }
+
+    /// The stream (for its transport state).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// What a standby needs besides the transport: the bytes not yet
+    /// answered, and the sequence number of the first of their requests.
+    pub fn unanswered(&self) -> (&[u8], u64) {
+        let next = self.session.next - u64::from(self.in_flight.is_some());
+        (&self.inbuf, next)
+    }
+
+    /// A request is being served.
+    pub fn busy(&self) -> bool {
+        self.in_flight.is_some()
     }
 
     /// The socket, for poll.
@@ -77,6 +112,10 @@ impl TcpConn {
     /// Queues one reply line and sends what the socket takes; Err: drop
     /// the connection.
     pub fn send_line(&mut self, json: &[u8]) -> Result<(), String> {
+        // The request is answered: its line is no longer owed.
+        if let Some(len) = self.in_flight.take() {
+            self.inbuf.drain(..len);
+        }
         self.out.extend_from_slice(json);
         self.out.push(b'\n');
         if self.out.len() > QUEUE_MAX_BYTES {
@@ -125,6 +164,12 @@ impl TcpConn {
             }
         }
         let end = loop {
+            // While a request is served, a client that keeps sending is
+            // read no further than two lines ahead (TCP flow control
+            // holds the rest).
+            if self.inbuf.len() > 2 * LINE_MAX {
+                break None;
+            }
             match self.stream.read(buf) {
                 Ok(0) => {
                     break Some(End {
@@ -151,18 +196,21 @@ impl TcpConn {
         (got, end)
     }
 
-    /// Moves complete lines out of the input; true once a line was refused
-    /// (the caller ends the connection).
-    fn take_lines(&mut self, secret: &Secret, got: &mut Vec<Incoming>) -> bool {
-        let mut start = 0;
-        while let Some(nl) = self.inbuf[start..].iter().position(|&b| b == b'\n') {
-            let line = &self.inbuf[start..start + nl];
+    /// The next request, when none is being served and a complete line
+    /// waits; true once a line was refused (the caller ends the
+    /// connection).
+    pub fn take_lines(&mut self, secret: &Secret, got: &mut Vec<Incoming>) -> bool {
+        if self.in_flight.is_some() {
+            return false;
+        }
+        if let Some(nl) = self.inbuf.iter().position(|&b| b == b'\n') {
+            let line = &self.inbuf[..nl];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            start += nl + 1;
             match self.session.check(secret, line) {
                 Ok(json) => {
                     self.requests += 1;
                     got.push(Incoming::Request(json.to_vec()));
+                    self.in_flight = Some(nl + 1);
                 }
                 Err(r) => {
                     got.push(Incoming::Refused(r));
@@ -170,8 +218,8 @@ impl TcpConn {
                     return true;
                 }
             }
+            return false;
         }
-        self.inbuf.drain(..start);
         if self.inbuf.len() > LINE_MAX {
             got.push(Incoming::TooLong);
             self.inbuf.clear();
@@ -229,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn greets_then_takes_signed_lines_and_stops_at_the_first_refusal() {
+    fn takes_one_request_at_a_time_and_stops_at_the_first_refusal() {
         let (mut c, mut client) = pair();
         let mut r = BufReader::new(client.try_clone().expect("clone"));
         let mut greeting = String::new();
@@ -240,31 +288,41 @@ mod tests {
             "{greeting}"
         );
         let s = secret();
-        let mut bytes = request_line(&s, &NONCE, 1, b"{\"id\":1,\"status\":{}}");
-        bytes.extend(request_line(&s, &NONCE, 2, b"{\"id\":2,\"status\":{}}"));
+        let one = request_line(&s, &NONCE, 1, b"{\"id\":1,\"body\":\"status\"}");
+        let two = request_line(&s, &NONCE, 2, b"{\"id\":2,\"body\":\"status\"}");
         // Replayed, then a good-looking line that must not be taken.
-        bytes.extend(request_line(&s, &NONCE, 2, b"{\"id\":3,\"status\":{}}"));
-        bytes.extend(request_line(&s, &NONCE, 3, b"{\"id\":4,\"status\":{}}"));
-        client.write_all(&bytes).expect("send");
-        let mut got = Vec::new();
-        while got.len() < 3 {
-            let (more, end) = pump(&mut c);
-            assert!(end.is_none(), "{end:?}");
-            assert!(!more.is_empty(), "nothing came in");
-            got.extend(more);
-        }
-        assert!(matches!(&got[0], Incoming::Request(j) if j.starts_with(b"{\"id\":1")));
-        assert!(matches!(&got[1], Incoming::Request(j) if j.starts_with(b"{\"id\":2")));
-        assert!(matches!(
-            &got[2],
-            Incoming::Refused(Refusal::Replayed { seq: 2, next: 3 })
-        ));
-        assert_eq!(got.len(), 3, "nothing after a refusal is taken");
-        assert_eq!(c.requests, 2);
+        let replayed = request_line(&s, &NONCE, 2, b"{\"id\":3,\"body\":\"status\"}");
+        let after = request_line(&s, &NONCE, 3, b"{\"id\":4,\"body\":\"status\"}");
+        let all = [one.clone(), two.clone(), replayed, after].concat();
+        client.write_all(&all).expect("send");
+        let (got, end) = pump(&mut c);
+        assert!(end.is_none(), "{end:?}");
+        assert!(matches!(&got[..], [Incoming::Request(j)] if j.starts_with(b"{\"id\":1")));
+        // Until it is answered, the first request is owed, with the rest.
+        assert!(c.busy());
+        let (owed, next) = c.unanswered();
+        assert_eq!(next, 1);
+        assert!(owed.starts_with(&one) && owed.len() > one.len());
+        let mut more = Vec::new();
+        assert!(!c.take_lines(&s, &mut more));
+        assert!(more.is_empty(), "nothing more while one is served");
         c.send_line(b"{\"id\":1}").expect("reply");
         let mut reply = String::new();
         r.read_line(&mut reply).expect("reply");
         assert_eq!(reply, "{\"id\":1}\n");
+        assert!(!c.busy());
+        assert_eq!(c.unanswered().1, 2);
+        assert!(c.unanswered().0.starts_with(&two));
+        assert!(!c.take_lines(&s, &mut more));
+        assert!(matches!(&more[..], [Incoming::Request(j)] if j.starts_with(b"{\"id\":2")));
+        c.send_line(b"{\"id\":2}").expect("reply");
+        more.clear();
+        assert!(c.take_lines(&s, &mut more), "a refusal ends the connection");
+        assert!(matches!(
+            &more[..],
+            [Incoming::Refused(Refusal::Replayed { seq: 2, next: 3 })]
+        ));
+        assert_eq!(c.requests, 2);
     }
 
     #[test]

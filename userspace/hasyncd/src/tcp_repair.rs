@@ -239,6 +239,12 @@ pub fn resume(s: &TcpStream) -> io::Result<()> {
     repair(s.as_raw_fd(), -1)
 }
 
+/// Puts `s` in repair mode so that dropping it sends neither FIN nor RST:
+/// the connection goes on at the unit that holds its state.
+pub fn vanish(s: &TcpStream) -> io::Result<()> {
+    repair(s.as_raw_fd(), TCP_REPAIR_ON)
+}
+
 /// Writes all of `data` into the selected queue (repair mode), in
 /// pieces the kernel takes.
 fn fill(fd: RawFd, mut data: &[u8]) -> io::Result<()> {
@@ -344,9 +350,11 @@ pub fn rebuild(s: &TcpState) -> io::Result<TcpStream> {
 /// its first timeout is the initial one, a second. Sent afresh, they go
 /// out at once, at the sequence numbers they had; a client that already
 /// holds some of them takes them as duplicates. Leaving repair mode clears
-/// SO_REUSEADDR; nothing here needs it again.
+/// SO_REUSEADDR: it is set again, so that the unit's listener can bind the
+/// service port beside the connections.
 pub fn go_live(stream: &TcpStream, s: &TcpState) -> io::Result<()> {
     repair(stream.as_raw_fd(), TCP_REPAIR_OFF)?;
+    set_int(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     if !s.outq.is_empty() {
         use std::io::Write;
         let mut w = stream;

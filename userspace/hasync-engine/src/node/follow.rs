@@ -186,6 +186,9 @@ impl Node {
                 return;
             };
             match msg {
+                Ok(Message::TcpConns { round, conns }) => self.tcp_hold(round, conns),
+                // Only a standby sends these.
+                Ok(Message::TcpConnsAck { .. }) => {}
                 Ok(msg) => {
                     let acts = s.engine.handle(msg);
                     if let Some((epoch, _)) = s.rebase_to {
@@ -232,6 +235,8 @@ impl Node {
         }
         s.leader_name = Some(h.name.clone());
         s.leader_set = Some(h.set.clone());
+        // What a previous primary sent is not this one's: it sends its own.
+        self.tcp.forget_held();
         // What an older primary sends reaches the engine upgraded: check
         // that each update applies before applying it.
         s.engine.check_applies = h.set.release < RELEASE;

@@ -290,6 +290,9 @@ impl Node {
                 Err(e) => Err(e.to_string()),
             };
             match msg {
+                Ok(Message::TcpConnsAck { round }) => self.tcp_acked(node, round),
+                // Only a primary sends these.
+                Ok(Message::TcpConns { .. }) => {}
                 Ok(msg) => {
                     if let Message::DigestReport {
                         channel, mismatch, ..
@@ -416,6 +419,7 @@ impl Node {
             if l.conn_of(node).is_none() {
                 let acts = l.engine.peer_down(node);
                 self.run(now, acts);
+                self.tcp_peer_gone(node);
             }
         }
     }

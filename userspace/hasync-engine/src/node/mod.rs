@@ -30,6 +30,7 @@ mod elect;
 mod follow;
 mod lead;
 mod promote;
+mod tcp;
 #[cfg(test)]
 mod tests;
 
@@ -203,6 +204,10 @@ pub enum Event<'a> {
     },
     /// SIGTERM: hand over first when primary, then exit.
     Shutdown,
+    /// Primary: the TCP face's connections now (every one, each time);
+    /// answered by [`Output::TcpCommitted`] once every hot standby that
+    /// can take them over holds them.
+    TcpCommit(Vec<crate::wire::TcpConn>),
 }
 
 /// Where a frame goes.
@@ -351,6 +356,18 @@ pub enum Output {
     Report(Box<TakeoverReport>),
     /// Stop the process.
     Exit,
+    /// Every TCP face round up to `round` is held by the `holders` hot
+    /// standbys that can take the connections over (0: none could): the
+    /// output held for it may go.
+    TcpCommitted {
+        /// The round.
+        round: u64,
+        /// Standbys holding it.
+        holders: usize,
+    },
+    /// Becoming primary: rebuild these TCP face connections before the
+    /// service address is taken (comes before [`Output::Publish`]).
+    RestoreTcp(Vec<crate::wire::TcpConn>),
 }
 
 /// The role, for status.
@@ -435,6 +452,8 @@ pub struct Node {
     now: Micros,
     /// What crossed between releases.
     compat: CompatStats,
+    /// The TCP face's connections across units.
+    tcp: tcp::TcpRepl,
 }
 
 impl Node {
@@ -450,6 +469,7 @@ impl Node {
             units_up: BTreeSet::new(),
             names: BTreeMap::new(),
             compat: CompatStats::default(),
+            tcp: tcp::TcpRepl::default(),
             next_tick: now + TICK,
             report: None,
             out: VecDeque::new(),
@@ -518,6 +538,7 @@ impl Node {
             Event::PeerFrame(c, f) => self.peer_frame(now, c, f),
             Event::PeerClosed(c, why) => self.peer_closed(now, c, why),
             Event::Unit(d) => self.on_unit(now, d),
+            Event::TcpCommit(conns) => self.tcp_commit(conns),
             Event::Kernel(replies) => self.on_kernel(now, replies),
             Event::KernelAcks(acks) => self.kernel_acks(now, acks),
             Event::KernelAcksLost => self.kernel_acks_lost(),

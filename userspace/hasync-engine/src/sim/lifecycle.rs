@@ -325,6 +325,25 @@ pub struct Cluster {
     pub latencies: Vec<(Millis, Millis)>,
     /// When the primary first counted every other unit a hot standby.
     pub all_hot_at: Option<Millis>,
+    /// What the units said about the TCP face, in order.
+    pub tcp_log: Vec<(usize, TcpNote)>,
+}
+
+/// A unit's output about the TCP face, or its publishing, for
+/// [`Cluster::tcp_conns_survive_takeover`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpNote {
+    /// [`Output::TcpCommitted`].
+    Committed {
+        /// Round.
+        round: u64,
+        /// Standbys holding it.
+        holders: usize,
+    },
+    /// [`Output::RestoreTcp`], with the connections' ids.
+    Restore(Vec<u64>),
+    /// [`Output::Publish`].
+    Publish,
 }
 
 fn pair(a: usize, b: usize) -> (usize, usize) {
@@ -362,6 +381,7 @@ impl Cluster {
             submitted: BTreeMap::new(),
             latencies: Vec::new(),
             all_hot_at: None,
+            tcp_log: Vec::new(),
             sc,
         };
         c.prefill();
@@ -617,6 +637,7 @@ impl Cluster {
                 }
             }
             Output::Publish => {
+                self.tcp_log.push((u, TcpNote::Publish));
                 self.units[u].published = true;
                 self.log(|| format!("u{u} publishes"));
                 self.reconcile_all(self.sc.max_delay);
@@ -650,6 +671,14 @@ impl Cluster {
                 self.kill(u);
                 let t = self.now + 200;
                 self.push(t, Ev::Restart(u));
+            }
+            Output::TcpCommitted { round, holders } => {
+                self.tcp_log
+                    .push((u, TcpNote::Committed { round, holders }));
+            }
+            Output::RestoreTcp(conns) => {
+                let ids = conns.iter().map(|c| c.id).collect();
+                self.tcp_log.push((u, TcpNote::Restore(ids)));
             }
             Output::SwitchedOver { .. } | Output::Audited { .. } | Output::AbandonRequests => {}
         }
@@ -1260,6 +1289,57 @@ impl Cluster {
             .and_then(Node::primary)
             .map_or(0, |e| e.stats.repaired_sections);
         Ok(after - before)
+    }
+
+    /// The TCP face across a takeover: the primary commits a round of
+    /// `conns`, which its hot standbys acknowledge; it dies; the unit
+    /// that takes over hands the same connections back before it
+    /// publishes. Returns the round's holders.
+    pub fn tcp_conns_survive_takeover(
+        &mut self,
+        conns: Vec<crate::wire::TcpConn>,
+    ) -> Result<usize, String> {
+        let prims = self.primaries();
+        let [p] = prims[..] else {
+            return Err("no single primary".into());
+        };
+        let ids: Vec<u64> = conns.iter().map(|c| c.id).collect();
+        let from = self.tcp_log.len();
+        self.feed(p, Event::TcpCommit(conns));
+        let (travel, deadline) = (self.now + 200, self.now + SETTLE_MAX);
+        while self.now < deadline && self.step() {
+            if self.now > travel && self.quiescent() {
+                break;
+            }
+        }
+        let holders = self.tcp_log[from..]
+            .iter()
+            .find_map(|(u, n)| match n {
+                TcpNote::Committed { holders, .. } if *u == p => Some(*holders),
+                _ => None,
+            })
+            .ok_or("the round was never committed")?;
+        self.kill(p);
+        let deadline = self.now + SETTLE_MAX;
+        while self.now < deadline && self.step() {
+            let prims = self.primaries();
+            if prims.len() == 1 && prims[0] != p && self.quiescent() {
+                break;
+            }
+        }
+        let notes: Vec<&TcpNote> = self.tcp_log[from..]
+            .iter()
+            .filter(|(u, _)| *u != p)
+            .map(|(_, n)| n)
+            .collect();
+        match notes
+            .iter()
+            .position(|n| **n == TcpNote::Restore(ids.clone()))
+        {
+            Some(r) if notes[r + 1..].contains(&&TcpNote::Publish) => Ok(holders),
+            Some(_) => Err(format!("restored after publishing: {notes:?}")),
+            None => Err(format!("nothing restored: {notes:?}")),
+        }
     }
 
     /// Encoded bytes of every record the kernel holds: what one full

@@ -57,8 +57,14 @@ impl Daemon {
         if let Some(c) = self.ctl.get_mut(&t) {
             return c.send(msg);
         }
-        match self.tcp.as_mut().and_then(|tcp| tcp.conns.get_mut(&t)) {
-            Some(c) => c.send_line(&msg),
+        let Some(tcp) = self.tcp.as_mut() else {
+            return Ok(());
+        };
+        match tcp.conns.get_mut(&t) {
+            Some(c) => {
+                tcp.dirty = true;
+                c.send_line(&msg)
+            }
             None => Ok(()),
         }
     }

@@ -148,6 +148,12 @@ impl Daemon {
             Output::AbandonRequests => self.drop_control_waiters(),
             Output::Report(r) => crate::report::log(&r),
             Output::Exit => self.exit = true,
+            Output::TcpCommitted { holders, .. } => self.tcp_committed(holders),
+            Output::RestoreTcp(conns) => {
+                if let Some(tcp) = &mut self.tcp {
+                    tcp.restore = conns;
+                }
+            }
         }
     }
 

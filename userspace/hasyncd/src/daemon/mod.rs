@@ -243,6 +243,7 @@ impl Daemon {
             let now = self.now();
             self.node.handle_timeout(now);
             self.drive();
+            self.tcp_after();
             self.tolerance.poll(Instant::now());
         }
         self.tcp_down();

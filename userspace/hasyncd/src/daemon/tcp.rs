@@ -3,18 +3,38 @@
 //! authenticated before it is parsed (`hasync_ctl::auth`), and a client
 //! outside the allowed networks is closed at accept. Requests then take
 //! the same path as over TIPC (`control.rs`).
+//!
+//! Connections survive a failover (`docs/tcp.md`): in commit rounds the
+//! primary holds its output on the service interface (`crate::plug`),
+//! reads every connection's transport state (`crate::tcp_repair`), and
+//! lets the output go once the hot standbys hold the state (the node's
+//! `TcpCommit` / `TcpCommitted`). A unit that takes over rebuilds the
+//! connections before it takes the address.
 
-use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use hasync_ctl::auth::{Nonce, Refusal, Secret, Session, NONCE_LEN};
 use hasync_ctl::{ErrorKind, RequestFrame, ResponseFrame};
+use hasync_engine::node::Event;
+use hasync_engine::wire::TcpConn as ConnState;
 use nix::poll::PollFlags;
 
 use super::{Daemon, DaemonError, CONTROL_CONNS_MAX};
 use crate::config::TcpFace;
+use crate::plug::{Action, Plug};
 use crate::service_addr::ServiceAddr;
 use crate::tcp_conn::{Incoming, TcpConn};
+use crate::tcp_repair;
+
+/// A round at least this often while connections are open: what the
+/// kernel sends on its own (retransmissions, window updates) waits for
+/// one.
+const ROUND_PERIOD: Duration = Duration::from_millis(50);
+/// Most bytes of connection state in one round: the replication message
+/// is one TIPC message.
+const ROUND_BYTES_MAX: usize = 60_000;
 
 /// Refusals on the TCP face, by reason.
 #[derive(Debug, Default, Clone, Copy)]
@@ -39,6 +59,23 @@ pub(super) struct Tcp {
     listener: Option<TcpListener>,
     pub(super) conns: BTreeMap<u64, TcpConn>,
     pub(super) refused: TcpRefusals,
+    /// This unit serves the face (primary, address taken).
+    up: bool,
+    /// Output commit (none when the qdisc could not be installed).
+    plug: Option<Plug>,
+    /// The plug holds output (between rounds too).
+    buffered: bool,
+    /// A round waits for the standbys.
+    round_open: bool,
+    /// Something changed since the last round.
+    pub(super) dirty: bool,
+    last_round: Instant,
+    /// Standbys that held the last committed round.
+    held_by: usize,
+    /// Connections to rebuild when this unit publishes (a takeover).
+    pub(super) restore: Vec<ConnState>,
+    /// Connections left out of rounds for their size (warned once).
+    too_big: BTreeSet<u64>,
 }
 
 impl Tcp {
@@ -65,6 +102,15 @@ impl Tcp {
             listener: None,
             conns: BTreeMap::new(),
             refused: TcpRefusals::default(),
+            up: false,
+            plug: None,
+            buffered: false,
+            round_open: false,
+            dirty: false,
+            last_round: Instant::now(),
+            held_by: 0,
+            restore: Vec::new(),
+            too_big: BTreeSet::new(),
         })
     }
 
@@ -85,17 +131,63 @@ fn nonce() -> std::io::Result<Nonce> {
 }
 
 impl Daemon {
-    /// Becoming primary: take the address, announce it, listen.
+    /// Becoming primary: rebuild the connections taken over (in repair
+    /// mode: silent, and no client segment finds no socket), take the
+    /// address, announce it, put the plug on, bring the connections live,
+    /// listen.
     pub(super) fn tcp_up(&mut self) {
         let Some(tcp) = &mut self.tcp else { return };
-        if tcp.listener.is_some() {
+        if tcp.up {
             return;
+        }
+        let mut rebuilt: Vec<(TcpStream, ConnState)> = Vec::new();
+        for c in std::mem::take(&mut tcp.restore) {
+            match tcp_repair::rebuild(&c.state) {
+                Ok(s) => rebuilt.push((s, c)),
+                Err(e) => tracing::error!(client = %c.state.remote, error = %e,
+                    "cannot rebuild a TCP connection taken over; it is lost"),
+            }
         }
         if let Err(e) = tcp.addr.take() {
             tracing::error!(address = %tcp.addr.ip, interface = %tcp.addr.interface, error = %e,
                 "cannot take the service address; the TCP face stays down");
             return;
         }
+        let plug = crate::service_addr::if_index(&tcp.addr.interface).and_then(Plug::install);
+        match plug {
+            Ok(p) => tcp.plug = Some(p),
+            Err(e) => tracing::error!(interface = %tcp.addr.interface, error = %e,
+                "cannot hold output on the service interface; TCP connections will not survive a failover"),
+        }
+        tcp.up = true;
+        tcp.buffered = false;
+        tcp.round_open = false;
+        tcp.held_by = 0;
+        let mut restored = Vec::new();
+        for (stream, c) in rebuilt {
+            let session = Session {
+                nonce: c.nonce,
+                next: c.next,
+            };
+            match tcp_repair::go_live(&stream, &c.state)
+                .and_then(|()| TcpConn::restored(stream, c.state.remote, session))
+            {
+                Ok(conn) => restored.push(conn),
+                Err(e) => tracing::error!(client = %c.state.remote, error = %e,
+                    "cannot bring a TCP connection taken over live; it is lost"),
+            }
+        }
+        if !restored.is_empty() {
+            tracing::info!(connections = restored.len(), "TCP connections taken over");
+        }
+        for conn in restored {
+            let t = self.token();
+            if let Some(tcp) = &mut self.tcp {
+                tcp.conns.insert(t, conn);
+                tcp.dirty = true;
+            }
+        }
+        let Some(tcp) = &mut self.tcp else { return };
         let listen = tcp.cfg.listen;
         match TcpListener::bind(listen).and_then(|l| {
             l.set_nonblocking(true)?;
@@ -105,23 +197,35 @@ impl Daemon {
                 tracing::info!(%listen, interface = %tcp.addr.interface, "service address taken; TCP face listening");
                 tcp.listener = Some(l);
             }
-            Err(e) => {
-                tracing::error!(%listen, error = %e, "cannot listen on the service address");
-                let _ = tcp.addr.release();
-            }
+            // The connections taken over go on; no new ones come.
+            Err(e) => tracing::error!(%listen, error = %e, "cannot listen on the service address"),
         }
     }
 
     /// No longer primary: stop listening, end the connections, give the
-    /// address up.
+    /// address up. When a standby holds the connections (the last round
+    /// was held) they end silently here and go on there; else in order.
+    /// What the plug still holds is dropped: no standby knows of it.
     pub(super) fn tcp_down(&mut self) {
         let Some(tcp) = &mut self.tcp else { return };
-        if tcp.listener.take().is_none() && tcp.conns.is_empty() {
+        tcp.listener = None;
+        if !std::mem::take(&mut tcp.up) {
             return;
         }
+        let silent = tcp.held_by > 0;
         for (_, mut c) in std::mem::take(&mut tcp.conns) {
+            if silent && tcp_repair::vanish(c.stream()).is_ok() {
+                continue;
+            }
             c.shutdown();
         }
+        if let Some(p) = tcp.plug.take() {
+            if let Err(e) = p.remove() {
+                tracing::warn!(error = %e, "cannot take the plug off the service interface");
+            }
+        }
+        tcp.round_open = false;
+        tcp.buffered = false;
         match tcp.addr.release() {
             Ok(()) => tracing::info!(address = %tcp.addr.ip, "service address given up"),
             Err(e) => {
@@ -161,6 +265,7 @@ impl Daemon {
                     tracing::debug!(client = %peer, "TCP control connection");
                     if let Some(tcp) = &mut self.tcp {
                         tcp.conns.insert(t, c);
+                        tcp.dirty = true;
                     }
                 }
                 Err(e) => tracing::warn!(client = %peer, error = %e, "TCP connection setup failed"),
@@ -179,6 +284,17 @@ impl Daemon {
             &mut self.buf,
         );
         let peer = c.peer;
+        tcp.dirty = true;
+        if !self.tcp_incoming(t, peer, got) {
+            return;
+        }
+        if end.is_some() {
+            self.close_ctl(t);
+        }
+    }
+
+    /// Serves what a connection's lines gave; false once it was closed.
+    fn tcp_incoming(&mut self, t: u64, peer: std::net::SocketAddrV4, got: Vec<Incoming>) -> bool {
         for inc in got {
             match inc {
                 Incoming::Request(json) => match RequestFrame::decode_many(&json) {
@@ -192,7 +308,8 @@ impl Daemon {
                     }
                     Err(e) => {
                         tracing::warn!(client = %peer, error = %e, "malformed control request; closing the connection");
-                        return self.refuse_tcp(t, ErrorKind::BadRequest, e);
+                        self.refuse_tcp(t, ErrorKind::BadRequest, e);
+                        return false;
                     }
                 },
                 Incoming::Refused(r) => {
@@ -206,7 +323,8 @@ impl Daemon {
                         }
                     }
                     tracing::warn!(client = %peer, refusal = %r, "TCP control request refused; closing the connection");
-                    return self.refuse_tcp(t, ErrorKind::Unauthorized, r.to_string());
+                    self.refuse_tcp(t, ErrorKind::Unauthorized, r.to_string());
+                    return false;
                 }
                 Incoming::TooLong => {
                     if let Some(tcp) = &mut self.tcp {
@@ -214,12 +332,112 @@ impl Daemon {
                     }
                     tracing::warn!(client = %peer, "TCP control line too long; closing the connection");
                     let e = format!("request line over {} bytes", crate::tcp_conn::LINE_MAX);
-                    return self.refuse_tcp(t, ErrorKind::BadRequest, e);
+                    self.refuse_tcp(t, ErrorKind::BadRequest, e);
+                    return false;
                 }
             }
         }
-        if end.is_some() {
-            self.close_ctl(t);
+        true
+    }
+
+    /// After a round of the loop: requests waiting behind answered ones
+    /// are taken, and a commit round starts when one is due.
+    pub(super) fn tcp_after(&mut self) {
+        let Some(tcp) = &mut self.tcp else { return };
+        if !tcp.up {
+            return;
+        }
+        let mut ready = Vec::new();
+        for (&t, c) in tcp.conns.iter_mut() {
+            if !c.busy() {
+                let mut got = Vec::new();
+                c.take_lines(&tcp.secret, &mut got);
+                if !got.is_empty() {
+                    ready.push((t, c.peer, got));
+                }
+            }
+        }
+        for (t, peer, got) in ready {
+            self.tcp_incoming(t, peer, got);
+        }
+        self.drive();
+        self.tcp_round();
+    }
+
+    /// Starts a commit round when one is due: output held from here,
+    /// every connection's state read and handed to the node.
+    fn tcp_round(&mut self) {
+        let Some(tcp) = &mut self.tcp else { return };
+        if tcp.round_open {
+            return;
+        }
+        if tcp.conns.is_empty() {
+            if tcp.buffered {
+                if let Some(p) = &tcp.plug {
+                    let _ = p.act(Action::ReleaseIndefinite);
+                }
+                tcp.buffered = false;
+            }
+            return;
+        }
+        if !tcp.dirty && tcp.last_round.elapsed() < ROUND_PERIOD {
+            return;
+        }
+        if let Some(p) = &tcp.plug {
+            if let Err(e) = p.act(Action::Buffer) {
+                tracing::warn!(error = %e, "cannot hold output on the service interface");
+            }
+            tcp.buffered = true;
+        }
+        let mut conns = Vec::with_capacity(tcp.conns.len());
+        let mut bytes = 0;
+        for (&t, c) in &tcp.conns {
+            let state = tcp_repair::dump(c.stream());
+            let resumed = tcp_repair::resume(c.stream());
+            let mut state = match (state, resumed) {
+                (Ok(s), Ok(())) => s,
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::debug!(client = %c.peer, error = %e, "connection state not read");
+                    continue;
+                }
+            };
+            let (unanswered, next) = c.unanswered();
+            let mut inq = unanswered.to_vec();
+            inq.extend_from_slice(&state.inq);
+            state.inq = inq;
+            let conn = ConnState {
+                id: t,
+                nonce: c.session.nonce,
+                next,
+                state,
+            };
+            let len = conn.state.encode().len() + 40;
+            if bytes + len > ROUND_BYTES_MAX {
+                if tcp.too_big.insert(t) {
+                    tracing::warn!(client = %c.peer, bytes = len,
+                        "TCP connection state does not fit a round; it will not survive a failover while it is this large");
+                }
+                continue;
+            }
+            bytes += len;
+            conns.push(conn);
+        }
+        tcp.round_open = true;
+        tcp.dirty = false;
+        tcp.last_round = Instant::now();
+        self.feed(Event::TcpCommit(conns));
+        self.drive();
+    }
+
+    /// The node says the hot standbys hold the round: its output goes.
+    pub(super) fn tcp_committed(&mut self, holders: usize) {
+        let Some(tcp) = &mut self.tcp else { return };
+        tcp.round_open = false;
+        tcp.held_by = holders;
+        if let (Some(p), true) = (&tcp.plug, tcp.buffered) {
+            if let Err(e) = p.act(Action::ReleaseOne) {
+                tracing::warn!(error = %e, "cannot release output on the service interface");
+            }
         }
     }
 
