@@ -10,10 +10,10 @@
 #  - every request is answered exactly once and in order, on the socket
 #    the client opened (one active open, no reset, no RST sent by anyone);
 #  - the stall at each move (median and worst) is printed.
-# HASYNC_TCP_MOVES sets the number of moves (default 20).
+# HASYNC_TCP_MOVES sets the number of moves (default 10).
 . "$(dirname "$0")/lib.sh"
 
-MOVES=${HASYNC_TCP_MOVES:-20}
+MOVES=${HASYNC_TCP_MOVES:-10}
 MOVE=${HASYNC_TCP_MOVE:-$TOP/userspace/target/release/examples/tcp_move}
 SVC=10.78.0.100
 D=$(mktemp -d)

@@ -1,0 +1,156 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# A client's TCP connection to the service address survives failovers:
+# one authenticated connection from the client namespace streams requests
+# (a change, then a status, and so on) while the primary changes
+# $HASYNC_TCP_FAILOVERS times (default 20) at random moments, by node
+# failure (its links cut, then its daemon killed; it comes back as a
+# standby) and by switchover, in turn.
+#  - every request is answered exactly once and in order, every change
+#    confirmed, on the one socket the client opened;
+#  - nobody sent or saw a reset, the client opened one connection
+#    (nstat);
+#  - the last change the client saw confirmed is in the kernel;
+#  - the stall at each failover is printed (median and worst).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster.sh"
+
+FAILOVERS=${HASYNC_TCP_FAILOVERS:-20}
+SVC=10.77.0.100
+PORT=7700
+C="ip netns exec hasync-c"
+KEY=$CL/control.key
+
+cl_begin 6
+trap 'ip netns del hasync-c 2>/dev/null; cl_cleanup' EXIT
+
+# svc_link N: node N's service interface on the client's bridge.
+svc_link() {
+	ip link add "c-n$1" netns hasync-c type veth peer name svc0 netns "hasync-n$1" &&
+		$C ip link set "c-n$1" master br0 &&
+		$C ip link set "c-n$1" up &&
+		in_ns "$1" ip link set svc0 up &&
+		in_ns "$1" ip addr add "10.77.0.$1/24" dev svc0
+}
+
+segment_up() {
+	ip netns add hasync-c &&
+		$C ip link set lo up &&
+		$C ip link add br0 type bridge &&
+		$C ip link set br0 up &&
+		$C ip addr add 10.77.0.10/24 dev br0 || return 1
+	# Each unit has its own address on the segment, as a node does; the
+	# service address floats.
+	svc_link 1 && svc_link 2 || return 1
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY")
+}
+
+conf_tcp() {
+	cl_conf "$1" both || return 1
+	cat >>"$CL/n$1.toml" <<EOT
+[tcp]
+listen = "$SVC:$PORT"
+interface = "svc0"
+prefix = 24
+secret = "$KEY"
+EOT
+}
+
+start_pair() {
+	segment_up || return 1
+	conf_tcp 1 && conf_tcp 2 || return 1
+	cl_start 1 primary
+	cl_wait 1 "s['role']=='primary'" 30 || return 1
+	cl_start 2 standby
+	cl_wait_hot 2 60
+}
+ktap_check "two units with the TCP face, the standby hot" start_pair
+
+stream_up() {
+	(exec $C python3 "$SELFTEST_DIR/tcp_client.py" "$SVC" "$PORT" "$KEY" stream "$CL/stop-stream" \
+		</dev/null >"$CL/stream.out" 2>&1) &
+	echo $! >"$CL/stream.pid"
+	sleep 2
+	kill -0 "$(cat "$CL/stream.pid")" 2>/dev/null || { cat "$CL/stream.out"; return 1; }
+}
+ktap_check "a client streams requests over one TCP connection" stream_up
+
+primary=1
+# fail N: the primary's node fails: its links go, then its daemon; it
+# reboots (its namespace made again: no socket of its past survives)
+# and comes back as a standby.
+fail() {
+	p=$1
+	s=$((3 - p))
+	in_ns "$p" ip link set svc0 down
+	in_ns "$p" ip link set "$("$NETNS" dev "$p" "$s")" down
+	cl_kill "$p"
+	cl_wait "$s" "s['role']=='primary'" 30 || return 1
+	"$NETNS" reboot "$p" 2 || return 1
+	svc_link "$p" || return 1
+	cl_start "$p" standby
+	cl_wait_hot "$p" 60
+}
+
+switch() {
+	p=$1
+	s=$((3 - p))
+	in_ns "$p" "$HASYNC_BIN" switchover >/dev/null || return 1
+	cl_wait "$s" "s['role']=='primary'" 30 || return 1
+	cl_wait_hot "$p" 60
+}
+
+failovers() {
+	i=0
+	while [ $i -lt "$FAILOVERS" ]; do
+		i=$((i + 1))
+		sleep "0.$(cl_rand 10)"
+		if [ $((i % 2)) = 1 ]; then
+			fail "$primary" || { echo "# node failure $i failed"; return 1; }
+		else
+			switch "$primary" || { echo "# switchover $i failed"; return 1; }
+		fi
+		primary=$((3 - primary))
+		kill -0 "$(cat "$CL/stream.pid")" 2>/dev/null || {
+			echo "# the client stopped at failover $i:"
+			cat "$CL/stream.out"
+			return 1
+		}
+	done
+	echo "# $FAILOVERS failovers: $(((FAILOVERS + 1) / 2)) node failures, $((FAILOVERS / 2)) switchovers"
+	sleep 1
+	touch "$CL/stop-stream"
+	while kill -0 "$(cat "$CL/stream.pid")" 2>/dev/null; do sleep 0.1; done
+	sed 's/^/# client: /' "$CL/stream.out"
+	grep -q "answered once each, in order" "$CL/stream.out"
+}
+ktap_check_out "$FAILOVERS failovers: every request answered once, in order" failovers
+
+counters() {
+	v() { ip netns exec "$1" nstat -asz "$2" | awk -v k="$2" '$1==k {print $2}'; }
+	echo "# client: active opens $(v hasync-c TcpActiveOpens), resets seen $(v hasync-c TcpEstabResets), RSTs sent $(v hasync-c TcpOutRsts)"
+	echo "# units: RSTs sent $(v hasync-n1 TcpOutRsts) and $(v hasync-n2 TcpOutRsts)"
+	[ "$(v hasync-c TcpActiveOpens)" = 1 ] &&
+		[ "$(v hasync-c TcpEstabResets)" = 0 ] &&
+		[ "$(v hasync-c TcpOutRsts)" = 0 ] &&
+		[ "$(v hasync-n1 TcpOutRsts)" = 0 ] &&
+		[ "$(v hasync-n2 TcpOutRsts)" = 0 ]
+}
+ktap_check_out "one connection opened, no reset sent or seen (nstat)" counters
+
+last_change() {
+	want=$(sed -n 's/.*last mtu \([0-9]*\);.*/\1/p' "$CL/stream.out")
+	got=$(hasync iface show dev st0 channel 1 | sed -n 's/.* mtu \([0-9]*\).*/\1/p')
+	echo "# last change confirmed to the client: mtu $want; the kernel: mtu $got"
+	[ -n "$want" ] && [ "$want" = "$got" ]
+}
+ktap_check_out "the last confirmed change is in the kernel" last_change
+
+taken_over() {
+	n=$(grep -h "TCP connections taken over" "$CL"/n*.log | wc -l)
+	echo "# takeovers that rebuilt the connection: $n"
+	[ "$n" -ge "$FAILOVERS" ]
+}
+ktap_check_out "every new primary rebuilt the connection" taken_over
+
+ktap_finished
