@@ -22,6 +22,7 @@ mod record;
 mod stats;
 mod status;
 mod switchover;
+mod tcp;
 use hasync_model::words;
 
 use std::process::ExitCode;
@@ -81,6 +82,8 @@ enum Object {
     Status(status::Args),
     /// Hand the primary role to a hot standby.
     Switchover(switchover::Args),
+    /// The control API's TCP face: listener, connections, refusals.
+    Tcp(tcp::Args),
     /// Compare digests with the kernel and the standbys; repair what differs.
     Audit(audit::Args),
     /// Drive the module directly: update, claim, cookies, replay.
@@ -102,6 +105,7 @@ fn run(cli: Cli) -> Result {
         Object::Stats(args) => stats::run(args, out),
         Object::Status(args) => status::run(args, out, &cli.daemon),
         Object::Switchover(args) => switchover::run(args, out, &cli.daemon),
+        Object::Tcp(args) => tcp::run(args, out, &cli.daemon),
         Object::Audit(args) => audit::run(args, out, &cli.daemon),
         Object::Kernel(args) => kernel::run(args, out),
         Object::Completion { shell } => {

@@ -19,6 +19,8 @@ pub enum Route {
     Channels(ChannelId),
     /// `releases`: answer with [`releases`].
     Releases,
+    /// `tcp`: the daemon answers (the face is its own).
+    Tcp,
     /// For the node to decide; it answers under the id it was given.
     Node(Event<'static>),
     /// Refused before it reached the node.
@@ -37,6 +39,7 @@ pub fn route(body: Request, request: RequestId) -> Route {
     match body {
         Request::Status => Route::Status,
         Request::Releases => Route::Releases,
+        Request::Tcp => Route::Tcp,
         Request::Channels(c) => Route::Channels(c.from),
         Request::Set(s) => match s.change() {
             Ok(change) => Route::Node(Event::Set {

@@ -52,6 +52,11 @@ pub enum Request {
     /// between them and what crossed between releases (answered in any
     /// role; since the second release).
     Releases,
+    /// The TCP face as this daemon sees it: its listener, the connections
+    /// it serves (primary) or holds for a takeover (standby), the last
+    /// commit round, the refusals (answered in any role; since the second
+    /// release).
+    Tcp,
 }
 
 /// `hasync iface set`: fields left out keep their current value (or the
@@ -159,6 +164,8 @@ pub enum Response {
     Audit(AuditReply),
     /// Releases (the answer to [`Request::Releases`]).
     Releases(ReleasesReply),
+    /// The TCP face (the answer to [`Request::Tcp`]).
+    Tcp(TcpReply),
     /// Refused; nothing changed.
     Error(CtlError),
 }
@@ -317,6 +324,65 @@ pub struct ChannelStatus {
 }
 
 pub use hasync_engine::report::{ChannelReport, TakeoverReport, REPORT_CHANNELS_MAX};
+
+/// `hasync tcp show`: see [`Request::Tcp`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpReply {
+    /// This daemon's node name.
+    pub node: String,
+    /// Its role.
+    pub role: String,
+    /// The configured service address and port (none: no TCP face).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// This unit holds the address and serves the face.
+    pub up: bool,
+    /// Primary: the last commit round the standbys hold.
+    pub round: u64,
+    /// How many standbys held it (0: none could take over).
+    pub holders: u64,
+    /// Milliseconds since that round was held: how far the standbys'
+    /// copy may trail the connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
+    /// Primary: the connections served. Standby: those it holds for a
+    /// takeover (from `round`).
+    pub connections: Vec<TcpConnStatus>,
+    /// Requests refused on the face, by reason.
+    pub refused: TcpRefused,
+}
+
+/// One TCP face connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConnStatus {
+    /// The client's address.
+    pub client: String,
+    /// The sequence number its next unanswered request carries.
+    pub next: u64,
+    /// Bytes received and not yet answered (as of the last round).
+    pub owed_in: u64,
+    /// Bytes sent and not yet acknowledged by the client (as of the last
+    /// round).
+    pub owed_out: u64,
+}
+
+/// Refusals on the TCP face.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpRefused {
+    /// Clients outside `tcp.allow`.
+    pub source: u64,
+    /// Lines without a MAC.
+    pub unauthenticated: u64,
+    /// MACs that did not verify.
+    pub forged: u64,
+    /// Sequence numbers used before or skipped.
+    pub replayed: u64,
+    /// Lines over the length limit.
+    pub too_long: u64,
+}
 
 /// `hasync status`'s release part: see [`Request::Releases`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

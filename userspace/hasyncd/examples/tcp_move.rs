@@ -95,7 +95,8 @@ fn resume(dir: &Path, iface: &str, prefix: u8) -> Res {
         interface: iface.to_owned(),
     };
     addr.take().map_err(e("take the address"))?;
-    tcp_repair::go_live(&stream, &s).map_err(e("go live"))?;
+    tcp_repair::go_live(&stream).map_err(e("go live"))?;
+    (&stream).write_all(&s.outq).map_err(e("resend"))?;
     eprintln!(
         "tcp_move: {} -> {} resumed in {:.1} ms (inq {} outq {} unsent {})",
         s.local,

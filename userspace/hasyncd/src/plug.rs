@@ -58,6 +58,30 @@ impl Plug {
     /// Replaces the interface's root qdisc with a plug that lets
     /// everything pass until the first [`Plug::buffer`].
     pub fn install(index: u32) -> io::Result<Self> {
+        let p = Plug::open(index)?;
+        // One left by a daemon that died: its held packets go with it.
+        if let Err(e) = p.delete() {
+            tracing::debug!(error = %e, "removing the previous root qdisc");
+        }
+        // An explicit limit: the default is the interface's txqueuelen in
+        // packets' worth of bytes, which is 0 on some virtual interfaces.
+        p.call(&qdisc_msg(
+            RTM_NEWQDISC,
+            NLM_F_EXCL | NLM_F_CREATE,
+            index,
+            Some((Action::ReleaseIndefinite, LIMIT)),
+        ))?;
+        p.act(Action::ReleaseIndefinite)?;
+        Ok(p)
+    }
+
+    /// Takes a plug a dead daemon left on `index` off, dropping what it
+    /// held (the dead daemon's unreleased output, its FINs included).
+    pub fn clear(index: u32) -> io::Result<()> {
+        Plug::open(index)?.delete()
+    }
+
+    fn open(index: u32) -> io::Result<Self> {
         // SAFETY: plain system call; checked before use.
         let raw = unsafe {
             libc::socket(
@@ -71,30 +95,20 @@ impl Plug {
         }
         // SAFETY: a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let p = Plug { index, fd };
-        // One left by a daemon that died: its held packets go with it.
-        match p.call(&qdisc_msg(RTM_DELQDISC, 0, index, None)) {
-            Err(e)
-                if e.raw_os_error() != Some(libc::ENOENT)
-                    && e.raw_os_error() != Some(libc::EINVAL) =>
-            {
-                tracing::debug!(error = %e, "removing the previous root qdisc");
-            }
-            _ => {}
+        Ok(Plug { index, fd })
+    }
+
+    /// Deletes the root qdisc; none there (the default) is fine.
+    fn delete(&self) -> io::Result<()> {
+        match self.call(&qdisc_msg(RTM_DELQDISC, 0, self.index, None)) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => Ok(()),
+            other => other,
         }
-        p.call(&qdisc_msg(
-            RTM_NEWQDISC,
-            NLM_F_EXCL | NLM_F_CREATE,
-            index,
-            None,
-        ))?;
-        p.act(Action::ReleaseIndefinite)?;
-        Ok(p)
     }
 
     /// Tells the qdisc `action`.
     pub fn act(&self, action: Action) -> io::Result<()> {
-        self.call(&qdisc_msg(RTM_NEWQDISC, 0, self.index, Some(action)))
+        self.call(&qdisc_msg(RTM_NEWQDISC, 0, self.index, Some((action, 0))))
     }
 
     /// Takes the plug off: whatever it still holds is dropped.
@@ -121,9 +135,12 @@ impl Plug {
     }
 }
 
+/// Most bytes the plug holds.
+const LIMIT: u32 = 16 << 20;
+
 /// An `RTM_NEWQDISC` / `RTM_DELQDISC` for the root plug of `index`, with
-/// `action` as its options when given.
-fn qdisc_msg(kind: u16, flags: u16, index: u32, action: Option<Action>) -> Vec<u8> {
+/// `struct tc_plug_qopt { action, limit }` as its options when given.
+fn qdisc_msg(kind: u16, flags: u16, index: u32, action: Option<(Action, u32)>) -> Vec<u8> {
     let mut m = vec![0u8; 16];
     // struct tcmsg: family, pads, ifindex, handle, parent, info.
     m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
@@ -137,12 +154,12 @@ fn qdisc_msg(kind: u16, flags: u16, index: u32, action: Option<Action>) -> Vec<u
         m.extend_from_slice(&TCA_KIND.to_ne_bytes());
         m.extend_from_slice(b"plug\0\0\0\0");
     }
-    if let Some(a) = action {
+    if let Some((a, limit)) = action {
         // struct tc_plug_qopt { int action; __u32 limit; }, not nested.
         m.extend_from_slice(&12u16.to_ne_bytes());
         m.extend_from_slice(&TCA_OPTIONS.to_ne_bytes());
         m.extend_from_slice(&(a as i32).to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&limit.to_ne_bytes());
     }
     let len = m.len() as u32;
     m[0..4].copy_from_slice(&len.to_ne_bytes());
@@ -184,7 +201,7 @@ mod tests {
             &add[36..48],
             &[9, 0, 1, 0, b'p', b'l', b'u', b'g', 0, 0, 0, 0]
         );
-        let rel = qdisc_msg(RTM_NEWQDISC, 0, 5, Some(Action::ReleaseOne));
+        let rel = qdisc_msg(RTM_NEWQDISC, 0, 5, Some((Action::ReleaseOne, 0)));
         assert_eq!(rel.len(), 60);
         assert_eq!(
             u16::from_ne_bytes([rel[6], rel[7]]),

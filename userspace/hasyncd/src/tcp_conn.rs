@@ -52,6 +52,11 @@ pub struct TcpConn {
     out: Vec<u8>,
     /// Requests taken.
     pub requests: u64,
+    /// When it was accepted (or taken over).
+    pub since: std::time::Instant,
+    /// Taken over by a switchover: the sequence number of a switchover
+    /// request the old primary answered, if that is what comes first.
+    pub switched: Option<u64>,
 }
 
 impl TcpConn {
@@ -79,6 +84,8 @@ impl TcpConn {
             in_flight: None,
             out: Vec::new(),
             requests: 0,
+            since: std::time::Instant::now(),
+            switched: None,
         })
     }
 
@@ -97,6 +104,25 @@ impl TcpConn {
     /// A request is being served.
     pub fn busy(&self) -> bool {
         self.in_flight.is_some()
+    }
+
+    /// Reply bytes queued here, not yet taken by the socket: they follow
+    /// the kernel's send queue.
+    pub fn pending_out(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Queues bytes to send as they are (a connection taken over resends
+    /// what its client has not acknowledged).
+    pub fn queue_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.out.extend_from_slice(bytes);
+        self.flush()
+    }
+
+    /// More input is read only while the unanswered bytes stay within
+    /// two lines (poll for reading only then).
+    pub fn wants_read(&self) -> bool {
+        self.inbuf.len() <= 2 * LINE_MAX
     }
 
     /// The socket, for poll.

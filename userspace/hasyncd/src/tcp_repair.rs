@@ -264,7 +264,9 @@ fn fill(fd: RawFd, mut data: &[u8]) -> io::Result<()> {
 /// on its interface between [`rebuild`] and [`go_live`] instead.
 pub fn restore(s: &TcpState) -> io::Result<TcpStream> {
     let stream = rebuild(s)?;
-    go_live(&stream, s)?;
+    go_live(&stream)?;
+    use std::io::Write;
+    (&stream).write_all(&s.outq)?;
     Ok(stream)
 }
 
@@ -279,8 +281,10 @@ pub fn rebuild(s: &TcpState) -> io::Result<TcpStream> {
     // SAFETY: a fresh descriptor nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let raw = fd.as_raw_fd();
-    repair(raw, TCP_REPAIR_ON)?;
+    // SO_REUSEADDR first: repair mode then raises the socket to forced
+    // reuse, which binds beside whatever else holds the service port.
     set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    repair(raw, TCP_REPAIR_ON)?;
     // The service address is not ours yet: IP_FREEBIND lets the socket
     // bind it, IP_TRANSPARENT lets `connect` route from it.
     set_int(raw, libc::IPPROTO_IP, libc::IP_FREEBIND, 1)?;
@@ -342,8 +346,9 @@ pub fn rebuild(s: &TcpState) -> io::Result<TcpStream> {
 }
 
 /// Step 7: repair mode off, with the window probe that makes the client
-/// answer, then every byte the client has not acknowledged, sent afresh
-/// from the send sequence `rebuild` set (the first unacknowledged byte).
+/// answer. The caller then sends every byte the client has not
+/// acknowledged (`outq`) afresh, from the send sequence `rebuild` set (the
+/// first unacknowledged byte), through its own nonblocking send path.
 ///
 /// Queued in repair mode as already sent, those bytes would wait for a
 /// retransmission timeout, and a rebuilt socket has no round-trip sample:
@@ -352,15 +357,9 @@ pub fn rebuild(s: &TcpState) -> io::Result<TcpStream> {
 /// holds some of them takes them as duplicates. Leaving repair mode clears
 /// SO_REUSEADDR: it is set again, so that the unit's listener can bind the
 /// service port beside the connections.
-pub fn go_live(stream: &TcpStream, s: &TcpState) -> io::Result<()> {
+pub fn go_live(stream: &TcpStream) -> io::Result<()> {
     repair(stream.as_raw_fd(), TCP_REPAIR_OFF)?;
-    set_int(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    if !s.outq.is_empty() {
-        use std::io::Write;
-        let mut w = stream;
-        w.write_all(&s.outq)?;
-    }
-    Ok(())
+    set_int(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)
 }
 
 #[cfg(test)]

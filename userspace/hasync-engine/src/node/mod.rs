@@ -367,7 +367,13 @@ pub enum Output {
     },
     /// Becoming primary: rebuild these TCP face connections before the
     /// service address is taken (comes before [`Output::Publish`]).
-    RestoreTcp(Vec<crate::wire::TcpConn>),
+    RestoreTcp {
+        /// The connections, as of the last round held.
+        conns: Vec<crate::wire::TcpConn>,
+        /// Taken over by a switchover: a switchover request the old
+        /// primary answered (its reply held and dropped) is done.
+        switchover: bool,
+    },
 }
 
 /// The role, for status.
@@ -835,6 +841,7 @@ impl Node {
 
     /// Role transitions driven by what we see.
     fn check(&mut self, now: Micros) {
+        self.tcp_round_timeout(now);
         match &self.role {
             Role::Standby(_) => self.standby_check(now),
             Role::Primary(_) => self.primary_check(now),

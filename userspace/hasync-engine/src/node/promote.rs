@@ -185,7 +185,7 @@ impl Node {
                     }
                 }
                 tracing::info!(epoch = plan.epoch, "primary: services published");
-                self.tcp_restore();
+                self.tcp_restore(t.reason == crate::report::Reason::Switchover);
                 self.emit(Output::Publish);
                 self.emit(Output::LeaveAcks);
                 if targets.is_empty() {

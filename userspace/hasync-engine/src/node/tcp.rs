@@ -22,6 +22,13 @@ use crate::release::Release;
 use crate::wire::{Message, TcpConn};
 use crate::NodeId;
 
+use super::{Micros, MS};
+
+/// A round no standby may hold up longer: one that has not answered by
+/// then (stopped, its link still up) stops counting for it, so the
+/// primary's output is never held without bound.
+const ROUND_TIMEOUT: Micros = 2_000 * MS;
+
 /// The oldest release that takes TCP face connections over.
 const TCP_CONNS_SINCE: Release = 2;
 
@@ -34,6 +41,8 @@ pub(super) struct TcpRepl {
     waiting: BTreeSet<NodeId>,
     /// How many standbys the open round went to.
     holders: usize,
+    /// When the open round started.
+    started: Micros,
     /// The set last received, with its round (standby).
     held: Option<(u64, Vec<TcpConn>)>,
 }
@@ -47,6 +56,12 @@ impl TcpRepl {
 }
 
 impl Node {
+    /// Standby: the last round received from the primary and its
+    /// connections (what a takeover would rebuild).
+    pub fn tcp_held(&self) -> Option<(u64, &[TcpConn])> {
+        self.tcp.held.as_ref().map(|(r, c)| (*r, c.as_slice()))
+    }
+
     /// [`super::Event::TcpCommit`]: a new round, to every hot standby of a release
     /// that takes connections over.
     pub(super) fn tcp_commit(&mut self, conns: Vec<TcpConn>) {
@@ -61,6 +76,7 @@ impl Node {
             .filter(|&n| l.peer_hot(n))
             .collect();
         self.tcp.round += 1;
+        self.tcp.started = self.now;
         let round = self.tcp.round;
         self.tcp.holders = targets.len();
         self.tcp.waiting = targets.clone();
@@ -87,9 +103,22 @@ impl Node {
     /// for it.
     pub(super) fn tcp_peer_gone(&mut self, node: NodeId) {
         if self.tcp.waiting.remove(&node) {
-            self.tcp.holders -= 1;
+            self.tcp.holders = self.tcp.holders.saturating_sub(1);
             self.tcp_check_round();
         }
+    }
+
+    /// A round open too long commits without the standbys that did not
+    /// answer (see [`ROUND_TIMEOUT`]).
+    pub(super) fn tcp_round_timeout(&mut self, now: Micros) {
+        if self.tcp.waiting.is_empty() || now.saturating_sub(self.tcp.started) < ROUND_TIMEOUT {
+            return;
+        }
+        let late: Vec<NodeId> = std::mem::take(&mut self.tcp.waiting).into_iter().collect();
+        tracing::warn!(round = self.tcp.round, standbys = ?late,
+            "TCP face round not acknowledged in time; committed without them (they would not hold these connections)");
+        self.tcp.holders = self.tcp.holders.saturating_sub(late.len());
+        self.tcp_check_round();
     }
 
     fn tcp_check_round(&mut self) {
@@ -112,7 +141,7 @@ impl Node {
     }
 
     /// Becoming primary: the connections to rebuild, before publishing.
-    pub(super) fn tcp_restore(&mut self) {
+    pub(super) fn tcp_restore(&mut self, switchover: bool) {
         if let Some((round, conns)) = self.tcp.held.take() {
             tracing::info!(
                 round,
@@ -120,7 +149,7 @@ impl Node {
                 "taking over the TCP face's connections"
             );
             if !conns.is_empty() {
-                self.emit(Output::RestoreTcp(conns));
+                self.emit(Output::RestoreTcp { conns, switchover });
             }
         }
         self.tcp.waiting.clear();

@@ -676,7 +676,7 @@ impl Cluster {
                 self.tcp_log
                     .push((u, TcpNote::Committed { round, holders }));
             }
-            Output::RestoreTcp(conns) => {
+            Output::RestoreTcp { conns, .. } => {
                 let ids = conns.iter().map(|c| c.id).collect();
                 self.tcp_log.push((u, TcpNote::Restore(ids)));
             }

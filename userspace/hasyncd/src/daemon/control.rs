@@ -48,6 +48,8 @@ impl Daemon {
         self.batched.remove(&t);
         if let Some(tcp) = &mut self.tcp {
             tcp.conns.remove(&t);
+            tcp.owed.remove(&t);
+            tcp.too_big.remove(&t);
         }
     }
 
@@ -132,6 +134,10 @@ impl Daemon {
             Route::Releases => ResponseFrame {
                 id,
                 body: Response::Releases(node_view::releases(&self.node)),
+            },
+            Route::Tcp => ResponseFrame {
+                id,
+                body: Response::Tcp(self.tcp_view()),
             },
             Route::Channels(from) => {
                 ResponseFrame::channels_paged(id, node_view::channels_from(&self.node, from))

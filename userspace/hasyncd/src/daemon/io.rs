@@ -148,10 +148,11 @@ impl Daemon {
             Output::AbandonRequests => self.drop_control_waiters(),
             Output::Report(r) => crate::report::log(&r),
             Output::Exit => self.exit = true,
-            Output::TcpCommitted { holders, .. } => self.tcp_committed(holders),
-            Output::RestoreTcp(conns) => {
+            Output::TcpCommitted { round, holders } => self.tcp_committed(round, holders),
+            Output::RestoreTcp { conns, switchover } => {
                 if let Some(tcp) = &mut self.tcp {
                     tcp.restore = conns;
+                    tcp.restore_switchover = switchover;
                 }
             }
         }

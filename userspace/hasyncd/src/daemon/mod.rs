@@ -278,11 +278,13 @@ impl Daemon {
                 fds.push((Src::TcpListen, l.as_fd(), rd));
             }
             for (&t, c) in &tcp.conns {
-                let f = if c.wants_write() {
-                    rd | PollFlags::POLLOUT
-                } else {
-                    rd
-                };
+                let mut f = PollFlags::empty();
+                if c.wants_read() {
+                    f |= rd;
+                }
+                if c.wants_write() {
+                    f |= PollFlags::POLLOUT;
+                }
                 fds.push((Src::Tcp(t), c.fd(), f));
             }
         }
@@ -303,7 +305,8 @@ impl Daemon {
             .map_or(MAX_SLEEP, |t| {
                 Duration::from_micros(t.saturating_sub(self.now()))
             })
-            .min(MAX_SLEEP);
+            .min(MAX_SLEEP)
+            .min(self.tcp_wake());
         let ms = u16::try_from(wake.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
         match nix::poll::poll(&mut pfds, PollTimeout::from(ms)) {
             Ok(_) => {}

@@ -35,6 +35,9 @@ const ROUND_PERIOD: Duration = Duration::from_millis(50);
 /// Most bytes of connection state in one round: the replication message
 /// is one TIPC message.
 const ROUND_BYTES_MAX: usize = 60_000;
+/// A connection that has sent no verified request by then is closed: it
+/// would hold a control connection slot, and its bytes a share of rounds.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Refusals on the TCP face, by reason.
 #[derive(Debug, Default, Clone, Copy)]
@@ -72,10 +75,24 @@ pub(super) struct Tcp {
     last_round: Instant,
     /// Standbys that held the last committed round.
     held_by: usize,
+    /// The node's number of the last round held, and when it was.
+    committed: (u64, Option<Instant>),
+    /// Per connection, bytes owed in and out as of the last round read.
+    pub(super) owed: BTreeMap<u64, (u64, u64)>,
     /// Connections to rebuild when this unit publishes (a takeover).
     pub(super) restore: Vec<ConnState>,
+    /// That takeover is a switchover.
+    pub(super) restore_switchover: bool,
     /// Connections left out of rounds for their size (warned once).
-    too_big: BTreeSet<u64>,
+    pub(super) too_big: BTreeSet<u64>,
+    /// The connections in the round being committed, and in the last one
+    /// committed: those a standby holds.
+    round_ids: BTreeSet<u64>,
+    held_ids: BTreeSet<u64>,
+    /// The last round started had connections: the standbys must be told
+    /// when there are none left (an empty round), or a takeover would
+    /// rebuild connections long gone and serve their requests again.
+    sent_some: bool,
 }
 
 impl Tcp {
@@ -95,6 +112,16 @@ impl Tcp {
                 addr.ip, addr.interface
             ))
         })?;
+        // Then what a dead daemon's plug still holds goes, unsent: its
+        // connections are the standby's now, or gone.
+        crate::service_addr::if_index(&addr.interface)
+            .and_then(Plug::clear)
+            .map_err(|e| {
+                DaemonError::Os(format!(
+                    "tcp: cannot clear the qdisc of {}: {e}",
+                    addr.interface
+                ))
+            })?;
         Ok(Tcp {
             cfg,
             secret,
@@ -109,8 +136,14 @@ impl Tcp {
             dirty: false,
             last_round: Instant::now(),
             held_by: 0,
+            committed: (0, None),
+            owed: BTreeMap::new(),
             restore: Vec::new(),
+            restore_switchover: false,
             too_big: BTreeSet::new(),
+            round_ids: BTreeSet::new(),
+            held_ids: BTreeSet::new(),
+            sent_some: false,
         })
     }
 
@@ -142,6 +175,11 @@ impl Daemon {
         }
         let mut rebuilt: Vec<(TcpStream, ConnState)> = Vec::new();
         for c in std::mem::take(&mut tcp.restore) {
+            if c.state.local != tcp.cfg.listen {
+                tracing::error!(local = %c.state.local, listen = %tcp.cfg.listen,
+                    "a TCP connection taken over is not on this unit's service address; not rebuilt");
+                continue;
+            }
             match tcp_repair::rebuild(&c.state) {
                 Ok(s) => rebuilt.push((s, c)),
                 Err(e) => tracing::error!(client = %c.state.remote, error = %e,
@@ -163,15 +201,22 @@ impl Daemon {
         tcp.buffered = false;
         tcp.round_open = false;
         tcp.held_by = 0;
+        let switchover = std::mem::take(&mut tcp.restore_switchover);
         let mut restored = Vec::new();
         for (stream, c) in rebuilt {
             let session = Session {
                 nonce: c.nonce,
                 next: c.next,
             };
-            match tcp_repair::go_live(&stream, &c.state)
+            let live = tcp_repair::go_live(&stream)
                 .and_then(|()| TcpConn::restored(stream, c.state.remote, session))
-            {
+                .and_then(|mut conn| {
+                    conn.queue_raw(&c.state.outq)
+                        .map_err(std::io::Error::other)?;
+                    conn.switched = switchover.then_some(c.next);
+                    Ok(conn)
+                });
+            match live {
                 Ok(conn) => restored.push(conn),
                 Err(e) => tracing::error!(client = %c.state.remote, error = %e,
                     "cannot bring a TCP connection taken over live; it is lost"),
@@ -212,13 +257,22 @@ impl Daemon {
         if !std::mem::take(&mut tcp.up) {
             return;
         }
-        let silent = tcp.held_by > 0;
-        for (_, mut c) in std::mem::take(&mut tcp.conns) {
-            if silent && tcp_repair::vanish(c.stream()).is_ok() {
+        let held = if tcp.held_by > 0 {
+            std::mem::take(&mut tcp.held_ids)
+        } else {
+            BTreeSet::new()
+        };
+        for (t, mut c) in std::mem::take(&mut tcp.conns) {
+            if held.contains(&t) && tcp_repair::vanish(c.stream()).is_ok() {
                 continue;
             }
+            // No standby holds it: it ends here (its FIN is dropped with
+            // the plug's contents when output was held).
             c.shutdown();
         }
+        tcp.held_ids.clear();
+        tcp.round_ids.clear();
+        tcp.sent_some = false;
         if let Some(p) = tcp.plug.take() {
             if let Err(e) = p.remove() {
                 tracing::warn!(error = %e, "cannot take the plug off the service interface");
@@ -226,6 +280,7 @@ impl Daemon {
         }
         tcp.round_open = false;
         tcp.buffered = false;
+        tcp.owed.clear();
         match tcp.addr.release() {
             Ok(()) => tracing::info!(address = %tcp.addr.ip, "service address given up"),
             Err(e) => {
@@ -298,11 +353,22 @@ impl Daemon {
         for inc in got {
             match inc {
                 Incoming::Request(json) => match RequestFrame::decode_many(&json) {
-                    Ok((reqs, array)) => {
-                        if array {
-                            self.batched.entry(t).or_default();
-                        }
+                    // One request per line: what is owed to a client is
+                    // then one tail of its stream (see tcp_conn).
+                    Ok((_, true)) => {
+                        tracing::warn!(client = %peer, "request array on the TCP face; closing the connection");
+                        self.refuse_tcp(
+                            t,
+                            ErrorKind::BadRequest,
+                            "one request per line on the TCP face, not an array".into(),
+                        );
+                        return false;
+                    }
+                    Ok((reqs, false)) => {
                         for req in reqs {
+                            if self.tcp_switched(t, &req) {
+                                continue;
+                            }
                             self.request(t, req);
                         }
                     }
@@ -340,6 +406,37 @@ impl Daemon {
         true
     }
 
+    /// A connection taken over by a switchover whose first unanswered
+    /// request is a switchover: the old primary did it, and its reply
+    /// went with the output it dropped. Answered here, not done again.
+    fn tcp_switched(&mut self, t: u64, req: &RequestFrame) -> bool {
+        let Some(c) = self.tcp.as_mut().and_then(|tcp| tcp.conns.get_mut(&t)) else {
+            return false;
+        };
+        let seq = c.unanswered().1;
+        if c.switched.take() != Some(seq) || !matches!(req.body, hasync_ctl::Request::Switchover) {
+            return false;
+        }
+        let to = self.cfg.node.clone();
+        self.reply(
+            t,
+            ResponseFrame {
+                id: req.id,
+                body: hasync_ctl::Response::Switchover(hasync_ctl::SwitchoverReply { to }),
+            },
+        );
+        true
+    }
+
+    /// How long the loop may sleep: a round is due every
+    /// [`ROUND_PERIOD`] while connections are open.
+    pub(super) fn tcp_wake(&self) -> Duration {
+        match &self.tcp {
+            Some(tcp) if tcp.up && !tcp.conns.is_empty() => ROUND_PERIOD,
+            _ => Duration::MAX,
+        }
+    }
+
     /// After a round of the loop: requests waiting behind answered ones
     /// are taken, and a commit round starts when one is due.
     pub(super) fn tcp_after(&mut self) {
@@ -347,6 +444,18 @@ impl Daemon {
         if !tcp.up {
             return;
         }
+        // Clients that never authenticate do not keep their slot.
+        let idle: Vec<u64> = tcp
+            .conns
+            .iter()
+            .filter(|(_, c)| c.session.next == 1 && c.since.elapsed() > AUTH_TIMEOUT)
+            .map(|(&t, _)| t)
+            .collect();
+        for t in idle {
+            tracing::warn!("TCP client sent no authenticated request in {AUTH_TIMEOUT:?}; closing the connection");
+            self.close_ctl(t);
+        }
+        let Some(tcp) = &mut self.tcp else { return };
         let mut ready = Vec::new();
         for (&t, c) in tcp.conns.iter_mut() {
             if !c.busy() {
@@ -371,7 +480,7 @@ impl Daemon {
         if tcp.round_open {
             return;
         }
-        if tcp.conns.is_empty() {
+        if tcp.conns.is_empty() && !tcp.sent_some {
             if tcp.buffered {
                 if let Some(p) = &tcp.plug {
                     let _ = p.act(Action::ReleaseIndefinite);
@@ -389,8 +498,7 @@ impl Daemon {
             }
             tcp.buffered = true;
         }
-        let mut conns = Vec::with_capacity(tcp.conns.len());
-        let mut bytes = 0;
+        let mut read = Vec::with_capacity(tcp.conns.len());
         for (&t, c) in &tcp.conns {
             let state = tcp_repair::dump(c.stream());
             let resumed = tcp_repair::resume(c.stream());
@@ -405,6 +513,11 @@ impl Daemon {
             let mut inq = unanswered.to_vec();
             inq.extend_from_slice(&state.inq);
             state.inq = inq;
+            // Replies the socket has not taken yet come after its queue.
+            let pending = c.pending_out();
+            state.outq.extend_from_slice(pending);
+            state.write_seq = state.write_seq.wrapping_add(pending.len() as u32);
+            state.unsent = state.unsent.saturating_add(pending.len() as u32);
             let conn = ConnState {
                 id: t,
                 nonce: c.session.nonce,
@@ -412,16 +525,31 @@ impl Daemon {
                 state,
             };
             let len = conn.state.encode().len() + 40;
+            read.push((len, c.peer, conn));
+        }
+        // Smallest first: one large connection cannot crowd the others out.
+        read.sort_by_key(|(len, _, _)| *len);
+        let mut conns = Vec::with_capacity(read.len());
+        let mut bytes = 0;
+        tcp.round_ids.clear();
+        for (len, peer, conn) in read {
+            let t = conn.id;
             if bytes + len > ROUND_BYTES_MAX {
                 if tcp.too_big.insert(t) {
-                    tracing::warn!(client = %c.peer, bytes = len,
+                    tracing::warn!(client = %peer, bytes = len,
                         "TCP connection state does not fit a round; it will not survive a failover while it is this large");
                 }
                 continue;
             }
             bytes += len;
+            tcp.owed.insert(
+                t,
+                (conn.state.inq.len() as u64, conn.state.outq.len() as u64),
+            );
+            tcp.round_ids.insert(t);
             conns.push(conn);
         }
+        tcp.sent_some = !conns.is_empty();
         tcp.round_open = true;
         tcp.dirty = false;
         tcp.last_round = Instant::now();
@@ -430,15 +558,68 @@ impl Daemon {
     }
 
     /// The node says the hot standbys hold the round: its output goes.
-    pub(super) fn tcp_committed(&mut self, holders: usize) {
+    pub(super) fn tcp_committed(&mut self, round: u64, holders: usize) {
         let Some(tcp) = &mut self.tcp else { return };
         tcp.round_open = false;
         tcp.held_by = holders;
+        tcp.committed = (round, Some(Instant::now()));
+        tcp.held_ids = tcp.round_ids.clone();
         if let (Some(p), true) = (&tcp.plug, tcp.buffered) {
             if let Err(e) = p.act(Action::ReleaseOne) {
                 tracing::warn!(error = %e, "cannot release output on the service interface");
             }
         }
+    }
+
+    /// `hasync tcp show`: the face as this unit sees it.
+    pub(super) fn tcp_view(&self) -> hasync_ctl::TcpReply {
+        use hasync_ctl::{TcpConnStatus, TcpRefused, TcpReply};
+        let mut r = TcpReply {
+            node: self.cfg.node.clone(),
+            role: self.node.role().as_str().to_owned(),
+            ..TcpReply::default()
+        };
+        let Some(tcp) = &self.tcp else { return r };
+        r.listen = Some(tcp.cfg.listen.to_string());
+        r.up = tcp.up;
+        let f = tcp.refused;
+        r.refused = TcpRefused {
+            source: f.source,
+            unauthenticated: f.unauthenticated,
+            forged: f.forged,
+            replayed: f.replayed,
+            too_long: f.too_long,
+        };
+        if tcp.up {
+            r.round = tcp.committed.0;
+            r.holders = tcp.held_by as u64;
+            r.lag_ms = tcp.committed.1.map(|t| t.elapsed().as_millis() as u64);
+            r.connections = tcp
+                .conns
+                .iter()
+                .map(|(t, c)| {
+                    let (owed_in, owed_out) = tcp.owed.get(t).copied().unwrap_or_default();
+                    TcpConnStatus {
+                        client: c.peer.to_string(),
+                        next: c.unanswered().1,
+                        owed_in,
+                        owed_out,
+                    }
+                })
+                .collect();
+        } else if let Some((round, held)) = self.node.tcp_held() {
+            r.round = round;
+            r.connections = held
+                .iter()
+                .map(|c| TcpConnStatus {
+                    client: c.state.remote.to_string(),
+                    next: c.next,
+                    owed_in: c.state.inq.len() as u64,
+                    owed_out: c.state.outq.len() as u64,
+                })
+                .collect();
+        }
+        r
     }
 
     /// Answers with one error, then ends the connection.
