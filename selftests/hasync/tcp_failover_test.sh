@@ -21,7 +21,7 @@ PORT=7700
 C="ip netns exec hasync-c"
 KEY=$CL/control.key
 
-cl_begin 6
+cl_begin 7
 trap 'ip netns del hasync-c 2>/dev/null; cl_cleanup' EXIT
 
 # svc_link N: node N's service interface on the client's bridge.
@@ -74,6 +74,24 @@ stream_up() {
 	kill -0 "$(cat "$CL/stream.pid")" 2>/dev/null || { cat "$CL/stream.out"; return 1; }
 }
 ktap_check "a client streams requests over one TCP connection" stream_up
+
+# `hasync tcp show`: the primary serves the connection and its standby
+# holds it, as of a recent round.
+tcp_show() {
+	in_ns 1 "$HASYNC_BIN" tcp show | sed 's/^/# n1: /'
+	in_ns 2 "$HASYNC_BIN" tcp show | sed 's/^/# n2: /'
+	in_ns 1 "$HASYNC_BIN" -j tcp show | python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+sys.exit(not (t["up"] and t["round"] > 0 and t["holders"] == 1
+              and t["lag_ms"] is not None and t["lag_ms"] < 5000
+              and [c["client"].split(":")[0] for c in t["connections"]] == ["10.77.0.10"]))' || return 1
+	in_ns 2 "$HASYNC_BIN" -j tcp show | python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+sys.exit(not (not t["up"] and t["round"] > 0 and len(t["connections"]) == 1))'
+}
+ktap_check_out "tcp show: the primary serves the connection, the standby holds it" tcp_show
 
 primary=1
 # fail N: the primary's node fails: its links go, then its daemon; it

@@ -27,7 +27,8 @@ OTHER=$CL/other.key
 cl_begin 13
 trap 'ip netns del hasync-c 2>/dev/null; cl_cleanup' EXIT
 
-# The client's segment: a bridge in hasync-c, one veth to each unit.
+# The client's segment: a bridge in hasync-c, one veth to each unit, each
+# with its own address there as a node has; the service address floats.
 segment_up() {
 	ip netns add hasync-c &&
 		$C ip link set lo up &&
@@ -39,7 +40,8 @@ segment_up() {
 		ip link add "c-n$n" netns hasync-c type veth peer name svc0 netns "hasync-n$n" &&
 			$C ip link set "c-n$n" master br0 &&
 			$C ip link set "c-n$n" up &&
-			in_ns "$n" ip link set svc0 up || return 1
+			in_ns "$n" ip link set svc0 up &&
+			in_ns "$n" ip addr add "10.77.0.$n/24" dev svc0 || return 1
 	done
 	# Both units' secret; another one for the forged client.
 	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY" &&
@@ -149,13 +151,18 @@ node_failure() {
 }
 ktap_check_out "node failure: the new primary takes the address; the client reaches it" node_failure
 
-# Node 1 comes back as a rebooted node would: links up, daemon restarted
-# as a standby. It must not answer for the address.
+# Node 1 comes back as a rebooted node would, daemon restarted as a
+# standby. It must not answer for the address.
 rejoin() {
-	in_ns 1 ip addr add "$SVC/24" dev svc0 # what a daemon killed mid-role leaves behind
-	in_ns 1 ip link set "$("$NETNS" dev 1 2)" up
+	# As after a reboot: none of its sockets survive; its service
+	# interface comes back with the address a daemon killed mid-role
+	# leaves behind, which the new daemon must clear.
+	"$NETNS" reboot 1 2 || return 1
+	ip link add c-n1 netns hasync-c type veth peer name svc0 netns hasync-n1 &&
+		$C ip link set c-n1 master br0 && $C ip link set c-n1 up || return 1
+	in_ns 1 ip addr add 10.77.0.1/24 dev svc0
+	in_ns 1 ip addr add "$SVC/24" dev svc0
 	in_ns 1 ip link set svc0 up
-	"$NETNS" wait 2 || return 1
 	cl_start 1 standby
 	cl_wait_hot 1 60 || return 1
 	! holds 1 && holds 2 || { echo "# after the restart: only cu-2 may hold $SVC"; return 1; }
