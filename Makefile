@@ -14,7 +14,7 @@ CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
 # Resolved lazily: only targets that need the kernel ask for it.
 KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
 
-.PHONY: all run run-upgrade bench check check-long check-debug deps kernel module module-debug userspace \
+.PHONY: all run run-upgrade run-tcp bench check check-long check-debug deps kernel module module-debug userspace \
 	prev-release gen gen-check lint test-host selftests clean help
 
 all: module userspace
@@ -99,6 +99,9 @@ run: module userspace
 # A rolling upgrade from the previous release to this tree under a stream.
 run-upgrade: module userspace prev-release
 	@HASYNC_PREV_DIR=$$(scripts/prev-release) scripts/vm-run --timeout 300 -- scripts/demo-upgrade
+
+run-tcp: module userspace
+	@scripts/vm-run --timeout 300 -- scripts/demo-tcp
 
 clean:
 	@[ ! -d "$(KDIR)" ] || $(MAKE) --no-print-directory -C $(KDIR) M=$(TOP) LLVM=1 clean
