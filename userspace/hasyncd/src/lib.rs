@@ -12,6 +12,7 @@
 //! | [`daemon`] | the poll loop: roles, takeover, control API |
 //! | [`tcp_conn`] | a control connection on the TCP face: authenticated lines |
 //! | [`service_addr`] | the floating service address: taken, announced, released |
+//! | [`rtnl`] | one rtnetlink request and its ACK |
 //! | [`plug`] | output commit: the qdisc that holds the service interface's packets |
 //! | [`tcp_repair`] | a TCP connection's transport state: read out, recreated elsewhere |
 
@@ -22,6 +23,7 @@ pub mod fault;
 pub mod kernel;
 pub mod plug;
 pub mod report;
+pub mod rtnl;
 pub mod service_addr;
 pub mod tcp_conn;
 pub mod tcp_repair;

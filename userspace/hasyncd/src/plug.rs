@@ -20,8 +20,8 @@
 //! `tc qdisc add dev IFACE root plug` and `tc qdisc change dev IFACE root
 //! plug release` send them.
 
+use crate::rtnl::Rtnl;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 // <linux/rtnetlink.h>, <linux/pkt_sched.h>
 const RTM_NEWQDISC: u16 = 36;
@@ -33,7 +33,6 @@ const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
-const NLMSG_ERROR: u16 = 2;
 
 /// `enum` of `struct tc_plug_qopt`'s action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +50,7 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Plug {
     index: u32,
-    fd: OwnedFd,
+    rtnl: Rtnl,
 }
 
 impl Plug {
@@ -82,20 +81,10 @@ impl Plug {
     }
 
     fn open(index: u32) -> io::Result<Self> {
-        // SAFETY: plain system call; checked before use.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        Ok(Plug { index, fd })
+        Ok(Plug {
+            index,
+            rtnl: Rtnl::open()?,
+        })
     }
 
     /// Deletes the root qdisc; none there (the default) is fine.
@@ -117,21 +106,7 @@ impl Plug {
     }
 
     fn call(&self, msg: &[u8]) -> io::Result<()> {
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: `msg` is valid for reads of its length.
-        if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut buf = [0u8; 512];
-        // SAFETY: `buf` is valid for writes of its length.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        match ack_errno(&buf[..n as usize]) {
-            None => Ok(()),
-            Some(e) => Err(io::Error::from_raw_os_error(e)),
-        }
+        self.rtnl.call(msg)
     }
 }
 
@@ -167,18 +142,6 @@ fn qdisc_msg(kind: u16, flags: u16, index: u32, action: Option<(Action, u32)>) -
     m[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK | flags).to_ne_bytes());
     m[8..12].copy_from_slice(&1u32.to_ne_bytes());
     m
-}
-
-fn ack_errno(reply: &[u8]) -> Option<i32> {
-    let ty = reply.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
-    let err = reply
-        .get(16..20)
-        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-    match (ty, err) {
-        (Some(NLMSG_ERROR), Some(0)) => None,
-        (Some(NLMSG_ERROR), Some(e)) => Some(e.saturating_neg()),
-        _ => Some(libc::EPROTO),
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_REPLACE: u16 = 0x100;
 const NLM_F_CREATE: u16 = 0x400;
-const NLMSG_ERROR: u16 = 2;
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IP: u16 = 0x0800;
 
@@ -116,34 +115,7 @@ fn addr_msg(kind: u16, index: u32, ip: Ipv4Addr, prefix: u8) -> Vec<u8> {
 
 /// Sends one request and waits for its ACK.
 fn rtnl(msg: &[u8]) -> io::Result<()> {
-    let fd = socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
-    // SAFETY: `msg` is valid for `msg.len()` bytes; the kernel is the
-    // default destination of an unbound netlink socket.
-    let n = unsafe { libc::send(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut buf = [0u8; 1024];
-    // SAFETY: `buf` is valid for writes of its length.
-    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    ack_errno(&buf[..n as usize]).map_or(Ok(()), |e| Err(io::Error::from_raw_os_error(e)))
-}
-
-/// The errno of an `NLMSG_ERROR` reply (`None` for an ACK); anything else
-/// is `EPROTO`.
-fn ack_errno(reply: &[u8]) -> Option<i32> {
-    let ty = reply.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
-    let err = reply
-        .get(16..20)
-        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-    match (ty, err) {
-        (Some(NLMSG_ERROR), Some(0)) => None,
-        (Some(NLMSG_ERROR), Some(e)) => Some(e.saturating_neg()),
-        _ => Some(libc::EPROTO),
-    }
+    crate::rtnl::Rtnl::open()?.call(msg)
 }
 
 /// The interface's link-layer address.
@@ -240,16 +212,6 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([m[34], m[35]]), IFA_ADDRESS);
         let d = addr_msg(RTM_DELADDR, 7, ip, 24);
         assert_eq!(u16::from_ne_bytes([d[6], d[7]]), NLM_F_REQUEST | NLM_F_ACK);
-    }
-
-    #[test]
-    fn acks_and_errors_are_told_apart() {
-        let mut r = vec![0u8; 36];
-        r[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
-        assert_eq!(ack_errno(&r), None);
-        r[16..20].copy_from_slice(&(-libc::EEXIST).to_ne_bytes());
-        assert_eq!(ack_errno(&r), Some(libc::EEXIST));
-        assert_eq!(ack_errno(&r[..10]), Some(libc::EPROTO));
     }
 
     #[test]
