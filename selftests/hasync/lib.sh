@@ -19,6 +19,9 @@ module_load() {
 	insmod "$HASYNC_KO" "$@"
 }
 
+# nstat_of NS COUNTER: a counter of network namespace NS.
+nstat_of() { ip netns exec "$1" nstat -asz "$2" | awk -v k="$2" '$1==k {print $2}'; }
+
 # The genetlink controller's view: is the family registered?
 family_registered() { genl ctrl get name hasync >/dev/null 2>&1; }
 

@@ -16,45 +16,10 @@
 . "$(dirname "$0")/cluster.sh"
 
 FAILOVERS=${HASYNC_TCP_FAILOVERS:-20}
-SVC=10.77.0.100
-PORT=7700
-C="ip netns exec hasync-c"
-KEY=$CL/control.key
+. "$(dirname "$0")/tcp_lib.sh"
 
 cl_begin 7
 trap 'ip netns del hasync-c 2>/dev/null; cl_cleanup' EXIT
-
-# svc_link N: node N's service interface on the client's bridge.
-svc_link() {
-	ip link add "c-n$1" netns hasync-c type veth peer name svc0 netns "hasync-n$1" &&
-		$C ip link set "c-n$1" master br0 &&
-		$C ip link set "c-n$1" up &&
-		in_ns "$1" ip link set svc0 up &&
-		in_ns "$1" ip addr add "10.77.0.$1/24" dev svc0
-}
-
-segment_up() {
-	ip netns add hasync-c &&
-		$C ip link set lo up &&
-		$C ip link add br0 type bridge &&
-		$C ip link set br0 up &&
-		$C ip addr add 10.77.0.10/24 dev br0 || return 1
-	# Each unit has its own address on the segment, as a node does; the
-	# service address floats.
-	svc_link 1 && svc_link 2 || return 1
-	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY")
-}
-
-conf_tcp() {
-	cl_conf "$1" both || return 1
-	cat >>"$CL/n$1.toml" <<EOT
-[tcp]
-listen = "$SVC:$PORT"
-interface = "svc0"
-prefix = 24
-secret = "$KEY"
-EOT
-}
 
 start_pair() {
 	segment_up || return 1
@@ -145,14 +110,13 @@ failovers() {
 ktap_check_out "$FAILOVERS failovers: every request answered once, in order" failovers
 
 counters() {
-	v() { ip netns exec "$1" nstat -asz "$2" | awk -v k="$2" '$1==k {print $2}'; }
-	echo "# client: active opens $(v hasync-c TcpActiveOpens), resets seen $(v hasync-c TcpEstabResets), RSTs sent $(v hasync-c TcpOutRsts)"
-	echo "# units: RSTs sent $(v hasync-n1 TcpOutRsts) and $(v hasync-n2 TcpOutRsts)"
-	[ "$(v hasync-c TcpActiveOpens)" = 1 ] &&
-		[ "$(v hasync-c TcpEstabResets)" = 0 ] &&
-		[ "$(v hasync-c TcpOutRsts)" = 0 ] &&
-		[ "$(v hasync-n1 TcpOutRsts)" = 0 ] &&
-		[ "$(v hasync-n2 TcpOutRsts)" = 0 ]
+	echo "# client: active opens $(nstat_of hasync-c TcpActiveOpens), resets seen $(nstat_of hasync-c TcpEstabResets), RSTs sent $(nstat_of hasync-c TcpOutRsts)"
+	echo "# units: RSTs sent $(nstat_of hasync-n1 TcpOutRsts) and $(nstat_of hasync-n2 TcpOutRsts)"
+	[ "$(nstat_of hasync-c TcpActiveOpens)" = 1 ] &&
+		[ "$(nstat_of hasync-c TcpEstabResets)" = 0 ] &&
+		[ "$(nstat_of hasync-c TcpOutRsts)" = 0 ] &&
+		[ "$(nstat_of hasync-n1 TcpOutRsts)" = 0 ] &&
+		[ "$(nstat_of hasync-n2 TcpOutRsts)" = 0 ]
 }
 ktap_check_out "one connection opened, no reset sent or seen (nstat)" counters
 

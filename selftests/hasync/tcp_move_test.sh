@@ -120,13 +120,12 @@ counters() {
 		ip netns exec "hasync-m$n" nstat -asz TcpOutRsts TcpPassiveOpens |
 			grep -v '^#' | sed "s/^/# m$n: /"
 	done
-	v() { ip netns exec "$1" nstat -asz "$2" | awk -v k="$2" '$1==k {print $2}'; }
-	[ "$(v hasync-mc TcpActiveOpens)" = 1 ] &&
-		[ "$(v hasync-mc TcpEstabResets)" = 0 ] &&
-		[ "$(v hasync-mc TcpOutRsts)" = 0 ] &&
-		[ "$(v hasync-m1 TcpOutRsts)" = 0 ] &&
-		[ "$(v hasync-m2 TcpOutRsts)" = 0 ] &&
-		[ "$(v hasync-m2 TcpPassiveOpens)" = 0 ]
+	[ "$(nstat_of hasync-mc TcpActiveOpens)" = 1 ] &&
+		[ "$(nstat_of hasync-mc TcpEstabResets)" = 0 ] &&
+		[ "$(nstat_of hasync-mc TcpOutRsts)" = 0 ] &&
+		[ "$(nstat_of hasync-m1 TcpOutRsts)" = 0 ] &&
+		[ "$(nstat_of hasync-m2 TcpOutRsts)" = 0 ] &&
+		[ "$(nstat_of hasync-m2 TcpPassiveOpens)" = 0 ]
 }
 
 ktap_check "a client namespace on a bridge with two server namespaces" segment_up

@@ -18,46 +18,18 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
-SVC=10.77.0.100
-PORT=7700
-C="ip netns exec hasync-c"
-KEY=$CL/control.key
+TCP_ALLOW='"10.77.0.0/25"'
+. "$(dirname "$0")/tcp_lib.sh"
 OTHER=$CL/other.key
 
 cl_begin 13
 trap 'ip netns del hasync-c 2>/dev/null; cl_cleanup' EXIT
 
-# The client's segment: a bridge in hasync-c, one veth to each unit, each
-# with its own address there as a node has; the service address floats.
-segment_up() {
-	ip netns add hasync-c &&
-		$C ip link set lo up &&
-		$C ip link add br0 type bridge &&
-		$C ip link set br0 up &&
-		$C ip addr add 10.77.0.10/24 dev br0 &&
-		$C ip addr add 10.77.0.200/24 dev br0 || return 1
-	for n in 1 2; do
-		ip link add "c-n$n" netns hasync-c type veth peer name svc0 netns "hasync-n$n" &&
-			$C ip link set "c-n$n" master br0 &&
-			$C ip link set "c-n$n" up &&
-			in_ns "$n" ip link set svc0 up &&
-			in_ns "$n" ip addr add "10.77.0.$n/24" dev svc0 || return 1
-	done
-	# Both units' secret; another one for the forged client.
-	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY" &&
-		head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OTHER")
-}
-
-conf_tcp() {
-	cl_conf "$1" both || return 1
-	cat >>"$CL/n$1.toml" <<EOT
-[tcp]
-listen = "$SVC:$PORT"
-interface = "svc0"
-prefix = 24
-secret = "$KEY"
-allow = ["10.77.0.0/25"]
-EOT
+# The client also has 10.77.0.200, outside tcp.allow; another secret
+# signs the forged client's requests.
+segment() {
+	segment_up 10.77.0.200 &&
+		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OTHER")
 }
 
 # holds N: node N has the service address on svc0.
@@ -75,7 +47,7 @@ wait_ctl() {
 count_ifaces() { hasync iface show channel 1 | wc -l; }
 
 start_pair() {
-	segment_up || return 1
+	segment || return 1
 	conf_tcp 1 && conf_tcp 2 || return 1
 	cl_start 1 primary
 	cl_wait 1 "s['role']=='primary'" 30 || return 1
@@ -157,12 +129,8 @@ rejoin() {
 	# As after a reboot: none of its sockets survive; its service
 	# interface comes back with the address a daemon killed mid-role
 	# leaves behind, which the new daemon must clear.
-	"$NETNS" reboot 1 2 || return 1
-	ip link add c-n1 netns hasync-c type veth peer name svc0 netns hasync-n1 &&
-		$C ip link set c-n1 master br0 && $C ip link set c-n1 up || return 1
-	in_ns 1 ip addr add 10.77.0.1/24 dev svc0
+	"$NETNS" reboot 1 2 && svc_link 1 || return 1
 	in_ns 1 ip addr add "$SVC/24" dev svc0
-	in_ns 1 ip link set svc0 up
 	cl_start 1 standby
 	cl_wait_hot 1 60 || return 1
 	! holds 1 && holds 2 || { echo "# after the restart: only cu-2 may hold $SVC"; return 1; }
