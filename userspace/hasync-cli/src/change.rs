@@ -97,7 +97,22 @@ fn send(request: Request, out: Format, opts: &daemon::Opts) -> crate::Result {
         Request::Rename(_) => RENAME_OUTCOME,
         _ => OUTCOME,
     };
-    match opts.call(Daemon::Primary, request, Some(outcome))? {
+    let rename = matches!(request, Request::Rename(_));
+    let answer = opts.call(Daemon::Primary, request, Some(outcome));
+    // A first-release daemon refuses the request it cannot parse (and
+    // closes the connection): nothing changed, and the reason is its age.
+    if let (true, Err(daemon::Error::Refused(e))) = (rename, &answer) {
+        if e.kind == hasync_ctl::ErrorKind::BadRequest
+            && e.message.contains("unknown variant `rename`")
+        {
+            return Err(
+                "the primary runs hasyncd of the first release, and the first release has \
+                 no rename: nothing changed (delete and set the record instead, or upgrade it)"
+                    .into(),
+            );
+        }
+    }
+    match answer? {
         // Text: nothing, as `ip` prints nothing on success.
         Response::Confirmed(c) => out.print(&c, |_, _: &Confirmed| Ok(())),
         other => Err(daemon::unexpected("a change", &other).into()),
