@@ -364,6 +364,10 @@ pub enum Output {
         round: u64,
         /// Standbys holding it.
         holders: usize,
+        /// Hot standbys that did not answer in time: they hold an earlier
+        /// round, and one of them may still take over (a switchover in
+        /// progress stops its target answering).
+        late: usize,
     },
     /// Becoming primary: rebuild these TCP face connections before the
     /// service address is taken (comes before [`Output::Publish`]).

@@ -43,6 +43,8 @@ pub(super) struct TcpRepl {
     holders: usize,
     /// When the open round started.
     started: Micros,
+    /// Standbys the open round stopped waiting for at its timeout.
+    late: usize,
     /// The set last received, with its round (standby).
     held: Option<(u64, Vec<TcpConn>)>,
 }
@@ -77,6 +79,7 @@ impl Node {
             .collect();
         self.tcp.round += 1;
         self.tcp.started = self.now;
+        self.tcp.late = 0;
         let round = self.tcp.round;
         self.tcp.holders = targets.len();
         self.tcp.waiting = targets.clone();
@@ -118,6 +121,7 @@ impl Node {
         tracing::warn!(round = self.tcp.round, standbys = ?late,
             "TCP face round not acknowledged in time; committed without them (they would not hold these connections)");
         self.tcp.holders = self.tcp.holders.saturating_sub(late.len());
+        self.tcp.late = late.len();
         self.tcp_check_round();
     }
 
@@ -127,6 +131,7 @@ impl Node {
             self.emit(Output::TcpCommitted {
                 round,
                 holders: self.tcp.holders,
+                late: self.tcp.late,
             });
             // Committed once.
             self.tcp.waiting.clear();

@@ -672,7 +672,7 @@ impl Cluster {
                 let t = self.now + 200;
                 self.push(t, Ev::Restart(u));
             }
-            Output::TcpCommitted { round, holders } => {
+            Output::TcpCommitted { round, holders, .. } => {
                 self.tcp_log
                     .push((u, TcpNote::Committed { round, holders }));
             }

@@ -148,7 +148,11 @@ impl Daemon {
             Output::AbandonRequests => self.drop_control_waiters(),
             Output::Report(r) => crate::report::log(&r),
             Output::Exit => self.exit = true,
-            Output::TcpCommitted { round, holders } => self.tcp_committed(round, holders),
+            Output::TcpCommitted {
+                round,
+                holders,
+                late,
+            } => self.tcp_committed(round, holders, late),
             Output::RestoreTcp { conns, switchover } => {
                 if let Some(tcp) = &mut self.tcp {
                     tcp.restore = conns;

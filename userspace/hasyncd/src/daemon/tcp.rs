@@ -75,6 +75,8 @@ pub(super) struct Tcp {
     last_round: Instant,
     /// Standbys that held the last committed round.
     held_by: usize,
+    /// A standby may hold the connections in `held_ids`.
+    may_hold: bool,
     /// The node's number of the last round held, and when it was.
     committed: (u64, Option<Instant>),
     /// Per connection, bytes owed in and out as of the last round read.
@@ -136,6 +138,7 @@ impl Tcp {
             dirty: false,
             last_round: Instant::now(),
             held_by: 0,
+            may_hold: false,
             committed: (0, None),
             owed: BTreeMap::new(),
             restore: Vec::new(),
@@ -201,6 +204,7 @@ impl Daemon {
         tcp.buffered = false;
         tcp.round_open = false;
         tcp.held_by = 0;
+        tcp.may_hold = false;
         let switchover = std::mem::take(&mut tcp.restore_switchover);
         let mut restored = Vec::new();
         for (stream, c) in rebuilt {
@@ -257,7 +261,7 @@ impl Daemon {
         if !std::mem::take(&mut tcp.up) {
             return;
         }
-        let held = if tcp.held_by > 0 {
+        let held = if tcp.may_hold {
             std::mem::take(&mut tcp.held_ids)
         } else {
             BTreeSet::new()
@@ -273,6 +277,7 @@ impl Daemon {
         tcp.held_ids.clear();
         tcp.round_ids.clear();
         tcp.sent_some = false;
+        tcp.may_hold = false;
         if let Some(p) = tcp.plug.take() {
             if let Err(e) = p.remove() {
                 tracing::warn!(error = %e, "cannot take the plug off the service interface");
@@ -558,12 +563,20 @@ impl Daemon {
     }
 
     /// The node says the hot standbys hold the round: its output goes.
-    pub(super) fn tcp_committed(&mut self, round: u64, holders: usize) {
+    pub(super) fn tcp_committed(&mut self, round: u64, holders: usize, late: usize) {
         let Some(tcp) = &mut self.tcp else { return };
         tcp.round_open = false;
         tcp.held_by = holders;
         tcp.committed = (round, Some(Instant::now()));
-        tcp.held_ids = tcp.round_ids.clone();
+        // Who may take the connections over: this round's holders; or, when
+        // a late standby holds only an earlier round, that round's; or
+        // nobody.
+        if holders > 0 {
+            tcp.held_ids = tcp.round_ids.clone();
+        } else if late == 0 {
+            tcp.held_ids.clear();
+        }
+        tcp.may_hold = holders + late > 0;
         if let (Some(p), true) = (&tcp.plug, tcp.buffered) {
             if let Err(e) = p.act(Action::ReleaseOne) {
                 tracing::warn!(error = %e, "cannot release output on the service interface");
