@@ -50,8 +50,6 @@ pub struct TcpConn {
     /// Length of the line being served, with its newline.
     in_flight: Option<usize>,
     out: Vec<u8>,
-    /// Requests taken.
-    pub requests: u64,
     /// When it was accepted (or taken over).
     pub since: std::time::Instant,
     /// Taken over by a switchover: the sequence number of a switchover
@@ -83,7 +81,6 @@ impl TcpConn {
             inbuf: Vec::new(),
             in_flight: None,
             out: Vec::new(),
-            requests: 0,
             since: std::time::Instant::now(),
             switched: None,
         })
@@ -234,7 +231,6 @@ impl TcpConn {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             match self.session.check(secret, line) {
                 Ok(json) => {
-                    self.requests += 1;
                     got.push(Incoming::Request(json.to_vec()));
                     self.in_flight = Some(nl + 1);
                 }
@@ -348,7 +344,8 @@ mod tests {
             &more[..],
             [Incoming::Refused(Refusal::Replayed { seq: 2, next: 3 })]
         ));
-        assert_eq!(c.requests, 2);
+        // Two requests verified: the next must carry 3.
+        assert_eq!(c.session.next, 3);
     }
 
     #[test]

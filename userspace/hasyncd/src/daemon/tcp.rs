@@ -39,21 +39,6 @@ const ROUND_BYTES_MAX: usize = 60_000;
 /// would hold a control connection slot, and its bytes a share of rounds.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Refusals on the TCP face, by reason.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TcpRefusals {
-    /// Clients outside `tcp.allow`, closed at accept.
-    pub source: u64,
-    /// Lines without `SEQ MAC`.
-    pub unauthenticated: u64,
-    /// MACs that did not verify.
-    pub forged: u64,
-    /// Sequence numbers used before or skipped.
-    pub replayed: u64,
-    /// Lines over the length limit.
-    pub too_long: u64,
-}
-
 /// The TCP face's state.
 pub(super) struct Tcp {
     pub(super) cfg: TcpFace,
@@ -61,7 +46,8 @@ pub(super) struct Tcp {
     addr: ServiceAddr,
     listener: Option<TcpListener>,
     pub(super) conns: BTreeMap<u64, TcpConn>,
-    pub(super) refused: TcpRefusals,
+    /// Refusals, by reason (as `hasync tcp show` lists them).
+    pub(super) refused: hasync_ctl::TcpRefused,
     /// This unit serves the face (primary, address taken).
     up: bool,
     /// Output commit (none when the qdisc could not be installed).
@@ -130,7 +116,7 @@ impl Tcp {
             addr,
             listener: None,
             conns: BTreeMap::new(),
-            refused: TcpRefusals::default(),
+            refused: hasync_ctl::TcpRefused::default(),
             up: false,
             plug: None,
             buffered: false,
@@ -586,7 +572,7 @@ impl Daemon {
 
     /// `hasync tcp show`: the face as this unit sees it.
     pub(super) fn tcp_view(&self) -> hasync_ctl::TcpReply {
-        use hasync_ctl::{TcpConnStatus, TcpRefused, TcpReply};
+        use hasync_ctl::{TcpConnStatus, TcpReply};
         let mut r = TcpReply {
             node: self.cfg.node.clone(),
             role: self.node.role().as_str().to_owned(),
@@ -595,14 +581,7 @@ impl Daemon {
         let Some(tcp) = &self.tcp else { return r };
         r.listen = Some(tcp.cfg.listen.to_string());
         r.up = tcp.up;
-        let f = tcp.refused;
-        r.refused = TcpRefused {
-            source: f.source,
-            unauthenticated: f.unauthenticated,
-            forged: f.forged,
-            replayed: f.replayed,
-            too_long: f.too_long,
-        };
+        r.refused = tcp.refused.clone();
         if tcp.up {
             r.round = tcp.committed.0;
             r.holders = tcp.held_by as u64;
