@@ -4,12 +4,13 @@
 # channel that does not exist is an error (as `ip link show dev X` says),
 # and a destructive `kernel replay` never takes its records from a stdin it
 # was not told to read: they are given as words, read `from FILE`, or the
-# replay says `empty`. Module 0.2.0's record fields (a link speed, a
+# replay says `empty`. A refusal by the module's policy names the
+# attribute it points at. Module 0.2.0's record fields (a link speed, a
 # description of up to 255 bytes) round-trip and hash as every side says.
 . "$(dirname "$0")/lib.sh"
 
 ktap_header
-ktap_plan 9
+ktap_plan 11
 require || exit 1
 module_load || exit 1
 T=$(mktemp -d)
@@ -95,5 +96,20 @@ too_long() {
 	fails 1 'does not exist' hasync iface show dev wan1
 }
 ktap_check "kernel update: a 256-byte description is refused by name, nothing added" too_long
+
+no_channel5() {
+	! hasync -j channel show | grep -q '"id": *5[,}]'
+}
+policy_range() {
+	fails 1 'out of range.*(attribute sections)' hasync channel add id 5 sections 0 &&
+		no_channel5
+}
+ktap_check "channel add sections 0: the policy's refusal names the attribute" policy_range
+
+policy_name() {
+	fails 1 '(attribute name)' hasync channel add id 5 name "$(printf 'n%.0s' $(seq 40))" &&
+		no_channel5
+}
+ktap_check "channel add with a 40-byte name: the refusal names the attribute" policy_name
 
 ktap_finished

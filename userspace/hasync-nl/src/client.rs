@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::attr::ParseError;
+use crate::bad_attr::attr_path;
 use crate::ctrl::Family;
-use crate::error::Error;
+use crate::error::{Error, KernelError};
 use crate::generated::{cmd, FAMILY_NAME, FAMILY_VERSION};
 use crate::genl::{expect_cmd, Genl, Outcome, Request};
 use crate::info::Info;
@@ -52,7 +53,8 @@ impl Client {
     pub(crate) fn call(&mut self, cmd: u8, attrs: &[u8]) -> Result<Vec<u8>, Error> {
         let replies = self
             .genl
-            .transact(self.family.id, flags::ACK, cmd, FAMILY_VERSION, attrs)?;
+            .transact(self.family.id, flags::ACK, cmd, FAMILY_VERSION, attrs)
+            .map_err(|e| name_bad_attr(e, cmd, attrs))?;
         let what = cmd::name(cmd).unwrap_or("request");
         let (got, attrs) = replies.into_iter().next().ok_or(Error::NoReply(what))?;
         expect_cmd(cmd, got)?;
@@ -64,6 +66,7 @@ impl Client {
         self.genl
             .transact(self.family.id, flags::ACK, cmd, FAMILY_VERSION, attrs)
             .map(drop)
+            .map_err(|e| name_bad_attr(e, cmd, attrs))
     }
 
     /// Runs a `dump` command, handing each message's attributes to `each`.
@@ -73,17 +76,19 @@ impl Client {
         attrs: &[u8],
         mut each: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.genl.transact_with(
-            self.family.id,
-            flags::DUMP,
-            cmd,
-            FAMILY_VERSION,
-            attrs,
-            |got, attrs| {
-                expect_cmd(cmd, got)?;
-                each(attrs)
-            },
-        )
+        self.genl
+            .transact_with(
+                self.family.id,
+                flags::DUMP,
+                cmd,
+                FAMILY_VERSION,
+                attrs,
+                |got, attrs| {
+                    expect_cmd(cmd, got)?;
+                    each(attrs)
+                },
+            )
+            .map_err(|e| name_bad_attr(e, cmd, attrs))
     }
 
     /// A request of this family for [`Client::pipeline`].
@@ -100,7 +105,13 @@ impl Client {
 
     /// Sends many requests together; see [`Genl::pipeline`].
     pub(crate) fn pipeline(&mut self, reqs: &[Request]) -> Result<Vec<Outcome>, Error> {
-        self.genl.pipeline(reqs)
+        let mut out = self.genl.pipeline(reqs)?;
+        for (o, r) in out.iter_mut().zip(reqs) {
+            if let Outcome::Failed(k) = o {
+                name_in(k, r.cmd, &r.attrs);
+            }
+        }
+        Ok(out)
     }
 
     /// The module's version, limits and current counts.
@@ -111,6 +122,23 @@ impl Client {
 }
 
 /// A reply's attributes, after checking it answers command `cmd`.
+/// Names the attribute a refusal of request `cmd` with `attrs` points at.
+fn name_bad_attr(e: Error, cmd: u8, attrs: &[u8]) -> Error {
+    match e {
+        Error::Kernel(mut k) => {
+            name_in(&mut k, cmd, attrs);
+            Error::Kernel(k)
+        }
+        e => e,
+    }
+}
+
+fn name_in(k: &mut KernelError, cmd: u8, attrs: &[u8]) {
+    if let Some(offset) = k.bad_offset {
+        k.bad_attr = attr_path(cmd, attrs, offset);
+    }
+}
+
 pub(crate) fn data_of(
     cmd: u8,
     outcome: Outcome,

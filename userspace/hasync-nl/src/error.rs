@@ -61,6 +61,12 @@ pub struct KernelError {
     /// The attribute type the kernel found missing (`NLMSGERR_ATTR_MISS_TYPE`),
     /// which it reports without a message.
     pub missing_attr: Option<u32>,
+    /// Where in the request the offending attribute starts
+    /// (`NLMSGERR_ATTR_OFFS`, from the netlink header).
+    pub bad_offset: Option<u32>,
+    /// That attribute's dotted spec path (`op.iface.name`), filled in by
+    /// the client that sent the request.
+    pub bad_attr: Option<String>,
     /// The extack cookie (`NLMSGERR_ATTR_COOKIE`), raw: hasync puts the
     /// register there with `EPROTO` and the owner epoch with `ESTALE`.
     pub cookie: Option<Vec<u8>>,
@@ -73,6 +79,8 @@ impl KernelError {
             errno,
             message: None,
             missing_attr: None,
+            bad_offset: None,
+            bad_attr: None,
             cookie: None,
         }
     }
@@ -104,6 +112,9 @@ impl fmt::Display for KernelError {
         )?;
         if let Some(msg) = &self.message {
             write!(f, ": {msg}")?;
+        }
+        if let Some(path) = &self.bad_attr {
+            write!(f, " (attribute {path})")?;
         }
         if let Some(attr) = self.missing_attr {
             write!(f, " (missing attribute type {attr})")?;
@@ -153,6 +164,16 @@ mod tests {
             "kernel error: Operation not permitted (missing attribute type 3)"
         );
         assert_eq!(Error::from(bare).errno(), Some(1));
+        let policy = KernelError {
+            message: Some("integer out of range".into()),
+            bad_offset: Some(28),
+            bad_attr: Some("sections".into()),
+            ..KernelError::new(libc::ERANGE)
+        };
+        assert_eq!(
+            policy.to_string(),
+            "kernel error: Numerical result out of range: integer out of range (attribute sections)"
+        );
     }
 
     #[test]

@@ -141,6 +141,26 @@ pub mod cmd {
             _ => None,
         }
     }
+
+    /// The attribute set of command `cmd`'s attributes.
+    pub const fn attribute_set(cmd: u8) -> Option<&'static str> {
+        match cmd {
+            INFO => Some("info"),
+            CHANNEL_NEW => Some("channel"),
+            CHANNEL_DEL => Some("channel"),
+            CHANNEL_GET => Some("channel"),
+            UPDATE => Some("update"),
+            CLAIM => Some("channel"),
+            COOKIES => Some("cookies"),
+            REPLAY_BEGIN => Some("replay"),
+            REPLAY_ENTRIES => Some("replay"),
+            REPLAY_COMMIT => Some("replay"),
+            REPLAY_ABORT => Some("replay"),
+            ENTRY_GET => Some("entry"),
+            STATS => Some("stats"),
+            _ => None,
+        }
+    }
 }
 
 /// Multicast group names; the kernel assigns the ids at registration.
@@ -207,6 +227,12 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            let _ = attr;
+            None
+        }
     }
 
     /// One interface address with its prefix length.
@@ -234,6 +260,12 @@ pub mod attr {
                 ADDRESS => Some("address"),
                 _ => None,
             }
+        }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            let _ = attr;
+            None
         }
     }
 
@@ -296,6 +328,14 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
+                ADDR => Some("addr"),
+                _ => None,
+            }
+        }
     }
 
     /// Addresses one record (or, in a dump, a channel or one of its sections).
@@ -326,6 +366,14 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
+                IFACE => Some("iface"),
+                _ => None,
+            }
+        }
     }
 
     /// One operation of an update.
@@ -340,6 +388,14 @@ pub mod attr {
         pub const fn name(attr: u16) -> Option<&'static str> {
             match attr {
                 KIND => Some("kind"),
+                IFACE => Some("iface"),
+                _ => None,
+            }
+        }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
                 IFACE => Some("iface"),
                 _ => None,
             }
@@ -369,6 +425,12 @@ pub mod attr {
                 DIGEST => Some("digest"),
                 _ => None,
             }
+        }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            let _ = attr;
+            None
         }
     }
 
@@ -452,6 +514,15 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
+                SECTION => Some("section"),
+                CLAIMED => Some("claimed"),
+                _ => None,
+            }
+        }
     }
 
     pub mod claimed {
@@ -478,6 +549,12 @@ pub mod attr {
                 REGISTER_EPOCH => Some("register-epoch"),
                 _ => None,
             }
+        }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            let _ = attr;
+            None
         }
     }
 
@@ -530,6 +607,14 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
+                OP => Some("op"),
+                _ => None,
+            }
+        }
     }
 
     /// Which sections the applied opids above a point touched.
@@ -573,6 +658,14 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
+                ENTRY => Some("cookie-entry"),
+                _ => None,
+            }
+        }
     }
 
     /// One entry of a channel's cookie log.
@@ -601,6 +694,12 @@ pub mod attr {
                 SECTIONS => Some("sections"),
                 _ => None,
             }
+        }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            let _ = attr;
+            None
         }
     }
 
@@ -643,6 +742,14 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
+                IFACE => Some("iface"),
+                _ => None,
+            }
+        }
     }
 
     pub mod stats {
@@ -665,6 +772,15 @@ pub mod attr {
                 ERR => Some("err"),
                 ACKS_PUBLISHED => Some("acks-published"),
                 OPS_APPLIED => Some("ops-applied"),
+                _ => None,
+            }
+        }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            match attr {
+                CMD => Some("cmd-stats"),
+                ERR => Some("err-stats"),
                 _ => None,
             }
         }
@@ -691,6 +807,12 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            let _ = attr;
+            None
+        }
     }
 
     pub mod err_stats {
@@ -708,6 +830,36 @@ pub mod attr {
                 _ => None,
             }
         }
+
+        /// The attribute set a nest of type `attr` holds.
+        pub const fn nested(attr: u16) -> Option<&'static str> {
+            let _ = attr;
+            None
+        }
+    }
+
+    /// The spec's name for attribute type `attr` of attribute set `set`, and the
+    /// set it holds if it is a nest.
+    pub fn lookup(set: &str, attr: u16) -> Option<(&'static str, Option<&'static str>)> {
+        let [name, nested]: [fn(u16) -> Option<&'static str>; 2] = match set {
+            "info" => [info::name, info::nested],
+            "addr" => [addr::name, addr::nested],
+            "iface" => [iface::name, iface::nested],
+            "entry" => [entry::name, entry::nested],
+            "op" => [op::name, op::nested],
+            "section" => [section::name, section::nested],
+            "channel" => [channel::name, channel::nested],
+            "claimed" => [claimed::name, claimed::nested],
+            "update" => [update::name, update::nested],
+            "cookies" => [cookies::name, cookies::nested],
+            "cookie-entry" => [cookie_entry::name, cookie_entry::nested],
+            "replay" => [replay::name, replay::nested],
+            "stats" => [stats::name, stats::nested],
+            "cmd-stats" => [cmd_stats::name, cmd_stats::nested],
+            "err-stats" => [err_stats::name, err_stats::nested],
+            _ => return None,
+        };
+        Some((name(attr)?, nested(attr)))
     }
 }
 

@@ -27,6 +27,7 @@
 //! | `monitor` | `ack-ntf`, `entry-ntf`, `channel-ntf` |
 
 pub mod attr;
+mod bad_attr;
 mod baseline;
 mod batch;
 mod channel;

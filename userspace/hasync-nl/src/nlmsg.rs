@@ -36,6 +36,7 @@ pub mod flags {
 // <linux/netlink.h> enum nlmsgerr_attrs: UNUSED, MSG, OFFS, COOKIE,
 // POLICY, MISS_TYPE, MISS_NEST. The tests' fixtures spell the numbers out.
 const NLMSGERR_ATTR_MSG: u16 = 1;
+const NLMSGERR_ATTR_OFFS: u16 = 2;
 const NLMSGERR_ATTR_COOKIE: u16 = 3;
 const NLMSGERR_ATTR_MISS_TYPE: u16 = 5;
 
@@ -201,6 +202,7 @@ fn kernel_error(code: i32, tlvs: &[u8]) -> KernelError {
         let Attr { kind, payload } = attr;
         match kind {
             NLMSGERR_ATTR_MSG => err.message = attr.string("msg").ok().map(str::to_owned),
+            NLMSGERR_ATTR_OFFS => err.bad_offset = attr.u32("offs").ok(),
             NLMSGERR_ATTR_MISS_TYPE => err.missing_attr = attr.u32("miss-type").ok(),
             NLMSGERR_ATTR_COOKIE => err.cookie = Some(payload.to_vec()),
             _ => {}
@@ -311,7 +313,7 @@ mod tests {
         let mut w = AttrWriter::new();
         w.put_str(1, "opid 9 is not register + 1")
             .put(3, &7u64.to_ne_bytes())
-            .put_u32(2, 20) // NLMSGERR_ATTR_OFFS: ignored
+            .put_u32(2, 20) // NLMSGERR_ATTR_OFFS
             .put_u32(5, 7); // NLMSGERR_ATTR_MISS_TYPE
         p.extend(w.finish().expect("small"));
         let Reply::Error(e) = one(&msg(NLMSG_ERROR, flags::CAPPED | flags::ACK_TLVS, 3, &p)) else {
