@@ -3,6 +3,7 @@
 //!
 //! | module | job |
 //! |---|---|
+//! | [`cli`] | the command line: flags over the file's keys |
 //! | [`config`] | the TOML file plus flag overrides, every rule, named refusals |
 //! | [`kernel`] | the engine's kernel commands and replies ↔ `hasync-nl` |
 //! | [`conn`] | a nonblocking TIPC connection with an outgoing queue |
@@ -16,6 +17,7 @@
 //! | [`plug`] | output commit: the qdisc that holds the service interface's packets |
 //! | [`tcp_repair`] | a TCP connection's transport state: read out, recreated elsewhere |
 
+pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod daemon;
