@@ -15,7 +15,7 @@ CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
 KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
 
 .PHONY: all run run-upgrade run-tcp bench check check-long check-debug deps kernel module module-debug userspace \
-	prev-release gen gen-check lint test-host selftests clean help
+	prev-release gen gen-check man lint test-host selftests clean help
 
 all: module userspace
 
@@ -51,11 +51,18 @@ userspace: deps
 prev-release: deps kernel
 	@scripts/prev-release >/dev/null
 
-gen: deps
+gen: deps man
 	@scripts/ynl-gen
+
+# The man pages (docs/man) are written from the commands' grammar and the
+# example configuration by hasync-man; gen-check proves them current.
+man: deps
+	@$(CARGO) run --release --quiet $(CARGO_FLAGS) -p hasync-man -- docs/man
 
 gen-check: deps
 	@scripts/ynl-gen --check
+	@$(CARGO) run --release --quiet $(CARGO_FLAGS) -p hasync-man -- --check docs/man
+	@echo "hasync-man: man pages are current"
 
 # The module's Rust in the kernel's rustfmt style (its .rustfmt.toml is
 # rustfmt's defaults for edition 2021), from both crate roots.

@@ -1,0 +1,100 @@
+//! hasyncd(8): clap's synopsis and options, then how the daemon runs.
+
+use std::io;
+
+use clap::CommandFactory;
+use clap_mangen::roff::Roff;
+use clap_mangen::Man;
+
+use crate::roff_util::{para, section, see_also, tagged, verbatim, MANUAL};
+
+const DESCRIPTION: &[&str] = &[
+    "hasyncd keeps a standby control plane hot. The primary replicates every change to \
+     the standbys over TIPC before it reaches the hasync.ko kernel module, and a change \
+     is confirmed once the kernel acknowledged it. A standby applies an update only \
+     after the kernel acknowledged it. When the primary dies, the standbys elect one of \
+     them, which reads the kernel's per-channel acked-opid registers and replays only \
+     what is out of sync.",
+    "One daemon runs per control unit, each with its own configuration file \
+     (hasyncd.toml(5)); every unit lists the same units and channels. With role auto \
+     (the default) a unit becomes a standby if a primary already serves the cluster's \
+     TIPC service, else the primary. Flags override the file's key of the same name.",
+    "hasyncd logs to standard error, one structured line per event, filtered by \
+     log_level. hasync status shows its role, peers and channels; hasync(8) drives it.",
+];
+
+const SIGNALS: &[(&str, &str)] = &[(
+    "SIGTERM, SIGINT",
+    "Stop: a primary stops serving first, so that a standby takes over; the TIPC \
+     connections close and the kernel's state stays as it is.",
+)];
+
+const EXIT_STATUS: &[(&str, &str)] = &[
+    (
+        "0",
+        "Stopped by a signal, or --check-config found the file valid.",
+    ),
+    (
+        "1",
+        "The configuration was refused; the message names the key, the line and the \
+         column.",
+    ),
+    (
+        "3",
+        "The daemon could not start (no module, a module older than this daemon, no \
+         TIPC) or stopped on an error, which it names.",
+    ),
+];
+
+const FILES: &[(&str, &str)] = &[
+    (
+        "/etc/hasync/hasyncd.toml",
+        "The configuration; an example with every key is installed with the \
+         documentation (hasyncd.toml(5)).",
+    ),
+    (
+        "/etc/hasync/control.key",
+        "The cluster's secret for the control API's TCP face, readable by root only.",
+    ),
+];
+
+const EXAMPLES: &str = "\
+hasyncd --check-config /etc/hasync/hasyncd.toml
+hasyncd -c /etc/hasync/hasyncd.toml --role standby";
+
+/// The page, in roff.
+pub fn render() -> io::Result<Vec<u8>> {
+    let man = Man::new(hasyncd::cli::Cli::command())
+        .section("8")
+        .manual(MANUAL);
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    let mut r = Roff::new();
+    section(&mut r, "DESCRIPTION");
+    for p in DESCRIPTION {
+        para(&mut r, p);
+    }
+    r.to_writer(&mut out)?;
+    man.render_options_section(&mut out)?;
+    let mut r = Roff::new();
+    for (title, items) in [
+        ("SIGNALS", SIGNALS),
+        ("EXIT STATUS", EXIT_STATUS),
+        ("FILES", FILES),
+    ] {
+        section(&mut r, title);
+        for (tag, text) in items {
+            tagged(&mut r, tag, text);
+        }
+    }
+    section(&mut r, "EXAMPLES");
+    verbatim(&mut r, EXAMPLES);
+    see_also(
+        &mut r,
+        &[("hasync", "8"), ("hasyncd.toml", "5"), ("tipc", "8")],
+    );
+    r.to_writer(&mut out)?;
+    Ok(out)
+}
