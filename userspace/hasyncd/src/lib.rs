@@ -9,6 +9,8 @@
 //! | [`conn`] | a nonblocking TIPC connection with an outgoing queue |
 //! | [`report`] | the takeover report in the log |
 //! | [`fault`] | fault-injection points for the end-to-end tests |
+//! | [`notify`] | the service manager's notification socket (READY, STATUS, watchdog) |
+//! | [`reload`] | SIGHUP: the file read again, the log filter applied, the rest refused |
 //! | [`tolerance`] | keeps the TIPC bearers at `limits.link_tolerance_ms` |
 //! | [`daemon`] | the poll loop: roles, takeover, control API |
 //! | [`tcp_conn`] | a control connection on the TCP face: authenticated lines |
@@ -23,7 +25,9 @@ pub mod conn;
 pub mod daemon;
 pub mod fault;
 pub mod kernel;
+pub mod notify;
 pub mod plug;
+pub mod reload;
 pub mod report;
 pub mod rtnl;
 pub mod service_addr;

@@ -13,6 +13,7 @@ use clap::Parser;
 use hasyncd::cli::Cli;
 use hasyncd::daemon::Daemon;
 use hasyncd::fault::Faults;
+use hasyncd::reload::{Reload, SetLogLevel};
 
 /// Exit status of a refused configuration.
 const EXIT_CONFIG: u8 = 1;
@@ -31,10 +32,13 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(e) = init_logging(&cfg.log_level) {
-        eprintln!("hasyncd: {e}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let set_log_level = match init_logging(&cfg.log_level) {
+        Ok(set) => set,
+        Err(e) => {
+            eprintln!("hasyncd: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     tracing::info!(
         node = %cfg.node,
         role = %cfg.role,
@@ -53,7 +57,15 @@ fn main() -> ExitCode {
         }
     };
     let node = cfg.node_config(cli.full_replay);
-    match Daemon::new(cfg, node, faults).and_then(Daemon::run) {
+    let reload = cli.config.clone().map(|path| Reload {
+        load: Box::new(move || cli.load(Some(&path))),
+        set_log_level,
+    });
+    let daemon = Daemon::new(cfg, node, faults).map(|d| match reload {
+        Some(r) => d.with_reload(r),
+        None => d,
+    });
+    match daemon.and_then(Daemon::run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "hasyncd stopped");
@@ -86,16 +98,25 @@ fn check_config(cli: &Cli, path: &Path) -> ExitCode {
     }
 }
 
-/// Structured logs on stderr, filtered by the configuration's `log_level`.
-fn init_logging(filter: &str) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .parse(filter)
-        .map_err(|e| format!("config: log_level: {e}"))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// Structured logs on stderr, filtered by the configuration's `log_level`;
+/// returns what replaces the filter on a reload.
+fn init_logging(filter: &str) -> Result<SetLogLevel, String> {
+    let parse = |f: &str| {
+        tracing_subscriber::EnvFilter::builder()
+            .parse(f)
+            .map_err(|e| format!("config: log_level: {e}"))
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(parse(filter)?)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(true)
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder
         .try_init()
-        .map_err(|e| format!("cannot set up logging: {e}"))
+        .map_err(|e| format!("cannot set up logging: {e}"))?;
+    Ok(Box::new(move |f| {
+        handle.reload(parse(f)?).map_err(|e| e.to_string())
+    }))
 }

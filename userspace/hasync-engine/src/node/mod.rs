@@ -433,6 +433,35 @@ pub enum Phase {
     Stopped,
 }
 
+impl Phase {
+    /// In words, for the service manager's status line and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Waiting => "standby, looking for a primary",
+            Phase::Syncing => "standby, bulk sync",
+            Phase::Hot => "standby, hot",
+            Phase::Electing => "standby, electing",
+            Phase::Rebasing => "standby, rebasing",
+            Phase::Preparing => "taking over, reading owner epochs",
+            Phase::Claiming => "taking over, claiming",
+            Phase::Replaying => "primary, replaying",
+            Phase::Primary => "primary",
+            Phase::HandingOver => "primary, handing over",
+            Phase::Stopped => "stopping",
+        }
+    }
+
+    /// Whether the unit does its job: it serves as primary, or holds
+    /// every channel as a hot standby. A service manager counts the unit
+    /// started from the first time this holds.
+    pub fn is_serving(self) -> bool {
+        matches!(
+            self,
+            Phase::Hot | Phase::Primary | Phase::Replaying | Phase::HandingOver
+        )
+    }
+}
+
 #[allow(clippy::large_enum_variant)]
 enum Role {
     Standby(follow::Follow),

@@ -4,7 +4,7 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `mod.rs` | sockets, the poll loop, topology, signals |
+//! | `mod.rs` | sockets, the poll loop, topology, signals, reload, service manager |
 //! | `io.rs` | carrying out the node's outputs (kernel, peers, requesters) |
 //! | `control.rs` | the control API: requests in, answers out |
 //! | `cut.rs` | fault injection: cutting the unit off from the cluster |
@@ -39,6 +39,8 @@ use crate::config::Config;
 use crate::conn::Conn;
 use crate::fault::{Faults, Point};
 use crate::kernel::KernelAdapter;
+use crate::notify::Notifier;
+use crate::reload::{Reload, Verdict};
 use crate::tolerance::LinkTolerance;
 
 /// Most control connections at once.
@@ -104,6 +106,10 @@ pub struct Daemon {
     tolerance: LinkTolerance,
     buf: Vec<u8>,
     exit: bool,
+    /// The service manager, when one asked to be told (systemd).
+    notify: Option<Notifier>,
+    /// How SIGHUP re-reads the configuration (none: SIGHUP is ignored).
+    reload: Option<Reload>,
 }
 
 /// Something `poll` found ready.
@@ -178,6 +184,7 @@ impl Daemon {
         mask.add(Signal::SIGTERM);
         mask.add(Signal::SIGINT);
         mask.add(Signal::SIGPIPE);
+        mask.add(Signal::SIGHUP);
         if cfg!(feature = "fault-injection") {
             mask.add(Signal::SIGUSR1);
         }
@@ -216,8 +223,54 @@ impl Daemon {
             tolerance,
             buf: vec![0; TIPC_MAX_USER_MSG_SIZE],
             exit: false,
+            notify: Notifier::from_env(),
+            reload: None,
             cfg,
         })
+    }
+
+    /// SIGHUP reads the configuration again through `reload`.
+    pub fn with_reload(mut self, reload: Reload) -> Self {
+        self.reload = Some(reload);
+        self
+    }
+
+    /// Tells the service manager the phase and pings its watchdog.
+    fn notify_tick(&mut self) {
+        if let Some(n) = &mut self.notify {
+            n.phase(self.node.phase(), self.node.epoch());
+            n.tick(Instant::now());
+        }
+    }
+
+    /// SIGHUP: the file again; the log filter changes live, a change to
+    /// anything else is refused by name and nothing changes.
+    fn on_reload(&mut self) {
+        let Some(r) = &self.reload else {
+            tracing::warn!("SIGHUP ignored: started without a configuration file");
+            return;
+        };
+        if let Some(n) = &self.notify {
+            n.reloading();
+        }
+        let verdict = crate::reload::reload(r, &mut self.cfg);
+        let said = match &verdict {
+            Verdict::Unchanged => {
+                tracing::info!("reload: the configuration is unchanged");
+                "reload: unchanged".to_owned()
+            }
+            Verdict::Applied => {
+                tracing::info!(log_level = %self.cfg.log_level, "reload: log_level applied");
+                "reload: log_level applied".to_owned()
+            }
+            Verdict::Refused(why) => {
+                tracing::warn!(reason = %why, "reload refused; nothing changed");
+                format!("reload refused: {why}")
+            }
+        };
+        if let Some(n) = &self.notify {
+            n.reloaded(&said);
+        }
     }
 
     /// The node's clock.
@@ -245,6 +298,10 @@ impl Daemon {
             self.drive();
             self.tcp_after();
             self.tolerance.poll(Instant::now());
+            self.notify_tick();
+        }
+        if let Some(n) = &self.notify {
+            n.stopping();
         }
         self.tcp_down();
         tracing::info!("hasyncd stopped");
@@ -346,6 +403,7 @@ impl Daemon {
             match sig {
                 Some(Signal::SIGPIPE) | None => {}
                 Some(Signal::SIGUSR1) => self.toggle_cut(),
+                Some(Signal::SIGHUP) => self.on_reload(),
                 Some(s) => {
                     tracing::info!(signal = %s, "shutting down");
                     self.feed(Event::Shutdown);
