@@ -15,7 +15,7 @@ CARGO_FLAGS := --manifest-path $(TOP)/userspace/Cargo.toml
 KDIR = $(shell $(TOP)/scripts/kernel-build --print-dir)
 
 .PHONY: all run run-upgrade run-tcp bench check check-long check-debug deps kernel module module-debug userspace \
-	prev-release gen gen-check man lint test-host selftests clean help
+	prev-release gen gen-check man install uninstall lint test-host selftests clean help
 
 all: module userspace
 
@@ -84,7 +84,16 @@ check-debug: module-debug userspace
 		scripts/selftests --variant debug
 
 check: lint test-host gen-check module userspace
+	@scripts/install --test
 	@scripts/selftests
+
+# Like any system tool: DESTDIR and PREFIX (default /usr/local) are honoured.
+PREFIX ?= /usr/local
+install: module userspace
+	@DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install --uninstall
 
 # make check with the soaks turned up (hours, not part of the 45-minute
 # budget): more simulator seeds, kills, three-unit fault schedules and model/module
