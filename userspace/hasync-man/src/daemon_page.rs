@@ -23,11 +23,32 @@ const DESCRIPTION: &[&str] = &[
      log_level. hasync status shows its role, peers and channels; hasync(8) drives it.",
 ];
 
-const SIGNALS: &[(&str, &str)] = &[(
-    "SIGTERM, SIGINT",
-    "Stop: a primary stops serving first, so that a standby takes over; the TIPC \
-     connections close and the kernel's state stays as it is.",
-)];
+const SIGNALS: &[(&str, &str)] = &[
+    (
+        "SIGTERM, SIGINT",
+        "Stop: a primary stops serving first, so that a standby takes over; the TIPC \
+         connections close and the kernel's state stays as it is.",
+    ),
+    (
+        "SIGHUP",
+        "Read the configuration file again (systemctl reload). log_level changes at \
+         once; a change to any other key is refused, named in the log and the status \
+         line, and nothing changes: it takes a restart. A file hasyncd refuses is \
+         refused the same way.",
+    ),
+];
+
+const SYSTEMD: &[&str] = &[
+    "hasyncd@NAME.service runs hasyncd -c /etc/hasync/NAME.toml with Type=notify. \
+     hasyncd reports READY=1 the first time the unit serves: as primary, or as a \
+     standby hot on every channel, so a standby's bulk sync is part of its start. \
+     Each change of phase (looking for a primary, bulk sync, hot, electing, taking \
+     over, primary) is a STATUS= line with the epoch, shown by systemctl status. \
+     With WatchdogSec= set, hasyncd pings the watchdog at half the period. A reload \
+     is bracketed by RELOADING=1 and READY=1; a stop sends STOPPING=1.",
+    "Without NOTIFY_SOCKET in its environment hasyncd tells nobody; nothing in \
+     replication waits for the service manager.",
+];
 
 const EXIT_STATUS: &[(&str, &str)] = &[
     (
@@ -48,9 +69,9 @@ const EXIT_STATUS: &[(&str, &str)] = &[
 
 const FILES: &[(&str, &str)] = &[
     (
-        "/etc/hasync/hasyncd.toml",
-        "The configuration; an example with every key is installed with the \
-         documentation (hasyncd.toml(5)).",
+        "/etc/hasync/NAME.toml",
+        "The configuration of hasyncd@NAME.service; an example with every key is \
+         installed with the documentation (hasyncd.toml(5)).",
     ),
     (
         "/etc/hasync/control.key",
@@ -59,8 +80,10 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 const EXAMPLES: &str = "\
-hasyncd --check-config /etc/hasync/hasyncd.toml
-hasyncd -c /etc/hasync/hasyncd.toml --role standby";
+hasyncd --check-config /etc/hasync/cu-a.toml
+hasyncd -c /etc/hasync/cu-a.toml --role standby
+systemctl enable --now hasyncd@cu-a
+systemctl reload hasyncd@cu-a";
 
 /// The page, in roff.
 pub fn render() -> io::Result<Vec<u8>> {
@@ -89,11 +112,20 @@ pub fn render() -> io::Result<Vec<u8>> {
             tagged(&mut r, tag, text);
         }
     }
+    section(&mut r, "SYSTEMD");
+    for p in SYSTEMD {
+        para(&mut r, p);
+    }
     section(&mut r, "EXAMPLES");
     verbatim(&mut r, EXAMPLES);
     see_also(
         &mut r,
-        &[("hasync", "8"), ("hasyncd.toml", "5"), ("tipc", "8")],
+        &[
+            ("hasync", "8"),
+            ("hasyncd.toml", "5"),
+            ("tipc", "8"),
+            ("systemd.service", "5"),
+        ],
     );
     r.to_writer(&mut out)?;
     Ok(out)
