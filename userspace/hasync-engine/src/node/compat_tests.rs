@@ -514,3 +514,58 @@ fn a_release_1_standby_audited_over_its_view_finds_nothing_to_repair() {
     );
     assert_eq!(repaired(&n), 0, "the release 1 view agrees");
 }
+
+/// Only listed units may follow: a stranger's handshake (an unlisted name,
+/// or a listed name with another's id) is refused and counted, a listed
+/// unit attaches.
+#[test]
+fn a_primary_refuses_standbys_that_are_not_listed_units() {
+    let mut c = cfg("a", StartRole::Primary);
+    c.units = vec!["a".into(), "b".into()];
+    let mut k = ModelKernel::new(&c.channels, 64);
+    let mut n = Node::new(c, 0);
+    drain(&mut n, &mut k, 0);
+    let greeted = |out: &[Output]| {
+        out.iter().any(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    frame: Frame::Hello(_),
+                    ..
+                }
+            )
+        })
+    };
+    let stranger = Handshake {
+        name: "x".into(),
+        node: node_id("x"),
+        ..hello(CommandSet::ours(), 0)
+    };
+    for (conn, h) in [
+        (1, stranger.clone()),
+        (2, stranger.clone()),
+        (
+            3,
+            Handshake {
+                node: node_id("b"),
+                ..stranger
+            },
+        ),
+    ] {
+        n.handle(MS, Event::PeerAccepted(conn, "x-addr".into()));
+        n.handle(MS, Event::PeerFrame(conn, &h.encode()));
+        let out = drain(&mut n, &mut k, MS);
+        assert!(!greeted(&out), "{h:?} greeted");
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::ClosePeer { conn: c, .. } if *c == conn)),
+            "{out:?}"
+        );
+    }
+    assert_eq!(n.refused_standbys(), 3);
+    assert!(n.attached().is_empty());
+    let out = attach(&mut n, &mut k, hello(CommandSet::ours(), 0));
+    assert!(greeted(&out));
+    assert_eq!(n.attached().len(), 1);
+    assert_eq!(n.refused_standbys(), 3);
+}

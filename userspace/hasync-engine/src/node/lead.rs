@@ -299,6 +299,7 @@ impl Node {
                     } = msg
                     {
                         if mismatch != 0 {
+                            self.audit_mismatches += u64::from(mismatch.count_ones());
                             tracing::warn!(
                                 standby = %peer.name,
                                 channel,
@@ -332,6 +333,16 @@ impl Node {
                 return self.drop_peer(now, conn);
             }
         };
+        if !super::trusts(&self.listed, &h) {
+            self.refused_standbys += 1;
+            if self.warned_strangers.insert(h.name.clone()) {
+                tracing::warn!(
+                    standby = %h.name,
+                    "refused a standby that is not one of this cluster's units (units in the configuration); counted, warned once"
+                );
+            }
+            return self.drop_peer(now, conn);
+        }
         peer.node = Some(h.node);
         peer.name = h.name.clone();
         // A first-release standby reads version 1 only. One of a later

@@ -462,6 +462,13 @@ impl Phase {
     }
 }
 
+/// Whether a peer's handshake names one of the `listed` units: any name
+/// when none are listed, else a listed name with its own id
+/// (docs/operations.md, the trust model).
+fn trusts(listed: &[NodeId], h: &Handshake) -> bool {
+    listed.is_empty() || (listed.contains(&h.node) && node_id(&h.name) == h.node)
+}
+
 #[allow(clippy::large_enum_variant)]
 enum Role {
     Standby(follow::Follow),
@@ -493,6 +500,14 @@ pub struct Node {
     compat: CompatStats,
     /// The TCP face's connections across units.
     tcp: tcp::TcpRepl,
+    /// Standbys refused because they are not listed units, and the names
+    /// already warned about (once each).
+    refused_standbys: u64,
+    warned_strangers: BTreeSet<String>,
+    /// Since start: takeovers made (not counting a start as primary), and
+    /// sections an audit found differing on a standby.
+    takeovers: u64,
+    audit_mismatches: u64,
 }
 
 impl Node {
@@ -509,6 +524,10 @@ impl Node {
             names: BTreeMap::new(),
             compat: CompatStats::default(),
             tcp: tcp::TcpRepl::default(),
+            refused_standbys: 0,
+            warned_strangers: BTreeSet::new(),
+            takeovers: 0,
+            audit_mismatches: 0,
             next_tick: now + TICK,
             report: None,
             out: VecDeque::new(),
@@ -526,6 +545,23 @@ impl Node {
     /// This unit's id.
     pub fn id(&self) -> NodeId {
         self.me
+    }
+
+    /// Standbys refused since start because they are not listed units.
+    pub fn refused_standbys(&self) -> u64 {
+        self.refused_standbys
+    }
+
+    /// Takeovers this unit made since start (a start as primary is not
+    /// one).
+    pub fn takeovers(&self) -> u64 {
+        self.takeovers
+    }
+
+    /// Sections an audit found differing on a standby since start (each
+    /// is then repaired).
+    pub fn audit_mismatches(&self) -> u64 {
+        self.audit_mismatches
     }
 
     /// Feed one event.

@@ -197,6 +197,9 @@ impl Node {
                         started: t.started,
                     });
                 }
+                if r.reason != crate::report::Reason::Start.as_str() {
+                    self.takeovers += 1;
+                }
                 self.report = Some(r);
                 self.role = Role::Primary(l);
                 self.run(now, acts);

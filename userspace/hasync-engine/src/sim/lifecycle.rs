@@ -346,6 +346,11 @@ pub enum TcpNote {
     Publish,
 }
 
+/// Unit `u`'s name.
+fn unit_name(u: usize) -> String {
+    format!("u{u}")
+}
+
 fn pair(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
 }
@@ -356,7 +361,7 @@ impl Cluster {
         let sections = SectionCount::new(sc.sections).unwrap_or(SectionCount::ONE);
         let channels: Vec<(ChannelId, SectionCount)> =
             (0..sc.channels).map(|c| (c, sections)).collect();
-        let names: Vec<String> = (0..sc.units).map(|u| format!("u{u}")).collect();
+        let names: Vec<String> = (0..sc.units).map(unit_name).collect();
         let mut c = Cluster {
             rng: Rng::new(sc.seed),
             now: 0,
@@ -475,7 +480,9 @@ impl Cluster {
             },
             policy: self.sc.policy,
             unit_byte: u8::try_from(u + 1).unwrap_or(u8::MAX),
-            units: self.units.iter().map(|x| x.name.clone()).collect(),
+            // Every unit of the scenario, as a deployment lists them all
+            // (units start one by one: `self.units` is not whole yet).
+            units: (0..self.sc.units).map(unit_name).collect(),
             link_tolerance: self.sc.tolerance * MS,
             audit_period: None,
             ack_path: self.sc.ack_path,
