@@ -231,3 +231,36 @@ cl_tolerance() {
 		done
 	done
 }
+
+# follow N NAME: node N's event stream as JSON lines into $CL/NAME.jsonl.
+follow() {
+	(exec ip netns exec "hasync-n$1" "$HASYNC_BIN" -j monitor daemon \
+		>"$CL/$2.jsonl" 2>"$CL/$2.err" </dev/null) &
+	echo $! >"$CL/$2.pid"
+}
+
+# seen NAME EXPR [TIMEOUT]: an event of NAME's stream for which EXPR
+# (Python, over the event `e`) holds.
+seen() {
+	python3 - "$CL/$1.jsonl" "$2" "${3:-20}" <<'PY'
+import json, sys, time
+path, expr, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+end = time.time() + timeout
+while True:
+    try:
+        lines = open(path).read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    for l in lines:
+        e = json.loads(l)
+        if eval(expr):
+            print("# " + l)
+            sys.exit(0)
+    if time.time() > end:
+        print("# no event with " + expr + " in:")
+        for l in lines:
+            print("#   " + l)
+        sys.exit(1)
+    time.sleep(0.1)
+PY
+}

@@ -160,6 +160,15 @@ impl Opts {
         self.exchange(daemon, outcome, |c| c.call(request))
     }
 
+    /// Talks to the daemon on this node with `talk` on a connection of its
+    /// own (streams: `hasync monitor daemon`).
+    pub fn exchange_local(
+        &self,
+        talk: impl FnOnce(&mut Client) -> Result<Response, ClientError>,
+    ) -> Result<Response, Error> {
+        self.exchange(Daemon::Local, None, talk)
+    }
+
     /// The status of the daemon on this node with every channel, however
     /// many replies that takes ([`Client::status_all`]), and on the same
     /// connection its releases (`None` from a first-release daemon, which

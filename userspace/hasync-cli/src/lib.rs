@@ -73,9 +73,9 @@ enum Object {
     Channel(channel::Args),
     /// Interface records: show (kernel), set and del (through the primary).
     Iface(iface::Args),
-    /// Follow kernel events, one line each.
+    /// Follow kernel events or the daemon's, one line each.
     Monitor(monitor::Args),
-    /// Per-command and per-error counters.
+    /// Counters on one screen: the module's, or the daemon's.
     #[command(alias = "st")]
     Stats(stats::Args),
     /// The daemon on this node: role, peers, channels, last takeover.
@@ -102,8 +102,8 @@ fn run(cli: Cli) -> Result {
         Object::Info(args) => info::run(args, out),
         Object::Channel(args) => channel::run(args, out),
         Object::Iface(args) => iface::run(args, out, &cli.daemon),
-        Object::Monitor(args) => monitor::run(args, out),
-        Object::Stats(args) => stats::run(args, out),
+        Object::Monitor(args) => monitor::run(args, out, &cli.daemon),
+        Object::Stats(args) => stats::run(args, out, &cli.daemon),
         Object::Status(args) => status::run(args, out, &cli.daemon),
         Object::Switchover(args) => switchover::run(args, out, &cli.daemon),
         Object::Tcp(args) => tcp::run(args, out, &cli.daemon),

@@ -1,9 +1,19 @@
-//! `hasync monitor`: a line per kernel event, for people and scripts to
-//! follow (`drbdsetup events2` style: the event name, then `key:value`
-//! pairs; `-j` gives one JSON object per line with the same `event` name).
+//! `hasync monitor`: a line per kernel event, or per event of the daemon on
+//! this node, for people and scripts to follow (`drbdsetup events2` style:
+//! the event name, then `key:value` pairs; `-j` gives one JSON object per
+//! line with the same `event` name).
 //!
 //! ```text
-//! hasync monitor [acks|entries|all]
+//! hasync monitor [acks|entries|all|daemon]
+//! ```
+//!
+//! The daemon's stream starts with its state, each line marked `exists`
+//! (`initial` in JSON), then one line per change:
+//!
+//! ```text
+//! exists role role:primary phase:primary epoch:514 node:cu-1
+//! change peer-up peer:cu-2 state:syncing node:cu-1
+//! change peer-state peer:cu-2 state:hot node:cu-1
 //! ```
 
 use std::io::{self, Write};
@@ -12,6 +22,7 @@ use clap::ValueEnum;
 use hasync_model::text::mac_to_string;
 use hasync_nl::{Event, Groups, Monitor};
 
+use crate::daemon;
 use crate::output::Format;
 
 #[derive(Debug, clap::Args)]
@@ -29,9 +40,15 @@ enum Which {
     Entries,
     /// Both.
     All,
+    /// The daemon on this node: role, peers, takeovers, fencing, audits,
+    /// refusals.
+    Daemon,
 }
 
-pub fn run(args: Args, out: Format) -> crate::Result {
+pub fn run(args: Args, out: Format, opts: &daemon::Opts) -> crate::Result {
+    if args.which == Which::Daemon {
+        return follow_daemon(out, opts);
+    }
     let groups = Groups {
         acks: args.which != Which::Entries,
         monitor: args.which != Which::Acks,
@@ -123,11 +140,131 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
+/// Prints the daemon's events as they come, until it or the reader goes.
+fn follow_daemon(out: Format, opts: &daemon::Opts) -> crate::Result {
+    let mut failed: Option<io::Error> = None;
+    let ended = opts.exchange_local(|c| {
+        let id = c.send(hasync_ctl::Request::Events)?;
+        loop {
+            let r = c.recv()?;
+            match r.body {
+                hasync_ctl::Response::Event(ev) if r.id == id => {
+                    if let Err(e) = print_event(out, &ev) {
+                        failed = Some(e);
+                        return Ok(hasync_ctl::Response::Event(ev));
+                    }
+                }
+                e @ hasync_ctl::Response::Error(_) => return Ok(e),
+                _ => {}
+            }
+        }
+    });
+    match (failed, ended) {
+        (Some(e), _) => Err(e.into()),
+        (None, Ok(_)) => Ok(()),
+        (None, Err(e)) => Err(e.into()),
+    }
+}
+
+fn print_event(out: Format, ev: &hasync_ctl::EventFrame) -> io::Result<()> {
+    let mut w = io::stdout().lock();
+    match out {
+        Format::Json | Format::Pretty => {
+            serde_json::to_writer(&mut w, ev)?;
+            writeln!(w)?;
+        }
+        Format::Text => event_text(&mut w, ev)?,
+    }
+    w.flush()
+}
+
+/// `exists|change KIND key:value... node:NAME`.
+fn event_text(w: &mut dyn Write, ev: &hasync_ctl::EventFrame) -> io::Result<()> {
+    use hasync_ctl::DaemonEvent as E;
+    write!(w, "{} ", if ev.initial { "exists" } else { "change" })?;
+    match &ev.event {
+        E::Role { role, phase, epoch } => write!(
+            w,
+            "role role:{role} phase:{} epoch:{epoch}",
+            phase.replace(", ", "/")
+        )?,
+        E::PeerUp { peer, state } => write!(w, "peer-up peer:{peer} state:{state}")?,
+        E::PeerState { peer, state } => write!(w, "peer-state peer:{peer} state:{state}")?,
+        E::PeerDown { peer } => write!(w, "peer-down peer:{peer}")?,
+        E::Takeover { report } => write!(
+            w,
+            "takeover reason:{} epoch:{} previous-epoch:{} channels:{} in-sync:{} replayed:{} total-ms:{:.1}",
+            report.reason,
+            report.epoch,
+            report.previous_epoch,
+            report.channels_total,
+            report.channels_in_sync,
+            report.entries_replayed,
+            report.total_ms
+        )?,
+        E::Fenced { epoch } => write!(w, "fenced epoch:{epoch}")?,
+        E::AuditRepair {
+            mismatches,
+            repaired,
+        } => write!(w, "audit-repair mismatches:{mismatches} repaired:{repaired}")?,
+        E::Refused { what, total } => write!(w, "refused what:{what} total:{total}")?,
+    }
+    writeln!(w, " node:{}", ev.node)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use hasync_model::{IfName, IfRecord};
     use hasync_nl::{Ack, Channel, Entry};
+
+    fn daemon_line(initial: bool, event: hasync_ctl::DaemonEvent) -> String {
+        let ev = hasync_ctl::EventFrame {
+            time_ms: 1,
+            node: "cu-1".into(),
+            initial,
+            event,
+        };
+        let mut out = Vec::new();
+        event_text(&mut out, &ev).expect("writes");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn daemon_events_as_lines() {
+        use hasync_ctl::DaemonEvent as E;
+        assert_eq!(
+            daemon_line(
+                true,
+                E::Role {
+                    role: "standby".into(),
+                    phase: "standby, hot".into(),
+                    epoch: 514
+                }
+            ),
+            "exists role role:standby phase:standby/hot epoch:514 node:cu-1\n"
+        );
+        assert_eq!(
+            daemon_line(
+                false,
+                E::PeerState {
+                    peer: "cu-2".into(),
+                    state: "hot".into()
+                }
+            ),
+            "change peer-state peer:cu-2 state:hot node:cu-1\n"
+        );
+        assert_eq!(
+            daemon_line(
+                false,
+                E::Refused {
+                    what: "control".into(),
+                    total: 2
+                }
+            ),
+            "change refused what:control total:2 node:cu-1\n"
+        );
+    }
 
     fn name(s: &str) -> IfName {
         IfName::new(s.as_bytes()).expect("valid")

@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod events;
 pub mod node_view;
 pub mod page;
 pub mod proto;

@@ -21,6 +21,10 @@ pub enum Route {
     Releases,
     /// `tcp`: the daemon answers (the face is its own).
     Tcp,
+    /// `counters`: [`counters`], with the daemon's own counts added.
+    Counters,
+    /// `events`: the connection subscribes to the daemon's events.
+    Events,
     /// For the node to decide; it answers under the id it was given.
     Node(Event<'static>),
     /// Refused before it reached the node.
@@ -40,6 +44,8 @@ pub fn route(body: Request, request: RequestId) -> Route {
         Request::Status => Route::Status,
         Request::Releases => Route::Releases,
         Request::Tcp => Route::Tcp,
+        Request::Counters => Route::Counters,
+        Request::Events => Route::Events,
         Request::Channels(c) => Route::Channels(c.from),
         Request::Set(s) => match s.change() {
             Ok(change) => Route::Node(Event::Set {
@@ -175,6 +181,53 @@ pub fn releases(node: &Node) -> crate::proto::ReleasesReply {
         not_synced: stats.not_synced,
         failed_applies: node.standby().map_or(0, |s| s.stats.failed_applies),
     }
+}
+
+/// The node's counters for `counters`; the daemon fills in what only it
+/// sees (connections, control refusals).
+pub fn counters(node: &Node) -> crate::proto::Counters {
+    use crate::proto::{Counters, PrimaryCounters, StandbyCounters};
+    let primary = node.primary().map(|e| {
+        let attached = node.attached();
+        PrimaryCounters {
+            sent: e.stats.assigned,
+            confirmed: e.stats.confirmed,
+            resent: e.stats.kernel_resends,
+            pending: e
+                .channels
+                .values()
+                .map(|c| (c.flight.len() + c.backlog.len()) as u64)
+                .sum(),
+            syncs_started: e.stats.syncs_started,
+            sections_repaired: e.stats.repaired_sections,
+            standbys: attached.len() as u64,
+            standbys_hot: attached.iter().filter(|(_, _, hot)| *hot).count() as u64,
+        }
+    });
+    let standby = node.standby().map(|e| StandbyCounters {
+        applied: e.stats.applied,
+        dropped: e.stats.dropped,
+        overflows: e.stats.overflows,
+        syncs: e.stats.syncs,
+        pending: e.channels.values().map(|c| c.pending.len() as u64).sum(),
+        channels: e.channels.len() as u64,
+        channels_hot: e
+            .channels
+            .values()
+            .filter(|c| matches!(c.mode, Mode::Hot))
+            .count() as u64,
+    });
+    let mut c = Counters {
+        node: node.name().to_owned(),
+        role: node.role().as_str().to_owned(),
+        primary,
+        standby,
+        takeovers: node.takeovers(),
+        audit_mismatches: node.audit_mismatches(),
+        ..Counters::default()
+    };
+    c.refused.standbys = node.refused_standbys();
+    c
 }
 
 /// Everything but the channel list (see [`channels_from`]); the takeover

@@ -57,6 +57,15 @@ pub enum Request {
     /// commit round, the refusals (answered in any role; since the second
     /// release).
     Tcp,
+    /// The daemon's counters on one screen: updates, bulk syncs, audits,
+    /// connections, takeovers, refusals (answered in any role; since the
+    /// second release).
+    Counters,
+    /// Follow the daemon's events: the reply is a stream of
+    /// [`Response::Event`] frames under this request's id, first the
+    /// current state, then one per change, until the client closes
+    /// (answered in any role; since the second release).
+    Events,
 }
 
 /// `hasync iface set`: fields left out keep their current value (or the
@@ -166,6 +175,10 @@ pub enum Response {
     Releases(ReleasesReply),
     /// The TCP face (the answer to [`Request::Tcp`]).
     Tcp(TcpReply),
+    /// The daemon's counters (the answer to [`Request::Counters`]).
+    Counters(Counters),
+    /// One event of the stream [`Request::Events`] asked for.
+    Event(EventFrame),
     /// Refused; nothing changed.
     Error(CtlError),
 }
@@ -382,6 +395,162 @@ pub struct TcpRefused {
     pub replayed: u64,
     /// Lines over the length limit.
     pub too_long: u64,
+}
+
+/// One event of `hasync monitor daemon` (see [`Request::Events`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFrame {
+    /// When the daemon saw it: milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The daemon's unit.
+    pub node: String,
+    /// Part of the state as the stream began, not a change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub initial: bool,
+    /// What happened.
+    pub event: DaemonEvent,
+}
+
+/// What a daemon's event says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DaemonEvent {
+    /// The unit's role or phase changed (`phase` as the service manager's
+    /// status line says it: "standby, hot", "primary", ...).
+    Role {
+        /// standby, taking-over, primary or stopping.
+        role: String,
+        /// The finer phase.
+        phase: String,
+        /// The epoch it writes or follows.
+        epoch: u64,
+    },
+    /// A peer appeared: a standby attached (primary) or the primary
+    /// followed (standby).
+    PeerUp {
+        /// Its unit name.
+        peer: String,
+        /// hot or syncing (a standby), primary (the one followed).
+        state: String,
+    },
+    /// A peer's state changed (a standby became hot, or syncs again).
+    PeerState {
+        /// Its unit name.
+        peer: String,
+        /// The new state.
+        state: String,
+    },
+    /// A peer went away.
+    PeerDown {
+        /// Its unit name.
+        peer: String,
+    },
+    /// This unit took over; the report says what was replayed.
+    Takeover {
+        /// The report, as `status` shows it.
+        report: Box<TakeoverReport>,
+    },
+    /// The kernel fenced this primary: a unit of a newer epoch owns the
+    /// channels.
+    Fenced {
+        /// The newer epoch.
+        epoch: u64,
+    },
+    /// An audit found sections differing and repaired them.
+    AuditRepair {
+        /// Sections found differing on a standby since start.
+        mismatches: u64,
+        /// Sections repaired since this unit became primary.
+        repaired: u64,
+    },
+    /// The trust model refused someone (docs/operations.md).
+    Refused {
+        /// standby or control.
+        what: String,
+        /// Refusals of that kind since start.
+        total: u64,
+    },
+}
+
+/// `hasync stats daemon`: see [`Request::Counters`]. Counts are since the
+/// daemon started, but those of a role's engine, which are since the unit
+/// took that role.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counters {
+    /// This unit's name.
+    pub node: String,
+    /// Its role now.
+    pub role: String,
+    /// As primary, since it became primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<PrimaryCounters>,
+    /// As standby, since it last started following.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby: Option<StandbyCounters>,
+    /// Takeovers made (failover or switchover; a start is not one).
+    pub takeovers: u64,
+    /// Sections an audit found differing on a standby (each repaired).
+    pub audit_mismatches: u64,
+    /// Standby connections that ended or were dropped (as primary).
+    pub peer_drops: u64,
+    /// Connections to a primary this unit opened, reconnects included.
+    pub leader_connects: u64,
+    /// Refused by the trust model (docs/operations.md).
+    pub refused: Refused,
+}
+
+/// What a primary's engine counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryCounters {
+    /// Updates sent (assigned an opid, to the kernel and the standbys).
+    pub sent: u64,
+    /// Changes confirmed: applied by the kernel, held by every hot standby.
+    pub confirmed: u64,
+    /// Updates resent to the kernel.
+    pub resent: u64,
+    /// Updates in flight or queued now.
+    pub pending: u64,
+    /// Bulk syncs started for standbys.
+    pub syncs_started: u64,
+    /// Sections repaired after an audit.
+    pub sections_repaired: u64,
+    /// Standbys attached.
+    pub standbys: u64,
+    /// Hot standbys.
+    pub standbys_hot: u64,
+}
+
+/// What a standby's engine counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandbyCounters {
+    /// Updates applied to its copy.
+    pub applied: u64,
+    /// Duplicates and stale updates dropped.
+    pub dropped: u64,
+    /// Times a channel's pending queue hit its bound (it went cold).
+    pub overflows: u64,
+    /// Bulk syncs completed.
+    pub syncs: u64,
+    /// Updates held waiting for the kernel's ACK now.
+    pub pending: u64,
+    /// Channels (bulk sync progress: how many are hot, of these).
+    pub channels: u64,
+    /// Hot channels.
+    pub channels_hot: u64,
+}
+
+/// Refusals of the trust model since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refused {
+    /// Standby handshakes naming no listed unit.
+    pub standbys: u64,
+    /// Control connections from nodes that run no unit of the cluster.
+    pub control: u64,
 }
 
 /// `hasync status`'s release part: see [`Request::Releases`].

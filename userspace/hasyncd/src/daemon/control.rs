@@ -4,8 +4,9 @@
 //! when the node says (a change once the kernel ACKed it and every hot
 //! standby holds it).
 
+use hasync_ctl::events::{self, Snapshot};
 use hasync_ctl::node_view::{self, Route};
-use hasync_ctl::{ErrorKind, RequestFrame, Response, ResponseFrame};
+use hasync_ctl::{DaemonEvent, ErrorKind, EventFrame, RequestFrame, Response, ResponseFrame};
 use nix::poll::PollFlags;
 
 use super::Daemon;
@@ -16,6 +17,12 @@ impl Daemon {
             return;
         };
         let (frames, end) = c.pump(flags.contains(PollFlags::POLLOUT), &mut self.buf);
+        if !frames.is_empty() {
+            if let Some(why) = self.untrusted.get(&t).cloned() {
+                let msg = format!("control connection refused: {why}");
+                return self.refuse_ctl(t, ErrorKind::Unauthorized, msg);
+            }
+        }
         for f in frames {
             match RequestFrame::decode_many(&f) {
                 Ok((reqs, array)) => {
@@ -28,13 +35,7 @@ impl Daemon {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "malformed control request; closing the connection");
-                    self.reply(t, ResponseFrame::error(0, ErrorKind::BadRequest, e));
-                    self.send_replies();
-                    if let Some(c) = self.ctl.get_mut(&t) {
-                        c.shutdown();
-                    }
-                    self.close_ctl(t);
-                    return;
+                    return self.refuse_ctl(t, ErrorKind::BadRequest, e);
                 }
             }
         }
@@ -43,8 +44,63 @@ impl Daemon {
         }
     }
 
+    /// Answers control connection `t` with one error and closes it.
+    fn refuse_ctl(&mut self, t: u64, kind: ErrorKind, message: String) {
+        self.batched.remove(&t);
+        self.reply(t, ResponseFrame::error(0, kind, message));
+        self.send_replies();
+        if let Some(c) = self.ctl.get_mut(&t) {
+            c.shutdown();
+        }
+        self.close_ctl(t);
+    }
+
+    /// Control connection `t` follows the event stream from now on: it is
+    /// told the state first (`initial`), then each change.
+    fn follow_events(&mut self, t: u64, id: u64) {
+        if !self.ctl.contains_key(&t) {
+            // The TCP face answers one request at a time (its replies are
+            // held for output commit): no streams there.
+            let e = "the event stream is followed over TIPC (hasync monitor daemon on a unit), not the TCP face";
+            return self.reply(t, ResponseFrame::error(id, ErrorKind::Invalid, e));
+        }
+        // Changes the others have not been told yet go out first, so that
+        // the newcomer's initial state is the state everyone shares.
+        self.events_tick();
+        let now = Snapshot::of(&self.node, self.refused_control);
+        for event in events::changes(&Snapshot::default(), &now) {
+            self.reply(t, event_frame(self.node.name(), id, true, event));
+        }
+        self.told = Some(now);
+        self.followers.insert(t, id);
+    }
+
+    /// Tells every follower what changed since they were last told.
+    pub(super) fn events_tick(&mut self) {
+        if self.followers.is_empty() {
+            self.told = None;
+            return;
+        }
+        let now = Snapshot::of(&self.node, self.refused_control);
+        let Some(before) = self.told.replace(now.clone()) else {
+            return;
+        };
+        let changes = events::changes(&before, &now);
+        if changes.is_empty() {
+            return;
+        }
+        let followers: Vec<(u64, u64)> = self.followers.iter().map(|(&t, &id)| (t, id)).collect();
+        for event in changes {
+            for &(t, id) in &followers {
+                self.reply(t, event_frame(self.node.name(), id, false, event.clone()));
+            }
+        }
+    }
+
     pub(super) fn close_ctl(&mut self, t: u64) {
         self.ctl.remove(&t);
+        self.untrusted.remove(&t);
+        self.followers.remove(&t);
         self.batched.remove(&t);
         if let Some(tcp) = &mut self.tcp {
             tcp.conns.remove(&t);
@@ -139,6 +195,20 @@ impl Daemon {
                 id,
                 body: Response::Tcp(self.tcp_view()),
             },
+            Route::Events => {
+                self.follow_events(t, id);
+                return;
+            }
+            Route::Counters => {
+                let mut c = node_view::counters(&self.node);
+                c.refused.control = self.refused_control;
+                c.peer_drops = self.peer_drops;
+                c.leader_connects = self.leader_connects;
+                ResponseFrame {
+                    id,
+                    body: Response::Counters(c),
+                }
+            }
             Route::Channels(from) => {
                 ResponseFrame::channels_paged(id, node_view::channels_from(&self.node, from))
             }
@@ -153,5 +223,21 @@ impl Daemon {
             }
         };
         self.reply(t, frame);
+    }
+}
+
+/// One event as its follower receives it.
+fn event_frame(node: &str, id: u64, initial: bool, event: DaemonEvent) -> ResponseFrame {
+    let time_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    ResponseFrame {
+        id,
+        body: Response::Event(EventFrame {
+            time_ms,
+            node: node.to_owned(),
+            initial,
+            event,
+        }),
     }
 }

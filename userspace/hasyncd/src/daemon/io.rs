@@ -103,10 +103,14 @@ impl Daemon {
         match o {
             Output::Kernel(_) => {}
             Output::Send { to, frame } => self.send(to, &frame),
-            Output::Connect => self.connect(),
+            Output::Connect => {
+                self.leader_connects += 1;
+                self.connect()
+            }
             Output::CloseLeader => self.leader = None,
             Output::ClosePeer { conn, orderly } => {
                 if let Some(mut c) = self.peers.remove(&conn) {
+                    self.peer_drops += 1;
                     if orderly {
                         c.shutdown();
                     }
@@ -183,6 +187,7 @@ impl Daemon {
                 if let Err(e) = c.send(bytes) {
                     tracing::warn!(error = %e, "dropping standby connection");
                     self.peers.remove(&t);
+                    self.peer_drops += 1;
                     self.feed(Event::PeerClosed(t, &e));
                     return;
                 }

@@ -81,6 +81,22 @@ pub struct Daemon {
     want_published: bool,
     /// What the topology server shows: units up and publishers.
     topo_units: BTreeSet<u32>,
+    /// The TIPC node of each unit up (by unit id): the nodes whose control
+    /// clients are trusted (see `trusted_node`).
+    unit_nodes: BTreeMap<u32, u32>,
+    /// Control connections from untrusted nodes: refused at their first
+    /// request (so that the client reads why), with the reason.
+    untrusted: BTreeMap<u64, String>,
+    /// Refusals since start: control connections from untrusted nodes.
+    refused_control: u64,
+    /// Since start: standby connections that ended, connections opened to
+    /// a primary.
+    peer_drops: u64,
+    leader_connects: u64,
+    /// Control connections following the event stream (token → the id of
+    /// their `events` request), and the state last told them.
+    followers: BTreeMap<u64, u64>,
+    told: Option<hasync_ctl::events::Snapshot>,
     topo_pubs: BTreeSet<node::Publisher>,
     /// Cut off from the cluster by fault injection (see `cut.rs`).
     cut: bool,
@@ -207,6 +223,13 @@ impl Daemon {
             published: None,
             want_published: false,
             topo_units: BTreeSet::new(),
+            unit_nodes: BTreeMap::new(),
+            untrusted: BTreeMap::new(),
+            refused_control: 0,
+            peer_drops: 0,
+            leader_connects: 0,
+            followers: BTreeMap::new(),
+            told: None,
             topo_pubs: BTreeSet::new(),
             cut: false,
             leader: None,
@@ -299,6 +322,7 @@ impl Daemon {
             self.tcp_after();
             self.tolerance.poll(Instant::now());
             self.notify_tick();
+            self.events_tick();
         }
         if let Some(n) = &self.notify {
             n.stopping();
@@ -418,11 +442,12 @@ impl Daemon {
         let mut withdrawn = false;
         loop {
             match self.topo.recv() {
-                Ok(TopologyEvent::Published { found, .. })
-                    if found.type_ == self.services.units().type_ =>
-                {
+                Ok(TopologyEvent::Published {
+                    found, publisher, ..
+                }) if found.type_ == self.services.units().type_ => {
                     tracing::debug!(unit = found.lower, "unit up");
                     self.topo_units.insert(found.lower);
+                    self.unit_nodes.insert(found.lower, publisher.node);
                     evs.push(Event::UnitUp(found.lower));
                 }
                 Ok(TopologyEvent::Withdrawn { found, .. })
@@ -430,6 +455,7 @@ impl Daemon {
                 {
                     tracing::debug!(unit = found.lower, "unit down");
                     self.topo_units.remove(&found.lower);
+                    self.unit_nodes.remove(&found.lower);
                     evs.push(Event::UnitDown(found.lower));
                 }
                 Ok(TopologyEvent::Published { publisher: p, .. }) => {
@@ -569,6 +595,7 @@ impl Daemon {
         }
         if let Some(e) = end {
             if self.peers.remove(&t).is_some() {
+                self.peer_drops += 1;
                 self.feed(Event::PeerClosed(t, &e.why));
             }
         }
@@ -579,6 +606,36 @@ impl Daemon {
         self.next_token
     }
 
+    /// Whether control clients on TIPC node `node` may use the API: this
+    /// node's, and those of nodes running a unit of this cluster (a listed
+    /// unit when `units` lists them). Anyone else who merely reaches the
+    /// TIPC cluster is refused (docs/operations.md, the trust model).
+    fn trusted_node(&self, node: u32) -> Result<(), String> {
+        if self.local.own_node().is_ok_and(|own| own == node) {
+            return Ok(());
+        }
+        let listed: Vec<u32> = self
+            .cfg
+            .units
+            .iter()
+            .map(|u| hasync_engine::handshake::node_id(u))
+            .collect();
+        let unit_there = self
+            .unit_nodes
+            .iter()
+            .any(|(id, n)| *n == node && (listed.is_empty() || listed.contains(id)));
+        if unit_there {
+            Ok(())
+        } else if listed.is_empty() {
+            Err(format!("TIPC node {node:#x} runs no unit of this cluster"))
+        } else {
+            Err(format!(
+                "TIPC node {node:#x} runs none of this cluster's units ({})",
+                self.cfg.units.join(", ")
+            ))
+        }
+    }
+
     fn accept_control(&mut self, cluster: bool) {
         loop {
             let accepted = match (&self.published, cluster) {
@@ -587,7 +644,7 @@ impl Daemon {
                 (_, false) => self.local.accept(true),
             };
             match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, from)) => {
                     if self.ctl.len() >= CONTROL_CONNS_MAX {
                         tracing::warn!("too many control connections; refusing one");
                         continue;
@@ -596,6 +653,11 @@ impl Daemon {
                         Ok(conn) => {
                             let t = self.token();
                             self.ctl.insert(t, conn);
+                            if let Err(why) = self.trusted_node(from.node) {
+                                self.refused_control += 1;
+                                tracing::warn!(client = %from, reason = %why, "control connection refused");
+                                self.untrusted.insert(t, why);
+                            }
                         }
                         Err(e) => tracing::warn!(error = %e, "control connection setup failed"),
                     }
