@@ -3,8 +3,9 @@
 # The daemon's event stream and counters (`hasync monitor daemon`,
 # `hasync stats daemon`): a follower is told the state first, then one
 # line per change: a standby attaching and becoming hot, the primary's
-# death and the takeover seen from the standby, with its report; the
-# counters add up to the changes made and the takeover.
+# death and the takeover seen from the standby, with its report (whose
+# detection counts from the loss, not from the idle stream's last frame);
+# the counters add up to the changes made and the takeover.
 . "$(dirname "$0")/lib.sh"
 CL_CHANNELS="1:8 2:4"
 . "$(dirname "$0")/cluster.sh"
@@ -61,7 +62,7 @@ takeover_events() {
 	cl_kill 1
 	seen ev2 "e['event'] == {'kind': 'peer-down', 'peer': 'cu-1'}" 30 &&
 		seen ev2 "not e.get('initial') and e['event']['kind'] == 'role' and e['event']['role'] == 'primary'" 30 &&
-		seen ev2 "e['event']['kind'] == 'takeover' and e['event']['report']['reason'] == 'primary-lost' and e['event']['report']['node'] == 'cu-2'" 30
+		seen ev2 "e['event']['kind'] == 'takeover' and e['event']['report']['reason'] == 'primary lost' and e['event']['report']['node'] == 'cu-2' and e['event']['report']['detection_ms'] < 1000" 30
 }
 ktap_check_out "the standby's stream: the primary gone, then role primary and the takeover report" takeover_events
 

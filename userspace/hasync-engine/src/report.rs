@@ -45,8 +45,10 @@ pub struct TakeoverReport {
     pub epoch: u64,
     /// Epoch of the stream followed before.
     pub previous_epoch: u64,
-    /// Milliseconds from the last frame received from the old primary to
-    /// the loss being noticed (0 for a start or a switchover).
+    /// Milliseconds from the loss of the old primary being noticed (its
+    /// connection ending or its service withdrawn) to the verdict that it
+    /// is gone (0 for a start or a switchover). A node's loss is noticed
+    /// after TIPC's link tolerance, which this does not include.
     pub detection_ms: f64,
     /// Milliseconds from noticing the loss to being primary with every
     /// replayed update ACKed by the kernel; 0 while the replay runs, never

@@ -569,3 +569,43 @@ fn a_primary_refuses_standbys_that_are_not_listed_units() {
     assert_eq!(n.attached().len(), 1);
     assert_eq!(n.refused_standbys(), 3);
 }
+
+/// Detection is the time from the loss being noticed to the verdict: an
+/// idle stream's last frame, seconds before, does not count.
+#[test]
+fn detection_counts_from_the_loss_not_from_an_idle_streams_last_frame() {
+    let c = cfg("b", StartRole::Standby);
+    let mut k = ModelKernel::new(&c.channels, 64);
+    let mut n = Node::new(c, 0);
+    n.handle(0, Event::PrimaryUp(1));
+    n.handle(0, Event::Connected);
+    let welcome = Handshake {
+        side: Side::Primary,
+        node: node_id("a"),
+        epoch: 0x101,
+        name: "a".into(),
+        set: CommandSet::ours(),
+    };
+    n.handle(0, Event::LeaderFrame(&welcome.encode()));
+    drain(&mut n, &mut k, 0);
+    // Idle for 5 s; then the connection ends and, 100 ms later, the
+    // primary's service is withdrawn.
+    let t = 5_000 * MS;
+    n.handle(
+        t,
+        Event::LeaderClosed {
+            planned: false,
+            why: "reset",
+        },
+    );
+    drain(&mut n, &mut k, t);
+    n.handle(t + 100 * MS, Event::PrimaryDown(1));
+    drain(&mut n, &mut k, t + 100 * MS);
+    let r = n.report().expect("took over");
+    assert_eq!(r.reason, "primary lost");
+    assert!(
+        (r.detection_ms - 100.0).abs() < 1e-6,
+        "detection {} ms",
+        r.detection_ms
+    );
+}

@@ -352,13 +352,14 @@ impl Node {
         let Role::Standby(s) = &mut self.role else {
             return;
         };
-        // Detection counts from the loss being noticed (the connection
-        // ending, or the last frame when it ended before that), not from an
-        // idle stream's last frame.
-        let detection_ms = match (s.last_frame, s.lost_at) {
-            (Some(f), Some(l)) if l >= f => ms(l - f),
-            (Some(f), _) => ms(now.saturating_sub(f)),
-            _ => 0.0,
+        // Detection is the time spent making sure: from the loss being
+        // noticed (the connection ending, or the service withdrawn) to this
+        // verdict. An idle stream's last frame says nothing about when the
+        // primary died, and a handover is no loss at all.
+        let detection_ms = match s.lost_at {
+            _ if s.planned_end => 0.0,
+            Some(l) => ms(now.saturating_sub(l)),
+            None => 0.0,
         };
         let reason = if s.planned_end {
             Reason::Switchover
