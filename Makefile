@@ -96,12 +96,14 @@ uninstall:
 	@DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install --uninstall
 
 # make check with the soaks turned up (hours, not part of the 45-minute
-# budget): more simulator seeds, kills, three-unit fault schedules and model/module
-# comparisons. Each knob can be set from the environment.
+# budget): more simulator seeds, kills, three-unit fault schedules, TCP face
+# failovers and moves, and model/module comparisons. Each knob can be set
+# from the environment.
 check-long: lint gen-check module userspace
 	@SIM_SEEDS=$${SIM_SEEDS:-100000} LIFECYCLE_SEEDS=$${LIFECYCLE_SEEDS:-100000} \
 		BULK_SIM_SEEDS=$${BULK_SIM_SEEDS:-1000} $(CARGO) test --release --quiet $(CARGO_FLAGS) --workspace
 	@HASYNC_KILLS=$${HASYNC_KILLS:-300} HASYNC_SCHEDULES=$${HASYNC_SCHEDULES:-300} \
+		HASYNC_TCP_FAILOVERS=$${HASYNC_TCP_FAILOVERS:-200} HASYNC_TCP_MOVES=$${HASYNC_TCP_MOVES:-100} \
 		HASYNC_KDIFF_SEEDS=$${HASYNC_KDIFF_SEEDS:-64} HASYNC_KDIFF_STEPS=$${HASYNC_KDIFF_STEPS:-20000} \
 		HASYNC_SELFTEST_TIMEOUT=$${HASYNC_SELFTEST_TIMEOUT:-21600} scripts/selftests
 
