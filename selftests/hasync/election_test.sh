@@ -26,7 +26,7 @@
 CL_NODES=3
 . "$(dirname "$0")/cluster.sh"
 
-SCHEDULES=${HASYNC_SCHEDULES:-30}
+SCHEDULES=${HASYNC_SCHEDULES:-24}
 KINDS="kill cut standby syncing"
 
 cl_begin $((2 + SCHEDULES))

@@ -75,7 +75,7 @@ no_changes() {
 	rc=$?
 	echo "# exit $rc: $out"
 	[ $rc -ne 0 ] &&
-		echo "$out" | grep -q 'unauthorized.*runs none of this cluster.s units' &&
+		echo "$out" | grep -q 'unauthorized.*has run none of this cluster.s units' &&
 		! hasync iface show dev evil0 >/dev/null 2>&1
 }
 ktap_check_out "a change from the stranger's node is refused as unauthorized, nothing changed" no_changes

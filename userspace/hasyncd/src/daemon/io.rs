@@ -194,6 +194,13 @@ impl Daemon {
                 if matches!(frame, Frame::Msg(Message::Checkpoint { .. })) {
                     self.faults.hit(Point::MidBulkSync);
                 }
+                // Greeted: the engine trusts this standby (any release), so
+                // control clients on its node are trusted too.
+                if matches!(frame, Frame::Hello(_)) {
+                    if let Some(&node) = self.peer_nodes.get(&t) {
+                        self.trusted_nodes.insert(node);
+                    }
+                }
             }
             Dest::Unit(n) => {
                 let addr = self.services.unit(n);

@@ -81,9 +81,11 @@ pub struct Daemon {
     want_published: bool,
     /// What the topology server shows: units up and publishers.
     topo_units: BTreeSet<u32>,
-    /// The TIPC node of each unit up (by unit id): the nodes whose control
-    /// clients are trusted (see `trusted_node`).
-    unit_nodes: BTreeMap<u32, u32>,
+    /// TIPC nodes seen running a unit of this cluster (see `trusted_node`),
+    /// remembered: a client on a unit's node stays trusted while its
+    /// daemon restarts. Replication connections' nodes until greeted.
+    trusted_nodes: BTreeSet<u32>,
+    peer_nodes: BTreeMap<u64, u32>,
     /// Control connections from untrusted nodes: refused at their first
     /// request (so that the client reads why), with the reason.
     untrusted: BTreeMap<u64, String>,
@@ -223,7 +225,8 @@ impl Daemon {
             published: None,
             want_published: false,
             topo_units: BTreeSet::new(),
-            unit_nodes: BTreeMap::new(),
+            trusted_nodes: BTreeSet::new(),
+            peer_nodes: BTreeMap::new(),
             untrusted: BTreeMap::new(),
             refused_control: 0,
             peer_drops: 0,
@@ -323,6 +326,7 @@ impl Daemon {
             self.tolerance.poll(Instant::now());
             self.notify_tick();
             self.events_tick();
+            self.trust_leader();
         }
         if let Some(n) = &self.notify {
             n.stopping();
@@ -447,7 +451,9 @@ impl Daemon {
                 }) if found.type_ == self.services.units().type_ => {
                     tracing::debug!(unit = found.lower, "unit up");
                     self.topo_units.insert(found.lower);
-                    self.unit_nodes.insert(found.lower, publisher.node);
+                    if self.listed(found.lower) {
+                        self.trusted_nodes.insert(publisher.node);
+                    }
                     evs.push(Event::UnitUp(found.lower));
                 }
                 Ok(TopologyEvent::Withdrawn { found, .. })
@@ -455,7 +461,6 @@ impl Daemon {
                 {
                     tracing::debug!(unit = found.lower, "unit down");
                     self.topo_units.remove(&found.lower);
-                    self.unit_nodes.remove(&found.lower);
                     evs.push(Event::UnitDown(found.lower));
                 }
                 Ok(TopologyEvent::Published { publisher: p, .. }) => {
@@ -572,6 +577,7 @@ impl Daemon {
                     Ok(conn) => {
                         let t = self.token();
                         self.peers.insert(t, conn);
+                        self.peer_nodes.insert(t, addr.node);
                         self.feed(Event::PeerAccepted(t, addr.to_string()));
                     }
                     Err(e) => tracing::warn!(error = %e, "connection setup failed"),
@@ -611,29 +617,43 @@ impl Daemon {
     /// unit when `units` lists them). Anyone else who merely reaches the
     /// TIPC cluster is refused (docs/operations.md, the trust model).
     fn trusted_node(&self, node: u32) -> Result<(), String> {
-        if self.local.own_node().is_ok_and(|own| own == node) {
-            return Ok(());
-        }
-        let listed: Vec<u32> = self
-            .cfg
-            .units
-            .iter()
-            .map(|u| hasync_engine::handshake::node_id(u))
-            .collect();
-        let unit_there = self
-            .unit_nodes
-            .iter()
-            .any(|(id, n)| *n == node && (listed.is_empty() || listed.contains(id)));
-        if unit_there {
+        if self.local.own_node().is_ok_and(|own| own == node) || self.trusted_nodes.contains(&node)
+        {
             Ok(())
-        } else if listed.is_empty() {
-            Err(format!("TIPC node {node:#x} runs no unit of this cluster"))
+        } else if self.cfg.units.is_empty() {
+            Err(format!("TIPC node {node:#x} has run no unit of this cluster"))
         } else {
             Err(format!(
-                "TIPC node {node:#x} runs none of this cluster's units ({})",
+                "TIPC node {node:#x} has run none of this cluster's units ({})",
                 self.cfg.units.join(", ")
             ))
         }
+    }
+
+    /// Whether unit id `id` is one of this cluster's (any when none are
+    /// listed).
+    fn listed(&self, id: u32) -> bool {
+        self.cfg.units.is_empty()
+            || self
+                .cfg
+                .units
+                .iter()
+                .any(|u| hasync_engine::handshake::node_id(u) == id)
+    }
+
+    /// Units met over replication are trusted too, whatever their release
+    /// (a first-release unit publishes no unit service): the primary this
+    /// unit follows, once its handshake passed.
+    fn trust_leader(&mut self) {
+        use hasync_engine::node::Phase;
+        if matches!(
+            self.node.phase(),
+            Phase::Syncing | Phase::Hot | Phase::Rebasing
+        ) {
+            let nodes = self.topo_pubs.iter().map(|&p| (p >> 32) as u32);
+            self.trusted_nodes.extend(nodes);
+        }
+        self.peer_nodes.retain(|t, _| self.peers.contains_key(t));
     }
 
     fn accept_control(&mut self, cluster: bool) {
