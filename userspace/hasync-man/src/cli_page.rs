@@ -5,9 +5,8 @@ use std::io;
 
 use clap::Command;
 use clap_mangen::roff::{bold, roman, Roff};
-use clap_mangen::Man;
 
-use crate::roff_util::{para, section, see_also, tagged, verbatim, MANUAL};
+use crate::roff_util::{command_head, section, see_also, tagged, verbatim};
 
 const DESCRIPTION: &[&str] = &[
     "hasync inspects and drives hasync state replication. Its grammar follows ip(8): \
@@ -47,20 +46,7 @@ hasync monitor entries";
 /// The page, in roff.
 pub fn render() -> io::Result<Vec<u8>> {
     let cmd = hasync_cli::command();
-    let man = Man::new(cmd.clone()).section("8").manual(MANUAL);
-    let mut out = Vec::new();
-    man.render_title(&mut out)?;
-    man.render_name_section(&mut out)?;
-    man.render_synopsis_section(&mut out)?;
-
-    let mut r = Roff::new();
-    section(&mut r, "DESCRIPTION");
-    for p in DESCRIPTION {
-        para(&mut r, p);
-    }
-    r.to_writer(&mut out)?;
-    man.render_options_section(&mut out)?;
-
+    let mut out = command_head(cmd.clone(), DESCRIPTION)?;
     let mut r = Roff::new();
     section(&mut r, "COMMANDS");
     for object in visible(&cmd) {

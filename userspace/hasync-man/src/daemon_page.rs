@@ -4,9 +4,8 @@ use std::io;
 
 use clap::CommandFactory;
 use clap_mangen::roff::Roff;
-use clap_mangen::Man;
 
-use crate::roff_util::{para, section, see_also, tagged, verbatim, MANUAL};
+use crate::roff_util::{command_head, para, section, see_also, tagged, verbatim};
 
 const DESCRIPTION: &[&str] = &[
     "hasyncd keeps a standby control plane hot. The primary replicates every change to \
@@ -87,20 +86,7 @@ systemctl reload hasyncd@cu-a";
 
 /// The page, in roff.
 pub fn render() -> io::Result<Vec<u8>> {
-    let man = Man::new(hasyncd::cli::Cli::command())
-        .section("8")
-        .manual(MANUAL);
-    let mut out = Vec::new();
-    man.render_title(&mut out)?;
-    man.render_name_section(&mut out)?;
-    man.render_synopsis_section(&mut out)?;
-    let mut r = Roff::new();
-    section(&mut r, "DESCRIPTION");
-    for p in DESCRIPTION {
-        para(&mut r, p);
-    }
-    r.to_writer(&mut out)?;
-    man.render_options_section(&mut out)?;
+    let mut out = command_head(hasyncd::cli::Cli::command(), DESCRIPTION)?;
     let mut r = Roff::new();
     for (title, items) in [
         ("SIGNALS", SIGNALS),

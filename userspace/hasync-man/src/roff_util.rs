@@ -1,6 +1,9 @@
 //! Small roff pieces the three pages share.
 
+use std::io;
+
 use clap_mangen::roff::{bold, roman, Roff};
+use clap_mangen::Man;
 
 /// The manual every page belongs to (the centre of its header).
 pub const MANUAL: &str = "hasync";
@@ -46,4 +49,22 @@ pub fn see_also(r: &mut Roff, pages: &[(&str, &str)]) {
         inlines.push(roman(format!("({sec}){sep}")));
     }
     r.text(inlines);
+}
+
+/// A command's page up to its options: clap's title, name and synopsis,
+/// the hand-written description, clap's options.
+pub fn command_head(cmd: clap::Command, description: &[&str]) -> io::Result<Vec<u8>> {
+    let man = Man::new(cmd).section("8").manual(MANUAL);
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    let mut r = Roff::new();
+    section(&mut r, "DESCRIPTION");
+    for p in description {
+        para(&mut r, p);
+    }
+    r.to_writer(&mut out)?;
+    man.render_options_section(&mut out)?;
+    Ok(out)
 }

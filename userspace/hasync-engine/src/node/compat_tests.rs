@@ -579,14 +579,7 @@ fn detection_counts_from_the_loss_not_from_an_idle_streams_last_frame() {
     let mut n = Node::new(c, 0);
     n.handle(0, Event::PrimaryUp(1));
     n.handle(0, Event::Connected);
-    let welcome = Handshake {
-        side: Side::Primary,
-        node: node_id("a"),
-        epoch: 0x101,
-        name: "a".into(),
-        set: CommandSet::ours(),
-    };
-    n.handle(0, Event::LeaderFrame(&welcome.encode()));
+    n.handle(0, Event::LeaderFrame(&super::tests::welcome("a").encode()));
     drain(&mut n, &mut k, 0);
     // Idle for 5 s; then the connection ends and, 100 ms later, the
     // primary's service is withdrawn.

@@ -37,20 +37,24 @@ fn connects(out: &[Output]) -> bool {
     out.iter().any(|o| matches!(o, Output::Connect))
 }
 
+/// The handshake of primary `name` of this release, epoch 0x101.
+pub(super) fn welcome(name: &str) -> Handshake {
+    Handshake {
+        side: Side::Primary,
+        node: node_id(name),
+        epoch: 0x101,
+        name: name.into(),
+        set: CommandSet::ours(),
+    }
+}
+
 /// A standby following primary `p1` (published as publisher 1).
 fn following(now: Micros) -> Node {
     let mut n = Node::new(cfg("b", StartRole::Standby), now);
     n.handle(now, Event::PrimaryUp(1));
     assert!(connects(&outputs(&mut n)));
     n.handle(now, Event::Connected);
-    let welcome = Handshake {
-        side: Side::Primary,
-        node: node_id("a"),
-        epoch: 0x101,
-        name: "a".into(),
-        set: CommandSet::ours(),
-    };
-    n.handle(now, Event::LeaderFrame(&welcome.encode()));
+    n.handle(now, Event::LeaderFrame(&welcome("a").encode()));
     outputs(&mut n);
     assert_eq!(n.leader(), Some(("a", true)));
     assert_eq!(n.phase(), Phase::Syncing);

@@ -621,7 +621,9 @@ impl Daemon {
         {
             Ok(())
         } else if self.cfg.units.is_empty() {
-            Err(format!("TIPC node {node:#x} has run no unit of this cluster"))
+            Err(format!(
+                "TIPC node {node:#x} has run no unit of this cluster"
+            ))
         } else {
             Err(format!(
                 "TIPC node {node:#x} has run none of this cluster's units ({})",
