@@ -24,6 +24,9 @@ use super::{
 
 /// How long a planned handover waits for the stream to drain.
 const HANDOVER_TIMEOUT: Micros = 5000 * MS;
+/// Most refused standby names warned about (once each).
+const WARNED_STRANGERS_MAX: usize = 64;
+
 /// How long an accepted connection may take to send its handshake.
 const HANDSHAKE_TIMEOUT: Micros = 5000 * MS;
 /// How often a primary that sees another primary published re-reads the
@@ -335,7 +338,11 @@ impl Node {
         };
         if !super::trusts(&self.listed, &h) {
             self.refused_standbys += 1;
-            if self.warned_strangers.insert(h.name.clone()) {
+            // One warning per name, for a bounded number of names: a
+            // stranger cycling names is counted, not remembered.
+            if self.warned_strangers.len() < WARNED_STRANGERS_MAX
+                && self.warned_strangers.insert(h.name.clone())
+            {
                 tracing::warn!(
                     standby = %h.name,
                     "refused a standby that is not one of this cluster's units (units in the configuration); counted, warned once"

@@ -219,11 +219,15 @@ impl Daemon {
         let service = self.services.replication();
         let conn = SeqPacketStream::connect_timeout(service, CONNECT_TIMEOUT)
             .map_err(|e| e.to_string())
-            .and_then(|s| Conn::new(s).map_err(|e| e.to_string()));
+            .and_then(|s| {
+                let node = s.peer_addr().map(|a| a.node).ok();
+                Ok((Conn::new(s).map_err(|e| e.to_string())?, node))
+            });
         match conn {
-            Ok(c) => {
+            Ok((c, node)) => {
                 tracing::info!(%service, "connected to the primary");
                 self.leader = Some(c);
+                self.leader_node = node;
                 self.feed(Event::Connected);
             }
             Err(e) => {

@@ -45,6 +45,9 @@ use crate::tolerance::LinkTolerance;
 
 /// Most control connections at once.
 const CONTROL_CONNS_MAX: usize = 64;
+/// Most of them from untrusted nodes, waiting to be told why they are
+/// refused; more are closed at once.
+const UNTRUSTED_MAX: usize = 4;
 /// Longest sleep: the link tolerance keeper polls too.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 
@@ -86,6 +89,8 @@ pub struct Daemon {
     /// daemon restarts. Replication connections' nodes until greeted.
     trusted_nodes: BTreeSet<u32>,
     peer_nodes: BTreeMap<u64, u32>,
+    /// The TIPC node at the other end of the connection to the primary.
+    leader_node: Option<u32>,
     /// Control connections from untrusted nodes: refused at their first
     /// request (so that the client reads why), with the reason.
     untrusted: BTreeMap<u64, String>,
@@ -227,6 +232,7 @@ impl Daemon {
             topo_units: BTreeSet::new(),
             trusted_nodes: BTreeSet::new(),
             peer_nodes: BTreeMap::new(),
+            leader_node: None,
             untrusted: BTreeMap::new(),
             refused_control: 0,
             peer_drops: 0,
@@ -645,15 +651,17 @@ impl Daemon {
 
     /// Units met over replication are trusted too, whatever their release
     /// (a first-release unit publishes no unit service): the primary this
-    /// unit follows, once its handshake passed.
+    /// unit follows, on the node its connection leads to, once its
+    /// handshake passed and named a listed unit.
     fn trust_leader(&mut self) {
         use hasync_engine::node::Phase;
-        if matches!(
-            self.node.phase(),
-            Phase::Syncing | Phase::Hot | Phase::Rebasing
-        ) {
-            let nodes = self.topo_pubs.iter().map(|&p| (p >> 32) as u32);
-            self.trusted_nodes.extend(nodes);
+        let followed = matches!(self.node.phase(), Phase::Syncing | Phase::Hot);
+        if let (true, Some(node), Some((name, true))) =
+            (followed, self.leader_node, self.node.leader())
+        {
+            if self.listed(hasync_engine::handshake::node_id(name)) {
+                self.trusted_nodes.insert(node);
+            }
         }
         self.peer_nodes.retain(|t, _| self.peers.contains_key(t));
     }
@@ -678,6 +686,14 @@ impl Daemon {
                             if let Err(why) = self.trusted_node(from.node) {
                                 self.refused_control += 1;
                                 tracing::warn!(client = %from, reason = %why, "control connection refused");
+                                if self.untrusted.len() >= UNTRUSTED_MAX {
+                                    // Held for their first request so that
+                                    // the client reads why; a few at most,
+                                    // so strangers cannot crowd out the
+                                    // control connections of this node.
+                                    self.ctl.remove(&t);
+                                    continue;
+                                }
                                 self.untrusted.insert(t, why);
                             }
                         }
