@@ -97,9 +97,12 @@ impl Notifier {
         self.send(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
     }
 
-    /// A reload ended, applied or refused: `why` says which.
+    /// A reload ended, applied or refused: `why` says which. `READY=1`
+    /// ends the manager's reload, but only once the unit serves: before
+    /// that it would mean the start was done.
     pub fn reloaded(&self, why: &str) {
-        self.send(&format!("READY=1\nSTATUS={}; {why}", self.status));
+        let ready = if self.ready { "READY=1\n" } else { "" };
+        self.send(&format!("{ready}STATUS={}; {why}", self.status));
     }
 
     /// The daemon is stopping.
@@ -192,6 +195,20 @@ mod tests {
         n.tick(t + Duration::from_millis(100));
         n.tick(t + Duration::from_millis(500));
         assert_eq!(recv_all(&peer), ["WATCHDOG=1", "WATCHDOG=1"]);
+    }
+
+    #[test]
+    fn a_reload_before_the_unit_serves_does_not_say_ready() {
+        let (mut n, peer) = pair();
+        n.phase(Phase::Syncing, 2);
+        n.reloading();
+        n.reloaded("reload: unchanged");
+        let got = recv_all(&peer);
+        assert_eq!(
+            got[2],
+            "STATUS=standby, bulk sync, epoch 2; reload: unchanged"
+        );
+        assert!(!got.iter().any(|m| m.contains("READY=1")), "{got:?}");
     }
 
     #[test]
