@@ -23,7 +23,7 @@ pub struct Snapshot {
     epoch: u64,
     /// Peer name → state (hot, syncing, primary).
     peers: BTreeMap<String, String>,
-    /// The last takeover's report.
+    /// The last takeover's report, once final (its replay done).
     takeover: Option<TakeoverReport>,
     fenced: Option<u64>,
     mismatches: u64,
@@ -49,7 +49,8 @@ impl Snapshot {
             phase: phase.as_str().to_owned(),
             epoch: node.epoch(),
             peers,
-            takeover: node.report().cloned(),
+            // A report is rewritten when its replay ends: told once, final.
+            takeover: node.report().filter(|r| r.total_ms > 0.0).cloned(),
             fenced: node.primary().and_then(|p| p.deposed),
             mismatches: node.audit_mismatches(),
             repaired: node.primary().map_or(0, |p| p.stats.repaired_sections),
