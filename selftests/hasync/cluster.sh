@@ -252,7 +252,11 @@ while True:
     except FileNotFoundError:
         lines = []
     for l in lines:
-        e = json.loads(l)
+        # A line still being written is read again next time.
+        try:
+            e = json.loads(l)
+        except ValueError:
+            continue
         if eval(expr):
             print("# " + l)
             sys.exit(0)

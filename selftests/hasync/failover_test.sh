@@ -166,7 +166,7 @@ node_loss() {
 	tc -n hasync-n1 qdisc add dev "$dev12" root netem loss 100% || return 1
 	cl_kill 1
 	cl_wait_primary 2 30 || return 1
-	ktap_diag "node loss ($1): $(cl_field 2 "'detected %.0f ms after the last frame, takeover %.1f ms' % (s['last_takeover']['detection_ms'], s['last_takeover']['total_ms'])") (link tolerance $CL_TOL ms)"
+	ktap_diag "node loss ($1): $(cl_field 2 "'gone %.0f ms after the loss was noticed, takeover %.1f ms' % (s['last_takeover']['detection_ms'], s['last_takeover']['total_ms'])") (link tolerance $CL_TOL ms)"
 	[ "$(cl_field 2 "s['last_takeover']['reason']")" = "primary lost" ] || return 1
 	[ "$1" = idle ] && return 0
 	cl_load_stop

@@ -45,7 +45,12 @@ notified() {
 unit_start() {
 	python3 "$SELFTEST_DIR/notify_listen.py" "$CL/notify$1" "$CL/notify$1.out" >/dev/null 2>&1 </dev/null &
 	echo $! >"$CL/listen$1.pid"
-	while ! grep -q listening "$CL/notify$1.out" 2>/dev/null; do sleep 0.05; done
+	_t=100
+	while ! grep -q listening "$CL/notify$1.out" 2>/dev/null; do
+		_t=$((_t - 1))
+		[ "$_t" -gt 0 ] || { echo "# the notification socket never came up"; return 1; }
+		sleep 0.1
+	done
 	unit_line ExecStartPre "$1" | while read -r line; do
 		ignore=
 		case $line in -*) ignore=1 line=${line#-} ;; esac
@@ -131,8 +136,12 @@ ktap_check_out "ExecStartPre refuses the same file, so a restart would not start
 stop() {
 	kill -TERM "$(cl_pid 1)"
 	notified 1 '^STOPPING=1$' 10 || return 1
-	wait "$(cl_pid 1)" 2>/dev/null
-	while cl_alive 1; do sleep 0.1; done
+	_t=100
+	while cl_alive 1; do
+		_t=$((_t - 1))
+		[ "$_t" -gt 0 ] || { echo "# still running 10 s after STOPPING=1"; return 1; }
+		sleep 0.1
+	done
 }
 ktap_check_out "stop: STOPPING=1, and the unit exits" stop
 

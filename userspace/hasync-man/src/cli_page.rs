@@ -15,9 +15,10 @@ const DESCRIPTION: &[&str] = &[
      the command before it, at any level (hasync channel add help).",
     "info, channel, iface show, monitor, stats and kernel talk to the hasync.ko kernel \
      module over generic netlink and need it loaded; changing commands need \
-     CAP_NET_ADMIN. status, switchover, audit, tcp and iface set|del|rename talk to the \
-     hasyncd daemon of this node over TIPC (or, with --connect, to the primary's TCP \
-     face), which replicates every change before it reaches the kernel.",
+     CAP_NET_ADMIN. status, switchover, audit, tcp, monitor daemon, stats daemon and \
+     iface set|del|rename talk to the hasyncd daemons over TIPC (or, with --connect, to \
+     the primary's TCP face), which replicate every change before it reaches the \
+     kernel.",
     "-j prints JSON, one object per line; -p indents it. Without them the output is \
      ip-style text.",
 ];

@@ -121,7 +121,6 @@ impl Client {
     }
 }
 
-/// A reply's attributes, after checking it answers command `cmd`.
 /// Names the attribute a refusal of request `cmd` with `attrs` points at.
 fn name_bad_attr(e: Error, cmd: u8, attrs: &[u8]) -> Error {
     match e {
@@ -139,6 +138,7 @@ fn name_in(k: &mut KernelError, cmd: u8, attrs: &[u8]) {
     }
 }
 
+/// A reply's attributes, after checking it answers command `cmd`.
 pub(crate) fn data_of(
     cmd: u8,
     outcome: Outcome,
