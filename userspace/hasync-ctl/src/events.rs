@@ -10,21 +10,22 @@
 
 use std::collections::BTreeMap;
 
-use hasync_engine::node::Node;
+use hasync_engine::node::{Node, Phase, RoleName};
 
 use crate::proto::DaemonEvent;
 use crate::TakeoverReport;
 
-/// What the events are computed from.
+/// What the events are computed from: cheap to take each round of the
+/// loop (the takeover report itself is read only when it changed).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    role: String,
-    phase: String,
-    epoch: u64,
+    /// Role, phase and epoch (none before the first look).
+    role: Option<(RoleName, Phase, u64)>,
     /// Peer name → state (hot, syncing, primary).
     peers: BTreeMap<String, String>,
-    /// The last takeover's report, once final (its replay done).
-    takeover: Option<TakeoverReport>,
+    /// The last takeover, once its report is final (its replay done): its
+    /// epoch and total time, which tell one report from the next.
+    takeover: Option<(u64, u64)>,
     fenced: Option<u64>,
     mismatches: u64,
     repaired: u64,
@@ -43,14 +44,10 @@ impl Snapshot {
         } else if let Some((name, true)) = node.leader() {
             peers.insert(name.to_owned(), "primary".to_owned());
         }
-        let phase = node.phase();
         Snapshot {
-            role: node.role().as_str().to_owned(),
-            phase: phase.as_str().to_owned(),
-            epoch: node.epoch(),
+            role: Some((node.role(), node.phase(), node.epoch())),
             peers,
-            // A report is rewritten when its replay ends: told once, final.
-            takeover: node.report().filter(|r| r.total_ms > 0.0).cloned(),
+            takeover: final_report(node).map(|r| (r.epoch, r.total_ms.to_bits())),
             fenced: node.primary().and_then(|p| p.deposed),
             mismatches: node.audit_mismatches(),
             repaired: node.primary().map_or(0, |p| p.stats.repaired_sections),
@@ -60,15 +57,26 @@ impl Snapshot {
     }
 }
 
+/// The node's last takeover report once final: it is rewritten when its
+/// replay ends, and told once.
+pub fn final_report(node: &Node) -> Option<&TakeoverReport> {
+    node.report().filter(|r| r.total_ms > 0.0)
+}
+
 /// The events that lead from `old` to `new`, in a fixed order: role,
-/// peers, takeover, fencing, audit, refusals.
-pub fn changes(old: &Snapshot, new: &Snapshot) -> Vec<DaemonEvent> {
+/// peers, takeover, fencing, audit, refusals. `report` is the report
+/// `new` was taken with ([`final_report`]).
+pub fn changes(
+    old: &Snapshot,
+    new: &Snapshot,
+    report: Option<&TakeoverReport>,
+) -> Vec<DaemonEvent> {
     let mut out = Vec::new();
-    if (&old.role, &old.phase, old.epoch) != (&new.role, &new.phase, new.epoch) {
+    if let Some((role, phase, epoch)) = new.role.filter(|r| old.role != Some(*r)) {
         out.push(DaemonEvent::Role {
-            role: new.role.clone(),
-            phase: new.phase.clone(),
-            epoch: new.epoch,
+            role: role.as_str().to_owned(),
+            phase: phase.as_str().to_owned(),
+            epoch,
         });
     }
     for (peer, state) in &new.peers {
@@ -87,12 +95,13 @@ pub fn changes(old: &Snapshot, new: &Snapshot) -> Vec<DaemonEvent> {
     for peer in old.peers.keys().filter(|p| !new.peers.contains_key(*p)) {
         out.push(DaemonEvent::PeerDown { peer: peer.clone() });
     }
-    if let Some(r) = &new.takeover {
-        if old.takeover.as_ref() != Some(r) {
-            out.push(DaemonEvent::Takeover {
-                report: Box::new(r.clone().capped(crate::REPORT_CHANNELS_MAX)),
-            });
-        }
+    if let (Some(r), true) = (
+        report,
+        new.takeover.is_some() && old.takeover != new.takeover,
+    ) {
+        out.push(DaemonEvent::Takeover {
+            report: Box::new(r.clone().capped(crate::REPORT_CHANNELS_MAX)),
+        });
     }
     if let Some(epoch) = new.fenced {
         if old.fenced != Some(epoch) {
@@ -125,11 +134,9 @@ pub fn changes(old: &Snapshot, new: &Snapshot) -> Vec<DaemonEvent> {
 mod tests {
     use super::*;
 
-    fn snap(role: &str, phase: &str, peers: &[(&str, &str)]) -> Snapshot {
+    fn snap(role: RoleName, phase: Phase, peers: &[(&str, &str)]) -> Snapshot {
         Snapshot {
-            role: role.into(),
-            phase: phase.into(),
-            epoch: 7,
+            role: Some((role, phase, 7)),
             peers: peers
                 .iter()
                 .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
@@ -140,15 +147,15 @@ mod tests {
 
     #[test]
     fn nothing_changed_nothing_said() {
-        let s = snap("primary", "primary", &[("b", "hot")]);
-        assert!(changes(&s, &s).is_empty());
+        let s = snap(RoleName::Primary, Phase::Primary, &[("b", "hot")]);
+        assert!(changes(&s, &s, None).is_empty());
     }
 
     #[test]
     fn the_first_look_is_the_state() {
-        let s = snap("primary", "primary", &[("b", "hot")]);
+        let s = snap(RoleName::Primary, Phase::Primary, &[("b", "hot")]);
         assert_eq!(
-            changes(&Snapshot::default(), &s),
+            changes(&Snapshot::default(), &s, None),
             [
                 DaemonEvent::Role {
                     role: "primary".into(),
@@ -165,10 +172,18 @@ mod tests {
 
     #[test]
     fn peers_come_change_and_go() {
-        let a = snap("primary", "primary", &[("b", "syncing"), ("c", "hot")]);
-        let b = snap("primary", "primary", &[("b", "hot"), ("d", "syncing")]);
+        let a = snap(
+            RoleName::Primary,
+            Phase::Primary,
+            &[("b", "syncing"), ("c", "hot")],
+        );
+        let b = snap(
+            RoleName::Primary,
+            Phase::Primary,
+            &[("b", "hot"), ("d", "syncing")],
+        );
         assert_eq!(
-            changes(&a, &b),
+            changes(&a, &b, None),
             [
                 DaemonEvent::PeerState {
                     peer: "b".into(),
@@ -185,18 +200,20 @@ mod tests {
 
     #[test]
     fn a_takeover_a_fence_an_audit_and_refusals_each_once() {
-        let a = snap("standby", "standby, hot", &[("a", "primary")]);
-        let mut b = snap("primary", "primary", &[]);
-        b.epoch = 9;
-        b.takeover = Some(TakeoverReport {
+        let a = snap(RoleName::Standby, Phase::Hot, &[("a", "primary")]);
+        let mut b = snap(RoleName::Primary, Phase::Primary, &[]);
+        b.role = Some((RoleName::Primary, Phase::Primary, 9));
+        let report = TakeoverReport {
             epoch: 9,
-            reason: "primary-lost".into(),
+            reason: "primary lost".into(),
+            total_ms: 12.5,
             ..TakeoverReport::default()
-        });
+        };
+        b.takeover = Some((9, report.total_ms.to_bits()));
         b.fenced = Some(12);
         b.mismatches = 2;
         b.refused_control = 1;
-        let ev = changes(&a, &b);
+        let ev = changes(&a, &b, Some(&report));
         let kinds: Vec<String> = ev
             .iter()
             .map(|e| {
@@ -217,6 +234,6 @@ mod tests {
                 "refused"
             ]
         );
-        assert!(changes(&b, &b).is_empty());
+        assert!(changes(&b, &b, Some(&report)).is_empty());
     }
 }

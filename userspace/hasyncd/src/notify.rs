@@ -26,6 +26,9 @@ pub struct Notifier {
     last_ping: Option<Instant>,
     ready: bool,
     status: String,
+    /// The phase and epoch `status` says (checked each round of the loop
+    /// without formatting anything).
+    told: Option<(Phase, u64)>,
 }
 
 impl Notifier {
@@ -53,6 +56,7 @@ impl Notifier {
             last_ping: None,
             ready: false,
             status: String::new(),
+            told: None,
         })
     }
 
@@ -65,10 +69,11 @@ impl Notifier {
     /// The unit's phase now: a new status line when it changed, `READY=1`
     /// the first time it serves.
     pub fn phase(&mut self, phase: Phase, epoch: u64) {
-        let status = format!("{}, epoch {epoch}", phase.as_str());
-        if status == self.status {
+        if self.told == Some((phase, epoch)) {
             return;
         }
+        self.told = Some((phase, epoch));
+        let status = format!("{}, epoch {epoch}", phase.as_str());
         let mut msg = format!("STATUS={status}");
         if !self.ready && phase.is_serving() {
             self.ready = true;
@@ -152,6 +157,7 @@ mod tests {
             last_ping: None,
             ready: false,
             status: String::new(),
+            told: None,
         };
         b.set_nonblocking(true).expect("nonblocking");
         (n, b)

@@ -68,7 +68,8 @@ impl Daemon {
         // the newcomer's initial state is the state everyone shares.
         self.events_tick();
         let now = Snapshot::of(&self.node, self.refused_control);
-        for event in events::changes(&Snapshot::default(), &now) {
+        let report = events::final_report(&self.node);
+        for event in events::changes(&Snapshot::default(), &now, report) {
             self.reply(t, event_frame(self.node.name(), id, true, event));
         }
         self.told = Some(now);
@@ -85,7 +86,7 @@ impl Daemon {
         let Some(before) = self.told.replace(now.clone()) else {
             return;
         };
-        let changes = events::changes(&before, &now);
+        let changes = events::changes(&before, &now, events::final_report(&self.node));
         if changes.is_empty() {
             return;
         }
